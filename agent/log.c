@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Logging to stderr with a level set once from the command line. */
+#include <stdio.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+
+static enum log_level current_level = LOG_LEVEL_WARN;
+
+void log_set_level(enum log_level level)
+{
+	current_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return current_level;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list args;
+
+	if (level > current_level)
+		return;
+	fputs("flowagent: ", stderr);
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
+}
+
+int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	enum log_level wanted = level == LIBBPF_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+
+	if (wanted > current_level)
+		return 0;
+	fputs("libbpf: ", stderr);
+	return vfprintf(stderr, fmt, args);
+}
