@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# flowagent build. Everything generated goes under build/; `make help` lists the targets.
+# BPF: bpf/NAME.bpf.c -> build/NAME.bpf.o -> build/NAME.skel.h; each user object that loads a
+# program depends on its skeleton. Userspace objects also build with ASan+UBSan under
+# build/asan/ for the test suite.
+
+.DELETE_ON_ERROR:
+# Keep intermediate objects so a second `make test` relinks nothing.
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+BUILD	:= build
+ARCH	:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CLANG	?= clang
+BPFTOOL	?= bpftool
+CC	?= gcc
+PYTHON	?= python3
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Ivmlinux/$(ARCH) -Ibpf -I$(BUILD)
+CFLAGS	 ?= -O2 -g
+CFLAGS	 += -Wall -Wextra -Werror -std=gnu11
+CPPFLAGS += -Iagent -Ibpf -I$(BUILD) -MMD -MP
+LDLIBS	 := -lbpf -lelf -lz -lm
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+ifeq ($(V),1)
+Q	=
+msg	=
+else
+Q	= @
+msg	= @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_PROGS	:= flow
+AGENT_SRCS	:= $(wildcard agent/*.c)
+AGENT_LIB_SRCS	:= $(filter-out agent/main.c,$(AGENT_SRCS))
+UNIT_TESTS	:= $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+TOOLS		:= tracegen pcap_loop
+
+AGENT_OBJS	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
+AGENT_LIB_OBJS	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_LIB_SRCS))
+ASAN_LIB_OBJS	:= $(patsubst %.c,$(BUILD)/asan/%.o,$(AGENT_LIB_SRCS))
+SKELETONS	:= $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
+
+.PHONY: all
+all: $(BUILD)/flowagent $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS)) $(BUILD)/tracegen
+
+# --- BPF ------------------------------------------------------------------------------------
+$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# An empty XDP program: the baseline for the per-packet cost in `make bench`.
+$(BUILD)/xdp_pass.bpf.o: tests/bench/xdp_pass.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+.PHONY: vmlinux
+vmlinux:
+	$(call msg,GEN,vmlinux/$(ARCH)/vmlinux.h)
+	$(Q)mkdir -p vmlinux/$(ARCH)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+# --- userspace ------------------------------------------------------------------------------
+$(BUILD)/obj/agent/engine_kernel.o $(BUILD)/asan/agent/engine_kernel.o: $(SKELETONS)
+
+$(BUILD)/obj/%.o: %.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c | $(BUILD)
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/flowagent: $(AGENT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/asan/flowagent: $(patsubst %.c,$(BUILD)/asan/%.o,$(AGENT_SRCS))
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+# --- tests and tools ------------------------------------------------------------------------
+$(BUILD)/test_%: $(BUILD)/obj/tests/unit/test_%.o $(AGENT_LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/asan/test_%: $(BUILD)/asan/tests/unit/test_%.o $(ASAN_LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/obj/tests/bpf/test_flow_bpf.o: $(SKELETONS)
+$(BUILD)/test_flow_bpf: $(BUILD)/obj/tests/bpf/test_flow_bpf.o $(AGENT_LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tracegen: $(BUILD)/obj/tests/tracegen/tracegen.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lz -lm -o $@
+
+$(BUILD)/pcap_loop: $(BUILD)/obj/tests/bench/pcap_loop.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lpcap -o $@
+
+TEST_BINS := $(patsubst %,$(BUILD)/%,$(UNIT_TESTS)) $(patsubst %,$(BUILD)/asan/%,$(UNIT_TESTS)) \
+	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent
+
+.PHONY: test
+test: deps all $(TEST_BINS)
+	$(Q)tests/run-tests.sh
+
+.PHONY: demo
+demo: deps all
+	$(Q)tests/demo.sh
+
+.PHONY: bench
+bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o
+	$(Q)$(PYTHON) tests/bench/bench.py
+
+# --- dependencies ---------------------------------------------------------------------------
+# Debian packages for building, testing and `make bench`'s reference tools. Quiet and quick
+# when everything is installed.
+DEB_PACKAGES := make gcc clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev \
+		libcmocka-dev libpcap-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
+		python3
+
+.PHONY: deps
+deps:
+	$(Q)missing=; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS     installing:$$missing"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get update -qq >/dev/null && \
+		$$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null || \
+			{ echo "make deps: apt-get install$$missing failed" >&2; exit 1; }; \
+	fi
+	$(Q)$(PYTHON) -c 'import pytest' 2>/dev/null || { \
+		echo "  DEPS     installing: pytest (PyPI)"; \
+		$(PYTHON) -m pip install -q pytest || { echo "make deps: pip install pytest failed" >&2; exit 1; }; }
+
+# --- housekeeping ---------------------------------------------------------------------------
+$(BUILD):
+	$(Q)mkdir -p $@
+
+.PHONY: clean
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
+
+.PHONY: help
+help:
+	@echo 'Targets:'
+	@echo '  all (default)  build/flowagent, the BPF objects and skeletons, build/tracegen'
+	@echo '  deps           install missing system packages (Debian 12) and pytest'
+	@echo '  test           run every test (unit, ASan+UBSan, BPF, integration)'
+	@echo '  demo           generate a MAWI-like trace, replay it, print the top flows'
+	@echo '  bench          side-by-side performance against reference tools -> build/bench/'
+	@echo '  vmlinux        regenerate vmlinux/$(ARCH)/vmlinux.h from the running kernel'
+	@echo '  clean          remove build/'
+	@echo 'V=1 shows full commands.'
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Runs every test suite: cmocka units (plain and ASan+UBSan), the BPF program tests and the
+# integration tests, and ends with one line: "N passed, N failed" (", N skipped").
+# Exits non-zero on any failure. Called by `make test`, which builds everything first.
+set -u
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build}
+export SHARED_DIR=${SHARED_DIR:-$(cd .. && pwd)/shared}
+export FLOWAGENT=${FLOWAGENT:-$PWD/$BUILD/flowagent}
+export FLOWAGENT_ASAN=${FLOWAGENT_ASAN:-$PWD/$BUILD/asan/flowagent}
+export TRACEGEN=${TRACEGEN:-$PWD/$BUILD/tracegen}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+results=$BUILD/test-results
+mkdir -p "$results"
+
+passed=0
+failed=0
+skipped=0
+
+# A cmocka binary, read through its TAP output; a crash without TAP lines is one failure.
+run_cmocka() {
+	local name=$1 binary=$2 log="$results/${1//\//-}.tap" p f s rc
+	CMOCKA_MESSAGE_OUTPUT=TAP "$binary" >"$log" 2>&1
+	rc=$?
+	p=$(grep -c '^ok .*' "$log" | tr -d ' ')
+	s=$(grep -c '^ok .*# SKIP' "$log" | tr -d ' ')
+	f=$(grep -c '^not ok' "$log" | tr -d ' ')
+	p=$((p - s))
+	# a crash, or a binary that ran no test at all, is a failure
+	if { [ "$rc" -ne 0 ] || [ $((p + s)) -eq 0 ]; } && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	if [ "$f" -gt 0 ]; then
+		printf '  FAIL  %-28s %d passed, %d failed (exit %d)\n' "$name" "$p" "$f" "$rc"
+		grep -E '^not ok|ERROR|error|Assertion|runtime error|Sanitizer' "$log" | head -20 | sed 's/^/        /'
+	else
+		printf '  ok    %-28s %d passed%s\n' "$name" "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
+	fi
+}
+
+echo "unit tests (cmocka):"
+for t in "$BUILD"/test_*; do
+	[ -x "$t" ] || continue
+	case "$t" in *test_flow_bpf) continue ;; esac
+	run_cmocka "$(basename "$t")" "$t"
+done
+echo "unit tests under ASan+UBSan:"
+for t in "$BUILD"/asan/test_*; do
+	[ -x "$t" ] || continue
+	run_cmocka "asan/$(basename "$t")" "$t"
+done
+echo "BPF program tests (BPF_PROG_TEST_RUN):"
+run_cmocka test_flow_bpf "$BUILD/test_flow_bpf"
+
+echo "integration tests (pytest):"
+junit="$results/integration.xml"
+rm -f "$junit"
+python3 -m pytest -q -p no:cacheprovider --junitxml="$junit" tests/integration \
+	>"$results/integration.log" 2>&1
+rc=$?
+if [ -f "$junit" ]; then
+	read -r p f s < <(python3 - "$junit" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+t = sum(int(x.get("tests", 0)) for x in suites)
+f = sum(int(x.get("failures", 0)) + int(x.get("errors", 0)) for x in suites)
+s = sum(int(x.get("skipped", 0)) for x in suites)
+print(t - f - s, f, s)
+PY
+	)
+else
+	p=0 f=1 s=0
+fi
+if { [ "$rc" -ne 0 ] || [ $((p + s)) -eq 0 ]; } && [ "$f" -eq 0 ]; then
+	f=1
+fi
+passed=$((passed + p))
+failed=$((failed + f))
+skipped=$((skipped + s))
+if [ "$f" -gt 0 ]; then
+	printf '  FAIL  %-28s %d passed, %d failed (see %s)\n' integration "$p" "$f" "$results/integration.log"
+	grep -E '^(FAILED|ERROR)' "$results/integration.log" | head -30 | sed 's/^/        /'
+	tail -40 "$results/integration.log" | sed 's/^/        /'
+else
+	printf '  ok    %-28s %d passed%s\n' integration "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
+fi
+
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
