@@ -9,10 +9,11 @@
 #include <string.h>
 
 #include "flow_parse.h"
+#include "log.h"
 #include "flow_table.h"
 #include "replay_engine.h"
 
-#define USER_BATCH 64
+#define USER_BATCH 256
 
 struct user_engine {
 	struct replay_engine base;
@@ -83,58 +84,72 @@ static int user_account_one(struct user_engine *engine, const struct flow_key *k
 	return FLOW_CNT_RECORDED;
 }
 
-static int user_account_batch(struct user_engine *engine, const struct pcap_packet *packets,
-			      int count)
+/* Parses packet i into the batch scratch. */
+static void user_parse(struct user_engine *engine, const struct pcap_packet *packet, int i)
 {
-	int i;
+	uint32_t parse_len = replay_parse_len(packet);
+	struct flow_frame frame = {
+		.data = packet->data,
+		.data_end = packet->data + parse_len,
+		.cap_len = parse_len,
+		.orig_len = packet->orig_len,
+		.link_type = packet->link_type,
+	};
 
-	for (i = 0; i < count; i++) {
-		const struct pcap_packet *packet = &packets[i];
-		uint32_t parse_len = replay_parse_len(packet);
-		struct flow_frame frame = {
-			.data = packet->data,
-			.data_end = packet->data + parse_len,
-			.cap_len = parse_len,
-			.orig_len = packet->orig_len,
-			.link_type = packet->link_type,
-		};
-
-		if (engine->config.sampling > 1 &&
-		    sample_next(&engine->sample_state) % engine->config.sampling) {
-			engine->results[i] = FLOW_CNT_SAMPLED_OUT;
-			continue;
-		}
-		memset(&engine->keys[i], 0, sizeof(engine->keys[i]));
-		memset(&engine->parsed[i], 0, sizeof(engine->parsed[i]));
-		engine->results[i] = flow_parse_frame(&frame, &engine->keys[i], &engine->parsed[i]);
-		if (engine->results[i] == FLOW_CNT_RECORDED) {
-			engine->hashes[i] = flow_key_hash(&engine->keys[i]);
-			flow_table_prefetch(&engine->table, engine->hashes[i]);
-		}
+	if (engine->config.sampling > 1 &&
+	    sample_next(&engine->sample_state) % engine->config.sampling) {
+		engine->results[i] = FLOW_CNT_SAMPLED_OUT;
+		return;
 	}
-
-	for (i = 0; i < count; i++) {
-		int result = engine->results[i];
-
-		if (result == FLOW_CNT_RECORDED)
-			result = user_account_one(engine, &engine->keys[i], engine->hashes[i],
-						  packets[i].ts_ns, &engine->parsed[i]);
-		engine->counters[result]++;
-		if (result == FLOW_CNT_RECORDED && engine->parsed[i].notes)
-			count_notes(engine->counters, engine->parsed[i].notes);
-	}
-	engine->counters[FLOW_CNT_PACKETS] += (uint64_t)count;
-	return 0;
+	memset(&engine->keys[i], 0, sizeof(engine->keys[i]));
+	memset(&engine->parsed[i], 0, sizeof(engine->parsed[i]));
+	engine->results[i] = flow_parse_frame(&frame, &engine->keys[i], &engine->parsed[i]);
 }
+
+static void user_update(struct user_engine *engine, const struct pcap_packet *packet, int i)
+{
+	int result = engine->results[i];
+
+	if (result == FLOW_CNT_RECORDED)
+		result = user_account_one(engine, &engine->keys[i], engine->hashes[i],
+					  packet->ts_ns, &engine->parsed[i]);
+	engine->counters[result]++;
+	if (result == FLOW_CNT_RECORDED && engine->parsed[i].notes)
+		count_notes(engine->counters, engine->parsed[i].notes);
+}
+
+/*
+ * A software pipeline over the batch: parse packet i, hash and prefetch the slot of packet
+ * i - HASH_LAG, update the table for packet i - UPDATE_LAG. The hash lags so the parser's byte
+ * stores of the key have drained before it is read back as words (no store-forwarding stall);
+ * the update lags so about UPDATE_LAG cache misses are in flight, enough to hide memory latency
+ * without filling the CPU's line-fill buffers.
+ */
+#define HASH_LAG   4
+#define UPDATE_LAG 20
 
 static int user_account(struct replay_engine *base, const struct pcap_packet *packets, int count)
 {
 	struct user_engine *engine = (struct user_engine *)base;
-	int done, n;
+	int done, n, i;
 
 	for (done = 0; done < count; done += n) {
+		const struct pcap_packet *batch = packets + done;
+
 		n = count - done < USER_BATCH ? count - done : USER_BATCH;
-		user_account_batch(engine, packets + done, n);
+		for (i = 0; i < n + UPDATE_LAG; i++) {
+			int h = i - HASH_LAG, u = i - UPDATE_LAG;
+
+			if (i < n)
+				user_parse(engine, &batch[i], i);
+			if (h >= 0 && h < n && engine->results[h] == FLOW_CNT_RECORDED) {
+				engine->hashes[h] = flow_key_hash(&engine->keys[h]);
+				flow_table_prefetch(&engine->table, engine->hashes[h]);
+			}
+			if (u >= 0)
+				user_update(engine, &batch[u], u);
+		}
+		engine->counters[FLOW_CNT_PACKETS] += (uint64_t)n;
 	}
 	return 0;
 }
@@ -153,6 +168,9 @@ static int user_drain(struct replay_engine *base)
 {
 	struct user_engine *engine = (struct user_engine *)base;
 
+	pr_debug("user engine: %zu flows open at the end, table of %zu slots (%zu MiB)\n",
+		 engine->table.live, engine->table.capacity,
+		 engine->table.capacity * sizeof(struct flow_entry) >> 20);
 	flow_table_drain(&engine->table, emit_entry, engine);
 	return 0;
 }

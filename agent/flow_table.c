@@ -1,21 +1,49 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Flow table for the userspace engine. Removal leaves tombstones, because expiry scans remove
- * many entries at once; the table is rebuilt when live entries plus tombstones pass 3/4.
+ * Flow table for the userspace engine: linear probing kept below 3/4 full, with backward-shift
+ * removal. Tombstones would force periodic rebuilds, and each rebuild of a large table faults
+ * in and zeroes fresh memory: expiry scans remove many entries, so that cost recurs.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "flow_table.h"
 
+#define HUGE_PAGE (2u << 20)
+
+/*
+ * Every packet touches a random entry: with 4 KiB pages a large table misses the TLB on
+ * almost every packet, so it asks for transparent huge pages.
+ */
 static struct flow_entry *entries_alloc(size_t capacity)
 {
-	struct flow_entry *entries;
+	size_t bytes = capacity * sizeof(struct flow_entry);
+	void *entries;
 
-	if (posix_memalign((void **)&entries, 64, capacity * sizeof(*entries)))
+	if (bytes >= HUGE_PAGE) {
+		entries = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (entries == MAP_FAILED)
+			return NULL;
+		madvise(entries, bytes, MADV_HUGEPAGE);
+		return entries; /* zero-filled */
+	}
+	if (posix_memalign(&entries, 64, bytes))
 		return NULL;
-	memset(entries, 0, capacity * sizeof(*entries));
+	memset(entries, 0, bytes);
 	return entries;
+}
+
+static void entries_free(struct flow_entry *entries, size_t capacity)
+{
+	size_t bytes = capacity * sizeof(struct flow_entry);
+
+	if (!entries)
+		return;
+	if (bytes >= HUGE_PAGE)
+		munmap(entries, bytes);
+	else
+		free(entries);
 }
 
 int flow_table_init(struct flow_table *table, size_t min_capacity)
@@ -29,47 +57,42 @@ int flow_table_init(struct flow_table *table, size_t min_capacity)
 		return -ENOMEM;
 	table->capacity = capacity;
 	table->live = 0;
-	table->tombstones = 0;
 	return 0;
 }
 
 void flow_table_free(struct flow_table *table)
 {
-	free(table->entries);
+	entries_free(table->entries, table->capacity);
 	table->entries = NULL;
 	table->capacity = 0;
 	table->live = 0;
-	table->tombstones = 0;
 }
 
-/* Rebuilds into a table sized for the live entries: drops tombstones, grows when needed. */
-static int flow_table_rebuild(struct flow_table *table)
+/* Moves every entry into a table twice the size. */
+static int flow_table_grow(struct flow_table *table)
 {
-	size_t capacity = table->capacity;
+	size_t capacity = table->capacity * 2;
+	size_t mask = capacity - 1;
 	struct flow_entry *entries;
-	size_t i, mask;
+	size_t i;
 
-	while (table->live * 2 >= capacity)
-		capacity <<= 1;
 	entries = entries_alloc(capacity);
 	if (!entries)
 		return -ENOMEM;
-	mask = capacity - 1;
 	for (i = 0; i < table->capacity; i++) {
 		const struct flow_entry *old = &table->entries[i];
 		size_t slot;
 
-		if (!(old->slot_hash & FLOW_SLOT_LIVE_BIT))
+		if (old->slot_hash == FLOW_SLOT_EMPTY)
 			continue;
 		slot = old->slot_hash & mask;
 		while (entries[slot].slot_hash != FLOW_SLOT_EMPTY)
 			slot = (slot + 1) & mask;
 		entries[slot] = *old;
 	}
-	free(table->entries);
+	entries_free(table->entries, table->capacity);
 	table->entries = entries;
 	table->capacity = capacity;
-	table->tombstones = 0;
 	return 0;
 }
 
@@ -77,7 +100,6 @@ struct flow_entry *flow_table_upsert(struct flow_table *table, const struct flow
 				     uint32_t hash, int *created)
 {
 	uint32_t slot_hash = hash | FLOW_SLOT_LIVE_BIT;
-	struct flow_entry *reuse = NULL;
 	size_t mask = table->capacity - 1;
 	size_t slot = hash & mask;
 	struct flow_entry *entry;
@@ -90,16 +112,11 @@ struct flow_entry *flow_table_upsert(struct flow_table *table, const struct flow
 		}
 		if (entry->slot_hash == FLOW_SLOT_EMPTY)
 			break;
-		if (entry->slot_hash == FLOW_SLOT_TOMBSTONE && !reuse)
-			reuse = entry;
 		slot = (slot + 1) & mask;
 	}
 
-	if (reuse) {
-		entry = reuse;
-		table->tombstones--;
-	} else if ((table->live + table->tombstones + 1) * 4 > table->capacity * 3) {
-		if (flow_table_rebuild(table))
+	if ((table->live + 1) * 4 > table->capacity * 3) {
+		if (flow_table_grow(table))
 			return NULL;
 		return flow_table_upsert(table, key, hash, created);
 	}
@@ -111,17 +128,28 @@ struct flow_entry *flow_table_upsert(struct flow_table *table, const struct flow
 	return entry;
 }
 
-static void flow_table_remove(struct flow_table *table, struct flow_entry *entry)
+/* Empties slot hole, moving back each later entry of the run that may live there. */
+static void flow_table_remove(struct flow_table *table, size_t hole)
 {
-	size_t next = (size_t)(entry - table->entries + 1) & (table->capacity - 1);
+	size_t mask = table->capacity - 1;
+	size_t next = hole;
 
-	/* Before an empty slot no probe continues, so the slot can become empty too. */
-	if (table->entries[next].slot_hash == FLOW_SLOT_EMPTY) {
-		entry->slot_hash = FLOW_SLOT_EMPTY;
-	} else {
-		entry->slot_hash = FLOW_SLOT_TOMBSTONE;
-		table->tombstones++;
+	for (;;) {
+		struct flow_entry *entry;
+		size_t home;
+
+		next = (next + 1) & mask;
+		entry = &table->entries[next];
+		if (entry->slot_hash == FLOW_SLOT_EMPTY)
+			break;
+		home = entry->slot_hash & mask;
+		/* it may move back unless its home lies in (hole, next], cyclically */
+		if (hole <= next ? (home > hole && home <= next) : (home > hole || home <= next))
+			continue;
+		table->entries[hole] = *entry;
+		hole = next;
 	}
+	table->entries[hole].slot_hash = FLOW_SLOT_EMPTY;
 	table->live--;
 }
 
@@ -129,18 +157,24 @@ size_t flow_table_expire_idle(struct flow_table *table, uint64_t now_ns, uint64_
 			      flow_table_visit_fn visit, void *ctx)
 {
 	size_t expired = 0;
-	size_t i;
+	size_t i = 0;
 
-	/* Backwards, so a removal that empties a slot lets the one before it empty too. */
-	for (i = table->capacity; i-- > 0;) {
+	/*
+	 * A removal moves a later entry into slot i, so i is examined again. Near the end a
+	 * removal can pull in an entry from the start that was already kept: examining it twice
+	 * is harmless, it is still not idle.
+	 */
+	while (i < table->capacity) {
 		struct flow_entry *entry = &table->entries[i];
 
-		if (!(entry->slot_hash & FLOW_SLOT_LIVE_BIT) ||
-		    !flow_metrics_is_idle(&entry->metrics, now_ns, idle_ns))
+		if (entry->slot_hash != FLOW_SLOT_EMPTY &&
+		    flow_metrics_is_idle(&entry->metrics, now_ns, idle_ns)) {
+			visit(ctx, entry);
+			flow_table_remove(table, i);
+			expired++;
 			continue;
-		visit(ctx, entry);
-		flow_table_remove(table, entry);
-		expired++;
+		}
+		i++;
 	}
 	return expired;
 }
@@ -153,13 +187,12 @@ size_t flow_table_drain(struct flow_table *table, flow_table_visit_fn visit, voi
 	for (i = 0; i < table->capacity; i++) {
 		struct flow_entry *entry = &table->entries[i];
 
-		if (entry->slot_hash & FLOW_SLOT_LIVE_BIT) {
+		if (entry->slot_hash != FLOW_SLOT_EMPTY) {
 			visit(ctx, entry);
 			drained++;
 		}
 	}
 	memset(table->entries, 0, table->capacity * sizeof(*table->entries));
 	table->live = 0;
-	table->tombstones = 0;
 	return drained;
 }

@@ -273,6 +273,11 @@ static always_inline int pcap_run(struct pcap_reader *r, struct pcap_packet *pkt
 		uint32_t frac = rd32(p + 4, swapped);
 		uint32_t caplen = rd32(p + 8, swapped);
 
+		/*
+		 * The hardware prefetcher stops at page boundaries; asking ~20 records ahead
+		 * keeps the header loads from stalling (prefetches never fault past the end).
+		 */
+		__builtin_prefetch(p + 2048);
 		if (unlikely(caplen > PCAP_READER_MAX_RECORD ||
 			     caplen > (size_t)(end - p) - PCAP_REC_HDR_LEN))
 			break;
@@ -908,17 +913,31 @@ static int stream_prepare(struct pcap_reader *r)
 	return 0;
 }
 
-/* Asks for the next stretch of a large mapping ahead of time. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+/*
+ * Maps the next stretch of a large mapping ahead of the reader, and starts reading the one
+ * after it from disk. Populating page tables in bulk costs a fraction of one fault per page
+ * (kernels before 5.14 lack it: then readahead alone).
+ */
 static void mmap_advise(struct pcap_reader *r)
 {
-	size_t len;
+	size_t len, ahead;
 
 	if (likely(r->advised >= r->end || r->pos + MMAP_ADVICE_WINDOW / 2 < r->advised))
 		return;
 	len = (size_t)(r->end - r->advised);
 	if (len > MMAP_ADVICE_WINDOW)
 		len = MMAP_ADVICE_WINDOW;
-	madvise((void *)r->advised, len, MADV_WILLNEED);
+	ahead = (size_t)(r->end - r->advised) - len;
+	if (ahead > MMAP_ADVICE_WINDOW)
+		ahead = MMAP_ADVICE_WINDOW;
+	if (ahead)
+		madvise((void *)(r->advised + len), ahead, MADV_WILLNEED);
+	if (madvise((void *)r->advised, len, MADV_POPULATE_READ))
+		madvise((void *)r->advised, len, MADV_WILLNEED);
 	r->advised += len;
 }
 

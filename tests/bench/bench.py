@@ -145,13 +145,14 @@ def main():
                       "udp.srcport", "-e", "udp.dstport"], 1)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="flowbench-"))
     try:
-        softflowd = measure("softflowd -r", ["softflowd", "-r", str(TRACE), "-n",
-                                             "127.0.0.1:9", "-d", "-c",
+        # -6: track IPv6 too, as we do (without it softflowd also never exits after -r)
+        softflowd = measure("softflowd -r", ["softflowd", "-d", "-6", "-r", str(TRACE), "-n",
+                                             "127.0.0.1:9", "-c",
                                              str(workdir / "softflowd.ctl"), "-p",
-                                             str(workdir / "softflowd.pid")], 1)
+                                             str(workdir / "softflowd.pid")], 3)
         (workdir / "nf").mkdir()
         nfpcapd = measure("nfpcapd -r", ["nfpcapd", "-r", str(TRACE), "-w",
-                                         str(workdir / "nf")], 1)
+                                         str(workdir / "nf")], 3)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
