@@ -11,7 +11,13 @@
  * sessions (TCP with handshakes, request/response rounds, acks and FIN/RST; QUIC; DNS; NTP;
  * RTP-like media; fragmenting UDP; ping; neighbour solicitation; scans) between clients and
  * servers drawn from a weighted table of regions. Only the sessions in flight are kept in memory,
- * in a heap ordered by the time of their next packet, so packets come out in time order.
+ * in a heap ordered by the time of their next packet, so packets come out in time order; the
+ * truth table (~70 bytes per distinct key) is the only thing that grows with the trace.
+ *
+ * The mix is held to REFERENCE.md by steering, not luck: each new session's service, regions,
+ * family and VLAN lean towards whatever is behind its share so far, and session arrivals
+ * track the day's packet budget so the last packet lands at the end of the window.
+ * check_truth.py cross-checks a truth file against tshark's reading of the trace.
  */
 #define _GNU_SOURCE
 #include <argp.h>
@@ -36,6 +42,8 @@
 #define CAPTURE_HOUR_UTC  5 /* MAWI captures at 14:00 JST */
 #define OUT_BUF_SIZE	  (1 << 20)
 #define PORTS		  65536
+#define VLAN_SHARE	  0.04	/* of the packets, 802.1Q tagged (some of them QinQ) */
+#define IPV6_SHARE	  0.125 /* of the packets */
 
 enum { DIR_C2S = 0, DIR_S2C = 1 };
 enum { FAM_V4 = 0, FAM_V6 = 1 };
@@ -189,36 +197,48 @@ static const struct region regions[] = {
 	{ "CN", "China", 950, 950, 60,
 	  { "61.128.0.0/10", "218.0.0.0/11", "36.96.0.0/11", "223.64.0.0/11", "240e::/20",
 	    "2408:8000::/20", "2409:8000::/20" } },
-	{ "CA", "Canada", 400, 400, 140,
+	{ "CA", "Canada", 400, 420, 140,
 	  { "99.224.0.0/11", "142.112.0.0/13", "24.200.0.0/13", "2607:fea8::/32", "2001:56a::/32",
 	    NULL } },
-	{ "AU", "Australia", 450, 220, 110,
+	{ "AU", "Australia", 460, 190, 110,
 	  { "1.120.0.0/13", "101.160.0.0/11", "58.160.0.0/12", "2001:8000::/20",
 	    "2001:44b8::/32", NULL } },
-	{ "IN", "India", 230, 330, 120,
+	{ "IN", "India", 220, 380, 120,
 	  { "117.192.0.0/10", "49.32.0.0/11", "122.160.0.0/12", "2405:200::/29",
 	    "2401:4900::/32", NULL } },
-	{ "DE", "Germany", 200, 190, 230,
+	{ "DE", "Germany", 190, 200, 230,
 	  { "79.192.0.0/10", "84.128.0.0/10", "141.20.0.0/16", "2003::/19", "2001:638::/32",
 	    NULL } },
-	{ "GB", "United Kingdom", 150, 140, 230,
+	{ "GB", "United Kingdom", 130, 120, 230,
 	  { "86.128.0.0/10", "2.24.0.0/13", "2a00:23c0::/28", NULL } },
-	{ "FR", "France", 150, 140, 230,
+	{ "FR", "France", 130, 120, 230,
 	  { "90.0.0.0/9", "78.192.0.0/10", "2a01:cb00::/24", "2a01:e00::/26", NULL } },
-	{ "NL", "Netherlands", 150, 140, 230,
+	{ "NL", "Netherlands", 130, 120, 230,
 	  { "145.100.0.0/15", "84.24.0.0/13", "2001:610::/32", NULL } },
-	{ "KR", "Korea, Republic of", 150, 140, 35,
+	{ "KR", "Korea, Republic of", 130, 120, 35,
 	  { "121.128.0.0/10", "175.192.0.0/10", "2001:e60::/32", NULL } },
-	{ "TW", "Taiwan", 150, 140, 40,
+	{ "TW", "Taiwan", 130, 120, 40,
 	  { "114.32.0.0/12", "118.160.0.0/13", "2001:b000::/20", NULL } },
-	{ "SG", "Singapore", 150, 140, 75,
+	{ "SG", "Singapore", 130, 120, 75,
 	  { "165.21.0.0/16", "116.86.0.0/15", "2001:d08::/32", NULL } },
-	{ "BR", "Brazil", 150, 140, 270,
+	{ "HK", "Hong Kong", 130, 120, 50,
+	  { "112.118.0.0/15", "218.102.0.0/16", "2404:e800::/31", NULL } },
+	{ "ID", "Indonesia", 130, 120, 90,
+	  { "36.64.0.0/11", "110.136.0.0/13", "2001:448a::/32", NULL } },
+	{ "VN", "Viet Nam", 130, 120, 80,
+	  { "113.160.0.0/11", "14.160.0.0/11", "2001:ee0::/32", NULL } },
+	{ "BR", "Brazil", 130, 120, 270,
 	  { "177.0.0.0/10", "189.0.0.0/11", "2804::/16", NULL } },
-	{ "RU", "Russian Federation", 150, 140, 200,
+	{ "MX", "Mexico", 130, 120, 180,
+	  { "187.128.0.0/11", "189.128.0.0/11", "2806::/19", NULL } },
+	{ "RU", "Russian Federation", 130, 120, 200,
 	  { "95.24.0.0/13", "178.64.0.0/12", "2a00:1fa0::/28", NULL } },
-	{ "IT", "Italy", 150, 140, 240,
-	  { "79.0.0.0/10", "151.64.0.0/11", "2a01:e0a::/32", NULL } },
+	{ "IT", "Italy", 130, 120, 240,
+	  { "79.0.0.0/10", "151.64.0.0/11", "2001:b07::/32", NULL } },
+	{ "ES", "Spain", 130, 120, 240,
+	  { "83.32.0.0/11", "88.0.0.0/11", "2a0c:5a80::/29", NULL } },
+	{ "SE", "Sweden", 130, 120, 240,
+	  { "81.224.0.0/12", "130.235.0.0/16", "2001:6b0::/32", NULL } },
 };
 
 #define NREGIONS	 ((int)(sizeof(regions) / sizeof(regions[0])))
@@ -238,7 +258,7 @@ struct region_net {
 
 enum app {
 	APP_WEB,       /* TCP request/response rounds: pages, downloads, video, long polls */
-	APP_BULK,      /* TCP elephants: rsync mirrors, object storage */
+	APP_BULK,      /* TCP bulk transfers: rsync mirrors, object storage, git */
 	APP_SSH,       /* brute-force attempts, interactive sessions, scp */
 	APP_MAIL,      /* a few small exchanges; IMAP IDLE keeps some open for minutes */
 	APP_P2P,       /* TCP chunks between per-host high ports */
@@ -277,37 +297,37 @@ struct service {
  */
 static const struct service services[] = {
 	/* name, proto, app, port, share, mean_packets, v6 permille, pool, servers, clients */
-	{ "https", PROTO_TCP, APP_WEB, 443, 31000, 100.1f, 140, 1, 20000, 200000 },
-	{ "http", PROTO_TCP, APP_WEB, 80, 13500, 133.7f, 100, 1, 20000, 200000 },
-	{ "quic", PROTO_UDP, APP_QUIC, 443, 20500, 89.3f, 220, 1, 5000, 200000 },
-	{ "dns", PROTO_UDP, APP_DNS, 53, 4800, 2.7f, 130, 2, 5000, 3000 },
-	{ "rsync", PROTO_TCP, APP_BULK, 873, 600, 510.8f, 120, 3, 60, 5000 },
-	{ "cslistener", PROTO_TCP, APP_BULK, 9000, 420, 522.1f, 80, 4, 200, 20000 },
-	{ "ssh", PROTO_TCP, APP_SSH, 22, 360, 313.8f, 90, 5, 5000, 50000 },
-	{ "imaps", PROTO_TCP, APP_MAIL, 993, 180, 142.8f, 90, 6, 500, 100000 },
-	{ "smtp", PROTO_TCP, APP_MAIL, 25, 90, 163.1f, 60, 7, 2000, 5000 },
-	{ "submission", PROTO_TCP, APP_MAIL, 587, 50, 163.1f, 60, 7, 500, 50000 },
-	{ "imap", PROTO_TCP, APP_MAIL, 143, 50, 141.1f, 60, 6, 500, 50000 },
-	{ "pop3s", PROTO_TCP, APP_MAIL, 995, 40, 141.1f, 60, 6, 500, 50000 },
-	{ "http-alt", PROTO_TCP, APP_WEB, 8080, 110, 99.1f, 60, 8, 2000, 100000 },
-	{ "https-alt", PROTO_TCP, APP_WEB, 8443, 90, 99.1f, 60, 8, 2000, 100000 },
-	{ "irdmi", PROTO_TCP, APP_WEB, 8000, 70, 99.1f, 60, 8, 2000, 100000 },
-	{ "mysql", PROTO_TCP, APP_WEB, 3306, 40, 99.8f, 40, 9, 500, 5000 },
-	{ "xmpp-client", PROTO_TCP, APP_MAIL, 5222, 50, 141.3f, 120, 10, 300, 100000 },
-	{ "git", PROTO_TCP, APP_BULK, 9418, 70, 524.6f, 100, 11, 50, 20000 },
-	{ "rtmp", PROTO_TCP, APP_BULK, 1935, 60, 511.7f, 50, 12, 200, 50000 },
-	{ "bgp", PROTO_TCP, APP_MAIL, 179, 10, 142.4f, 200, 13, 100, 100 },
-	{ "p2p-tcp", PROTO_TCP, APP_P2P, 0, 19610, 1816.2f, 150, 14, 200000, 100000 },
+	{ "https", PROTO_TCP, APP_WEB, 443, 31000, 72.8f, 140, 1, 20000, 200000 },
+	{ "http", PROTO_TCP, APP_WEB, 80, 13500, 104.7f, 100, 1, 20000, 200000 },
+	{ "quic", PROTO_UDP, APP_QUIC, 443, 20500, 60.2f, 180, 1, 5000, 200000 },
+	{ "dns", PROTO_UDP, APP_DNS, 53, 6500, 2.7f, 130, 2, 5000, 3000 },
+	{ "rsync", PROTO_TCP, APP_BULK, 873, 1400, 498.0f, 120, 3, 60, 5000 },
+	{ "cslistener", PROTO_TCP, APP_BULK, 9000, 1100, 493.9f, 80, 4, 200, 20000 },
+	{ "ssh", PROTO_TCP, APP_SSH, 22, 800, 319.9f, 90, 5, 5000, 50000 },
+	{ "imaps", PROTO_TCP, APP_MAIL, 993, 600, 56.8f, 90, 6, 500, 100000 },
+	{ "smtp", PROTO_TCP, APP_MAIL, 25, 200, 109.2f, 60, 7, 2000, 5000 },
+	{ "submission", PROTO_TCP, APP_MAIL, 587, 80, 109.2f, 60, 7, 500, 50000 },
+	{ "imap", PROTO_TCP, APP_MAIL, 143, 100, 56.9f, 60, 6, 500, 50000 },
+	{ "pop3s", PROTO_TCP, APP_MAIL, 995, 60, 56.9f, 60, 6, 500, 50000 },
+	{ "http-alt", PROTO_TCP, APP_WEB, 8080, 200, 73.6f, 60, 8, 2000, 100000 },
+	{ "https-alt", PROTO_TCP, APP_WEB, 8443, 150, 73.6f, 60, 8, 2000, 100000 },
+	{ "irdmi", PROTO_TCP, APP_WEB, 8000, 100, 73.6f, 60, 8, 2000, 100000 },
+	{ "jupyter", PROTO_TCP, APP_WEB, 8888, 50, 72.7f, 40, 9, 500, 5000 },
+	{ "xmpp-client", PROTO_TCP, APP_MAIL, 5222, 100, 56.9f, 120, 10, 300, 100000 },
+	{ "git", PROTO_TCP, APP_BULK, 9418, 60, 509.6f, 100, 11, 50, 20000 },
+	{ "rtmp", PROTO_TCP, APP_BULK, 1935, 50, 494.6f, 50, 12, 200, 50000 },
+	{ "bgp", PROTO_TCP, APP_MAIL, 179, 20, 57.0f, 200, 13, 100, 100 },
+	{ "p2p-tcp", PROTO_TCP, APP_P2P, 0, 16830, 1220.1f, 150, 14, 200000, 100000 },
 	{ "scan", PROTO_TCP, APP_SCAN, 0, 1600, 1.5f, 30, 15, 1000000, 300 },
 	{ "ntp", PROTO_UDP, APP_NTP, 123, 300, 2.5f, 120, 16, 500, 100000 },
-	{ "media", PROTO_UDP, APP_MEDIA, 0, 4950, 2985.1f, 120, 17, 50000, 100000 },
-	{ "ipsec-nat-t", PROTO_UDP, APP_MEDIA, 4500, 100, 1062.2f, 100, 18, 2000, 20000 },
-	{ "openvpn", PROTO_UDP, APP_MEDIA, 1194, 80, 1062.2f, 100, 19, 2000, 20000 },
-	{ "stun", PROTO_UDP, APP_MEDIA, 3478, 60, 38.8f, 150, 20, 500, 100000 },
-	{ "nfs-udp", PROTO_UDP, APP_UDP_BULK, 0, 600, 88.9f, 120, 21, 3000, 10000 },
+	{ "media", PROTO_UDP, APP_MEDIA, 0, 3200, 1987.3f, 120, 17, 50000, 100000 },
+	{ "ipsec-nat-t", PROTO_UDP, APP_MEDIA, 4500, 100, 898.3f, 100, 18, 2000, 20000 },
+	{ "openvpn", PROTO_UDP, APP_MEDIA, 1194, 100, 898.3f, 100, 19, 2000, 20000 },
+	{ "stun", PROTO_UDP, APP_MEDIA, 3478, 60, 39.1f, 150, 20, 500, 100000 },
+	{ "nfs-udp", PROTO_UDP, APP_UDP_BULK, 0, 850, 88.6f, 120, 21, 3000, 10000 },
 	{ "traceroute", PROTO_UDP, APP_UDP_PROBE, 0, 80, 3.7f, 0, 22, 100000, 2000 },
-	{ "ping", PROTO_ICMP, APP_PING, 0, 420, 47.6f, 150, 23, 50000, 20000 },
-	{ "ndp", PROTO_ICMPV6, APP_NDP, 0, 50, 1.9f, 1000, 24, 50000, 20000 },
+	{ "ping", PROTO_ICMP, APP_PING, 0, 360, 47.3f, 150, 23, 50000, 20000 },
+	{ "ndp", PROTO_ICMPV6, APP_NDP, 0, 40, 1.9f, 1000, 24, 50000, 20000 },
 };
 
 #define NSERVICES ((int)(sizeof(services) / sizeof(services[0])))
@@ -388,10 +408,11 @@ struct session {
 	struct endpoint ep[2]; /* indexed by sender: [DIR_C2S] client, [DIR_S2C] server */
 	struct xfer x;
 	int64_t next_us; /* its next packet, relative to the window start */
-	int64_t mark;	 /* app specific: time of the last echo request / datagram */
+	int64_t mark;	 /* the last echo request's time; the last probe's IP ID */
 	int64_t media_t[2];
 	uint64_t id;
 	uint64_t pkts;	  /* packets so far, written or not (warm-up) */
+	uint64_t cap;	  /* packets it may send: bounds the elephants */
 	uint64_t pending; /* bytes of the response to the current request */
 	uint32_t truth[2]; /* truth index + 1 of each direction's main key; 0 = not seen yet */
 	uint32_t rtt[2];   /* µs from the monitor to that endpoint and back */
@@ -501,9 +522,13 @@ struct gen {
 	const struct env *env;
 	struct rng rng;
 	struct region_net nets[NREGIONS];
-	uint32_t client_cum[NREGIONS], server_cum[NREGIONS];
+	double region_share[2][NREGIONS];    /* [DIR_C2S] clients, [DIR_S2C] servers */
+	uint64_t region_virtual[2][NREGIONS]; /* packets simulated this day, per endpoint role */
+	uint64_t vlan_virtual[2];	      /* ... untagged, tagged */
+	uint64_t v6_virtual;		      /* ... over IPv6 */
 	double svc_share[NSERVICES];  /* target fraction of the packets */
 	double svc_odds[NSERVICES];   /* share / mean packets: odds of a new session */
+	double svc_slack[NSERVICES];  /* a couple of sessions' packets, see pick_steered() */
 	uint64_t svc_virtual[NSERVICES]; /* packets simulated this day, warm-up included */
 	double mean_packets;	      /* per session, over the mix */
 	uint64_t addr_seed;
@@ -526,7 +551,7 @@ struct gen {
 	uint64_t budget;     /* packets to write this day */
 	uint64_t emitted;    /* packets written this day */
 	uint64_t virtual_pkts; /* packets simulated this day, warm-up included */
-	uint64_t sess_cap;   /* packets one session may send: bounds the elephants */
+	uint64_t sess_cap;   /* packets any one session may send */
 	double rate_pps;
 	double tau_s;
 	uint64_t *day_budget;
@@ -977,6 +1002,10 @@ static inline bool emit_begin(struct gen *g, struct session *s)
 	s->pkts++;
 	g->virtual_pkts++;
 	g->svc_virtual[s->svc]++;
+	g->region_virtual[DIR_C2S][s->ep[DIR_C2S].region]++;
+	g->region_virtual[DIR_S2C][s->ep[DIR_S2C].region]++;
+	g->vlan_virtual[s->ntags != 0]++;
+	g->v6_virtual += s->fam;
 	return g->now >= 0 && g->emitted < g->budget;
 }
 
@@ -1133,7 +1162,7 @@ static void emit_tcp(struct gen *g, struct session *s, int dir, uint8_t flags, u
 		put16(p + 22, s->mss);
 	}
 	put16(p + 16, csum_fold(csum_pseudo(s->fam, src->addr, dst->addr, PROTO_TCP, hl + payload) +
-				csum_add(0, p, hl) - 0));
+				csum_add(0, p, hl)));
 	pi.key_sport = src->port;
 	pi.key_dport = dst->port;
 	pi.dst_region = dst->region;
@@ -1141,10 +1170,12 @@ static void emit_tcp(struct gen *g, struct session *s, int dir, uint8_t flags, u
 }
 
 /*
- * One UDP datagram; above the MTU it leaves as IP fragments: the first carries the UDP header
- * (and so the ports), the others are keyed with ports 0 by the meter.
+ * One UDP datagram of payload bytes, starting with head (the rest zeros); above the MTU it
+ * leaves as IP fragments: the first carries the UDP header (and so the ports), the others are
+ * keyed with ports 0 by the meter.
  */
-static void emit_udp(struct gen *g, struct session *s, int dir, uint32_t payload)
+static void emit_udp(struct gen *g, struct session *s, int dir, uint32_t payload,
+		     const uint8_t *head, uint32_t head_len)
 {
 	struct endpoint *src = &s->ep[dir], *dst = &s->ep[!dir];
 	uint32_t udp_len = 8 + payload, ip_hl = s->fam == FAM_V4 ? 20 : 40;
@@ -1158,8 +1189,11 @@ static void emit_udp(struct gen *g, struct session *s, int dir, uint32_t payload
 	put16(udp + 2, dst->port);
 	put16(udp + 4, (uint16_t)udp_len);
 	put16(udp + 6, 0);
+	if (head_len > payload)
+		head_len = payload;
+	/* the header is 8 bytes and zeros follow head, so summing head apart is exact */
 	csum = csum_fold(csum_pseudo(s->fam, src->addr, dst->addr, PROTO_UDP, udp_len) +
-			 csum_add(0, udp, 8));
+			 csum_add(0, udp, 8) + csum_add(0, head, head_len));
 	put16(udp + 6, csum ? csum : 0xffff);
 
 	if (ip_hl + udp_len <= MTU) {
@@ -1173,6 +1207,9 @@ static void emit_udp(struct gen *g, struct session *s, int dir, uint32_t payload
 		/* DF as Linux sets it on connected sockets with PMTU discovery */
 		l4 = build_l2l3(frame, s, dir, PROTO_UDP, udp_len, true, &l3_off, &pi.l3_len);
 		memcpy(frame + l4, udp, 8);
+		if (head_len)
+			memcpy(frame + l4 + 8, head,
+			       head_len < SNAPLEN - l4 - 8 ? head_len : SNAPLEN - l4 - 8);
 		pi.key_sport = src->port;
 		pi.key_dport = dst->port;
 		pi.dst_region = dst->region;
@@ -1214,6 +1251,9 @@ static void emit_udp(struct gen *g, struct session *s, int dir, uint32_t payload
 		}
 		if (off == 0) {
 			memcpy(frame + l4, udp, 8);
+			if (head_len)
+				memcpy(frame + l4 + 8, head,
+				       head_len < SNAPLEN - l4 - 8 ? head_len : SNAPLEN - l4 - 8);
 			pi.key_sport = src->port;
 			pi.key_dport = dst->port;
 			pi.cached = true;
@@ -1328,11 +1368,102 @@ static void emit_neighbor_solicit(struct gen *g, struct session *s)
 
 /* ---- the session model ---- */
 
+#define DNS_HEAD_MAX 96 /* more than a 96-byte snaplen can show of a DNS message */
+
+struct bounded {
+	uint8_t *buf;
+	uint32_t pos;
+};
+
+static inline void bput(struct bounded *b, uint8_t v)
+{
+	if (b->pos < DNS_HEAD_MAX)
+		b->buf[b->pos] = v;
+	b->pos++;
+}
+
+static inline void bput16(struct bounded *b, uint16_t v)
+{
+	bput(b, (uint8_t)(v >> 8));
+	bput(b, (uint8_t)v);
+}
+
+/*
+ * The first DNS_HEAD_MAX bytes of the current round's query or response, a message of exactly
+ * req_len / resp_len bytes: header, one question, A records in a response, and an EDNS0 OPT
+ * record whose padding option (RFC 7830) takes the rest, so that a fully captured message
+ * parses with nothing left over. The query sizes its name to fit; the response repeats it.
+ * Returns the bytes written.
+ */
+static uint32_t dns_message(const struct session *s, uint8_t *buf, bool response)
+{
+	uint64_t h = mix64(s->id ^ ((uint64_t)s->round_no << 48));
+	uint32_t len = response ? s->resp_len : s->req_len;
+	/* 12 header + 4 qtype/qclass + 11 OPT + 4 padding option header */
+	uint32_t fixed = 31, qname_len = s->req_len - fixed - (uint32_t)(h % 8), left, answers = 0;
+	struct bounded b = { buf, 0 };
+	uint32_t i;
+
+	if (qname_len < 1 || qname_len > s->req_len - fixed)
+		qname_len = 1;
+	if (response) {
+		answers = (len - fixed - qname_len) / 16;
+		if (answers > 8)
+			answers = 8;
+	}
+	bput16(&b, (uint16_t)(h >> 16));		 /* ID */
+	bput16(&b, response ? 0x8180 : 0x0100);		 /* QR RD RA / RD */
+	bput16(&b, 1);					 /* QDCOUNT */
+	bput16(&b, (uint16_t)answers);			 /* ANCOUNT */
+	bput16(&b, 0);					 /* NSCOUNT */
+	bput16(&b, 1);					 /* ARCOUNT: OPT */
+	/* the name: labels of lowercase letters, qname_len bytes with the root */
+	for (left = qname_len - 1, i = 0; left >= 2; i++) {
+		uint32_t l = left - 1 > 15 ? 3 + (uint32_t)(mix64(h + i) % 12) : left - 1;
+		uint32_t k;
+
+		if (left - (l + 1) == 1)
+			l++; /* never leave one byte: a label needs two */
+		if (l > 63)
+			l = 63;
+		bput(&b, (uint8_t)l);
+		for (k = 0; k < l; k++)
+			bput(&b, (uint8_t)('a' + mix64(h ^ (i << 8 | k)) % 26));
+		left -= l + 1;
+	}
+	bput(&b, 0);
+	bput16(&b, 1); /* A */
+	bput16(&b, 1); /* IN */
+	for (i = 0; i < answers; i++) {
+		bput16(&b, 0xc00c); /* the question's name */
+		bput16(&b, 1);
+		bput16(&b, 1);
+		bput16(&b, 0);
+		bput16(&b, 300); /* TTL */
+		bput16(&b, 4);
+		bput16(&b, (uint16_t)(h >> (i * 4)));
+		bput16(&b, (uint16_t)(h >> (i * 4 + 16)));
+	}
+	left = len - (b.pos > len ? len : b.pos);
+	bput(&b, 0);	   /* OPT: root name */
+	bput16(&b, 41);	   /* OPT */
+	bput16(&b, 1232);  /* UDP payload size */
+	bput16(&b, 0);	   /* extended RCODE, version */
+	bput16(&b, 0);	   /* flags */
+	bput16(&b, (uint16_t)(left - 11)); /* RDLEN */
+	bput16(&b, 12);	   /* padding */
+	bput16(&b, (uint16_t)(left - 15));
+	return b.pos < DNS_HEAD_MAX ? b.pos : DNS_HEAD_MAX;
+}
+
 static inline int64_t xfer_data_time(const struct session *s, uint32_t i)
 {
 	const struct xfer *x = &s->x;
 	/* jitter below half a gap keeps the times increasing */
-	uint32_t jitter = x->gap >= 4 ? (uint32_t)(mix64(s->id * 0x100000001b3ULL + i) % (x->gap / 2)) : 0;
+	uint32_t jitter = 0;
+
+	if (x->gap >= 4)
+		jitter = (uint32_t)(mix64(s->id * 0x100000001b3ULL + i) % (x->gap / 2));
 
 	return x->t0 + (int64_t)i * x->gap + jitter;
 }
@@ -1366,17 +1497,11 @@ static int64_t xfer_next(const struct session *s, bool *data)
 	return xfer_ack_time(s, x->acked);
 }
 
-static uint32_t session_mss(const struct session *s)
-{
-	return s->mss;
-}
-
 /* Starts sending bytes from dir at t0; request = a response will follow and ack the tail. */
-static void xfer_start(struct gen *g, struct session *s, int dir, uint64_t bytes, int64_t t0,
-		       bool request)
+static void xfer_start(struct session *s, int dir, uint64_t bytes, int64_t t0, bool request)
 {
 	struct xfer *x = &s->x;
-	uint32_t mss = session_mss(s);
+	uint32_t mss = s->mss; /* TCP MSS, or QUIC's datagram payload */
 	uint64_t n, room;
 	bool data;
 
@@ -1384,7 +1509,7 @@ static void xfer_start(struct gen *g, struct session *s, int dir, uint64_t bytes
 		bytes = 1;
 	n = (bytes + mss - 1) / mss;
 	/* an elephant stops at the session cap: keeps one session from owning the mix */
-	room = s->pkts < g->sess_cap ? (g->sess_cap - s->pkts) * s->ack_every / (s->ack_every + 1u) : 1;
+	room = s->pkts < s->cap ? (s->cap - s->pkts) * s->ack_every / (s->ack_every + 1u) : 1;
 	if (n > room) {
 		n = room ? room : 1;
 		bytes = n * mss;
@@ -1400,6 +1525,12 @@ static void xfer_start(struct gen *g, struct session *s, int dir, uint64_t bytes
 	x->every = s->ack_every;
 	x->gap = (uint32_t)clamp_u64((double)mss * 8000.0 / s->rate, 1, 10 * USEC_PER_SEC);
 	x->ack_delay = s->rtt[!dir];
+	if (s->proto == PROTO_TCP && dir == DIR_C2S && s->round_no == 1)
+		/*
+		 * The first flight after the handshake: the server has only advertised its
+		 * unscaled SYN-ACK window, so no more than that before its first ACK.
+		 */
+		x->gap = x->gap > x->ack_delay / 40 ? x->gap : x->ack_delay / 40 + 1;
 	x->nacks = request ? (x->n - 1) / x->every : (x->n + x->every - 1) / x->every;
 	x->base_seq = s->ep[dir].seq;
 	s->phase = PH_XFER;
@@ -1463,7 +1594,7 @@ static void round_sizes(struct gen *g, struct session *s, uint64_t *req, uint64_
 		return;
 	case APP_SSH:
 		if (s->sub == SUB_COPY && no == 3) {
-			if (rng_chance(r, 0.3)) {
+			if (rng_chance(r, 0.2)) {
 				*req = clamp_u64(rng_pareto(r, 200e3, 1.1), 1, 4000000000ULL);
 				*resp = rng_range(r, 36, 200);
 			} else {
@@ -1488,7 +1619,7 @@ static void round_sizes(struct gen *g, struct session *s, uint64_t *req, uint64_
 			return;
 		}
 		*req = rng_range(r, 10, 200);
-		*resp = clamp_u64(rng_lognormal(r, 1500, 2.0), 10, 20000000);
+		*resp = clamp_u64(rng_lognormal(r, 800, 1.6), 10, 20000000);
 		return;
 	case APP_P2P:
 		if (rng_chance(r, 0.5)) {
@@ -1512,7 +1643,7 @@ static void round_start(struct gen *g, struct session *s, int64_t t)
 
 	round_sizes(g, s, &req, &resp);
 	s->pending = resp;
-	xfer_start(g, s, DIR_C2S, req, t, true);
+	xfer_start(s, DIR_C2S, req, t, true);
 }
 
 static int64_t think_time(struct gen *g, struct session *s)
@@ -1570,10 +1701,10 @@ static void xfer_done(struct gen *g, struct session *s)
 		/* the server answers once the request is in, after some processing */
 		int64_t proc = (int64_t)rng_exp(&g->rng, 3000) + 50;
 
-		xfer_start(g, s, DIR_S2C, s->pending, last_data + s->rtt[DIR_S2C] + proc, false);
+		xfer_start(s, DIR_S2C, s->pending, last_data + s->rtt[DIR_S2C] + proc, false);
 		return;
 	}
-	if (s->rounds && s->pkts < g->sess_cap) {
+	if (s->rounds && s->pkts < s->cap) {
 		s->rounds--;
 		round_start(g, s, g->now + think_time(g, s));
 		return;
@@ -1595,16 +1726,17 @@ static void xfer_step(struct gen *g, struct session *s)
 			emit_tcp(g, s, x->dir, (uint8_t)(TCP_ACK | (i + 1 == x->n ? TCP_PSH : 0)),
 				 x->base_seq + i * x->mss, s->ep[!x->dir].seq, len, false);
 		else
-			emit_udp(g, s, x->dir, len);
+			emit_udp(g, s, x->dir, len, NULL, 0);
 	} else {
 		uint32_t j = x->acked++, c = xfer_ack_covers(x, j);
-		uint32_t upto = c + 1 == x->n ? (x->n - 1) * x->mss + x->last_len : (c + 1) * x->mss;
+		uint32_t upto = c + 1 == x->n ? (x->n - 1) * x->mss + x->last_len
+					      : (c + 1) * x->mss;
 
 		if (s->proto == PROTO_TCP)
 			emit_tcp(g, s, !x->dir, TCP_ACK, s->ep[!x->dir].seq, x->base_seq + upto, 0,
 				 false);
 		else
-			emit_udp(g, s, !x->dir, s->ack_len);
+			emit_udp(g, s, !x->dir, s->ack_len, NULL, 0);
 	}
 	if (x->sent < x->n || x->acked < x->nacks)
 		s->next_us = xfer_next(s, &data);
@@ -1621,11 +1753,14 @@ static bool udp_draw_round(struct gen *g, struct session *s)
 	case APP_DNS:
 		/* queries with EDNS0 and cookies; signed (DNSSEC) answers from authoritatives */
 		s->req_len = (uint32_t)rng_range(r, 40, 100);
-		if (rng_chance(r, 0.01))
+		if (rng_chance(r, 0.015))
 			/* above the MTU: fragmented, mostly into two */
 			s->resp_len = (uint32_t)rng_range(r, 1480, 3000);
 		else
 			s->resp_len = (uint32_t)clamp_u64(rng_lognormal(r, 260, 0.6), 40, 1400);
+		/* the answer repeats the question and adds at least one record */
+		if (s->resp_len < s->req_len + 16)
+			s->resp_len = s->req_len + 16;
 		return !rng_chance(r, 0.03);
 	case APP_NTP:
 		s->req_len = 48;
@@ -1661,6 +1796,7 @@ static bool udp_draw_round(struct gen *g, struct session *s)
 
 static void udp_round_start(struct gen *g, struct session *s, int64_t t)
 {
+	s->round_no++;
 	s->answered = udp_draw_round(g, s);
 	s->phase = PH_UREQ;
 	s->next_us = t;
@@ -1686,7 +1822,7 @@ static void media_step(struct gen *g, struct session *s)
 		d = 0;
 	else
 		d = 1;
-	emit_udp(g, s, d, (uint32_t)rng_range(r, s->media_lo[d], s->media_hi[d]));
+	emit_udp(g, s, d, (uint32_t)rng_range(r, s->media_lo[d], s->media_hi[d]), NULL, 0);
 	s->media_left[d]--;
 	ival = s->media_ival[d];
 	s->media_t[d] += (int64_t)(ival - ival / 10 + rng_below(r, ival / 5 + 1));
@@ -1767,12 +1903,18 @@ static bool session_step(struct gen *g, struct session *s)
 		emit_tcp(g, s, DIR_C2S, TCP_RST, c->seq, 0, 0, false);
 		return false;
 	case PH_QUIC_CLOSE:
-		emit_udp(g, s, closer, (uint32_t)rng_range(r, 20, 60));
+		emit_udp(g, s, closer, (uint32_t)rng_range(r, 20, 60), NULL, 0);
 		return false;
 	case PH_UREQ:
 		/* the port unreachable quotes the probe's IP ID */
 		s->mark = s->ep[DIR_C2S].ipid;
-		emit_udp(g, s, DIR_C2S, s->req_len);
+		if (s->app == APP_DNS) {
+			uint8_t head[DNS_HEAD_MAX];
+
+			emit_udp(g, s, DIR_C2S, s->req_len, head, dns_message(s, head, false));
+		} else {
+			emit_udp(g, s, DIR_C2S, s->req_len, NULL, 0);
+		}
 		if (s->answered) {
 			s->phase = PH_URESP;
 			s->next_us = g->now + s->rtt[DIR_S2C] + (int64_t)rng_exp(r, 2000);
@@ -1782,10 +1924,15 @@ static bool session_step(struct gen *g, struct session *s)
 		udp_next_round(g, s, g->now + USEC_PER_SEC);
 		return s->phase != PH_DONE;
 	case PH_URESP:
-		if (s->app == APP_UDP_PROBE)
+		if (s->app == APP_UDP_PROBE) {
 			emit_port_unreachable(g, s);
-		else
-			emit_udp(g, s, DIR_S2C, s->resp_len);
+		} else if (s->app == APP_DNS) {
+			uint8_t head[DNS_HEAD_MAX];
+
+			emit_udp(g, s, DIR_S2C, s->resp_len, head, dns_message(s, head, true));
+		} else {
+			emit_udp(g, s, DIR_S2C, s->resp_len, NULL, 0);
+		}
 		udp_next_round(g, s, g->now + s->rtt[DIR_C2S]);
 		return s->phase != PH_DONE;
 	case PH_MEDIA:
@@ -1811,7 +1958,10 @@ static bool session_step(struct gen *g, struct session *s)
 			return false;
 		s->rounds--;
 		s->phase = PH_ECHO_REQ;
+		/* ping sends every second, but never before a slow reply is in */
 		s->next_us = s->mark + USEC_PER_SEC + (int64_t)rng_below(r, 2000);
+		if (s->next_us < g->now)
+			s->next_us = g->now;
 		return true;
 	case PH_NS:
 		emit_neighbor_solicit(g, s);
@@ -1826,16 +1976,6 @@ static bool session_step(struct gen *g, struct session *s)
 }
 
 /* ---- session creation ---- */
-
-static int pick_weighted(struct rng *r, const uint32_t *cum, int n)
-{
-	uint64_t x = rng_below(r, cum[n - 1]);
-	int i = 0;
-
-	while (cum[i] <= x)
-		i++;
-	return i;
-}
 
 /*
  * The address of host number rank of a pool in a region. It depends only on its arguments and
@@ -1876,8 +2016,9 @@ static uint64_t endpoint_init(struct gen *g, struct session *s, int dir, int reg
 			      uint64_t pool, uint32_t pool_size, bool flat)
 {
 	static const uint8_t initial_ttl[] = { 64, 64, 64, 64, 128, 128, 128, 255 };
-	static const uint16_t windows[] = { 501, 502, 510, 1026, 2053, 4106, 8212, 29200,
-					    64240, 65535, 16383, 32768 };
+	/* no tiny windows: mid-flow, a reader cannot know the scale and sees a full window */
+	static const uint16_t windows[] = { 2053, 4106, 8212, 16383, 29200, 32768,
+					    64240, 65535, 64240, 29200, 65535, 8212 };
 	struct endpoint *e = &s->ep[dir];
 	struct rng *r = &g->rng;
 	uint64_t rank = flat ? 1 + rng_below(r, pool_size) : rng_zipf(r, pool_size);
@@ -1904,7 +2045,9 @@ static uint16_t ephemeral_port(struct rng *r)
 		return (uint16_t)rng_range(r, 32768, 60999); /* Linux */
 	if (u < 0.9)
 		return (uint16_t)rng_range(r, 49152, 65535); /* Windows, macOS */
-	return (uint16_t)rng_range(r, 1024, 65535); /* NAT port allocation */
+	/* NAT port allocation; starting at 10240 keeps clear of X11 and CAPWAP's ports, whose
+	 * dissectors would choke on the zero payload */
+	return (uint16_t)rng_range(r, 10240, 65535);
 }
 
 static uint32_t draw_rtt(struct rng *r, int region)
@@ -1917,6 +2060,15 @@ static uint32_t draw_rtt(struct rng *r, int region)
 static uint32_t draw_rate(struct rng *r, double median_mbps, double sigma)
 {
 	return (uint32_t)clamp_u64(rng_lognormal(r, median_mbps * 1000.0, sigma), 200, 1000000);
+}
+
+/* Mostly a plain Ethernet path; some clients sit behind PPPoE or a tunnel. */
+static uint16_t draw_mss(struct rng *r, int fam)
+{
+	static const uint16_t reduced[] = { 1452, 1400, 1380 };
+	uint16_t mss = rng_chance(r, 0.85) ? 1460 : reduced[rng_below(r, 3)];
+
+	return (uint16_t)(fam == FAM_V6 ? mss - 20 : mss);
 }
 
 static void media_init(struct gen *g, struct session *s, int64_t t)
@@ -1974,10 +2126,10 @@ static void media_init(struct gen *g, struct session *s, int64_t t)
 		s->media_left[d] = (uint32_t)fmax(1.0, dur_s * 1e6 / s->media_ival[d]);
 		total += s->media_left[d];
 	}
-	if (total > g->sess_cap) {
+	if (total > s->cap) {
 		/* sparser rather than shorter: calls longer than the active timeout stay */
 		for (d = 0; d < 2; d++) {
-			uint64_t left = (uint64_t)s->media_left[d] * g->sess_cap / total + 1;
+			uint64_t left = (uint64_t)s->media_left[d] * s->cap / total + 1;
 
 			s->media_ival[d] = (uint32_t)fmin(dur_s * 1e6 / (double)left, 60e6);
 			s->media_left[d] = (uint32_t)left;
@@ -2044,8 +2196,8 @@ static void app_init(struct gen *g, struct session *s, int64_t t)
 		break;
 	case APP_BULK:
 		/*
-		 * Many moderate transfers rather than a few giant ones: with so small a share of the
-		 * packets, a handful of elephants would make 873 vs 9000 a coin toss.
+		 * Many moderate transfers rather than a few giant ones: with so small a share of
+		 * the packets, a handful of elephants would make 873 vs 9000 a coin toss.
 		 */
 		s->sub = u < 0.25 ? SUB_UPLOAD : SUB_NONE;
 		s->rounds = 1 + (uint32_t)rng_zipf(r, 10);
@@ -2054,11 +2206,11 @@ static void app_init(struct gen *g, struct session *s, int64_t t)
 		break;
 	case APP_SSH:
 		s->rate = draw_rate(r, 10, 1.0);
-		if (u < 0.45) {
+		if (u < 0.4) {
 			s->sub = SUB_BRUTE;
 			s->rounds = (uint32_t)rng_range(r, 4, 14);
 			s->think = 300000;
-		} else if (u < 0.8) {
+		} else if (u < 0.75) {
 			s->sub = SUB_INTERACTIVE;
 			s->rounds = (uint32_t)clamp_u64(rng_lognormal(r, 100, 1.0), 5, 3000);
 			s->think = 1500000;
@@ -2137,36 +2289,55 @@ static void app_init(struct gen *g, struct session *s, int64_t t)
 }
 
 /*
- * The service of a new session: odds share / mean_packets, times a factor that favours the
- * services behind their share so far and holds back those ahead. Heavy-tailed sessions make
- * the realized mix drift a lot otherwise, enough to swap 873 and 9000 in a small trace.
+ * Picks one of n choices with the given odds, each times a factor that favours the choices
+ * behind their share of the packets so far and holds back those ahead. Heavy-tailed sessions
+ * make the realized mix drift a lot otherwise, enough to swap 873 and 9000 or India and
+ * Australia in a small trace. The slack (slack[i], or slack_common when slack is NULL) keeps
+ * one session from swinging it. The gain is high because the odds come from means measured
+ * at one trace size; a lower one leaves a steady offset wherever the cap changes them.
  */
-static int pick_service(struct gen *g)
+static int pick_steered(struct gen *g, int n, const double *odds, const double *share,
+			const uint64_t *virt, const double *slack, double slack_common)
 {
-	double cum[NSERVICES], total = 0, v = (double)g->virtual_pkts, x;
+	double cum[NSERVICES > NREGIONS ? NSERVICES : NREGIONS], total = 0, x;
+	double v = (double)g->virtual_pkts;
 	int i;
 
-	for (i = 0; i < NSERVICES; i++) {
-		double target = g->svc_share[i] * v;
-		/* a few sessions' worth of slack, so one session does not swing it */
-		double lag = (target - (double)g->svc_virtual[i]) /
-			     (target + 4.0 * services[i].mean_packets);
+	for (i = 0; i < n; i++) {
+		double target = share[i] * v;
+		double lag = (target - (double)virt[i]) /
+			     (target + (slack ? slack[i] : slack_common));
 
-		total += g->svc_odds[i] * exp(fmax(-3.0, fmin(3.0, 3.0 * lag)));
+		total += odds[i] * exp(fmax(-3.0, fmin(3.0, 10.0 * lag)));
 		cum[i] = total;
 	}
 	x = rng_unit(&g->rng) * total;
-	for (i = 0; i < NSERVICES - 1 && cum[i] <= x; i++)
+	for (i = 0; i < n - 1 && cum[i] <= x; i++)
 		;
-	/* a zero-odds service can only be reached through rounding at the very end */
-	while (i > 0 && g->svc_odds[i] == 0)
+	/* a zero-odds choice can only be reached through rounding at the very end */
+	while (i > 0 && odds[i] == 0)
 		i--;
 	return i;
+}
+
+/*
+ * IPv6 or not: the service's odds, scaled by how far IPv6 is from its share so far (see
+ * pick_steered). A service that is all IPv4 or all IPv6 stays so.
+ */
+static int pick_family(struct gen *g, const struct service *svc)
+{
+	double p = svc->v6_permille / 1000.0, target = IPV6_SHARE * (double)g->virtual_pkts;
+	double lag = (target - (double)g->v6_virtual) / (target + (double)g->sess_cap);
+
+	if (p > 0 && p < 1)
+		p = fmin(1.0, p * exp(fmax(-3.0, fmin(3.0, 10.0 * lag))));
+	return rng_unit(&g->rng) < p ? FAM_V6 : FAM_V4;
 }
 
 static void session_new(struct gen *g, int64_t t)
 {
 	static const uint16_t vlan_ids[] = { 100, 100, 100, 200, 200, 300, 10, 4000 };
+	static const double vlan_odds[2] = { 1.0 - VLAN_SHARE, VLAN_SHARE };
 	struct rng *r = &g->rng;
 	const struct service *svc;
 	struct session *s;
@@ -2177,19 +2348,24 @@ static void session_new(struct gen *g, int64_t t)
 	s = &g->pool[idx];
 	memset(s, 0, sizeof(*s));
 	s->id = g->next_id++;
-	i = pick_service(g);
+	i = pick_steered(g, NSERVICES, g->svc_odds, g->svc_share, g->svc_virtual, g->svc_slack, 0);
 	svc = &services[i];
 	s->svc = (uint8_t)i;
 	s->app = svc->app;
+	/* a quarter of its service's day at most, or a small service is a few elephants */
+	s->cap = (uint64_t)fmin((double)g->sess_cap,
+				fmax(64.0, g->svc_share[i] * (double)g->budget / 4));
 	s->proto = svc->proto;
-	s->fam = rng_below(r, 1000) < svc->v6_permille ? FAM_V6 : FAM_V4;
+	s->fam = (uint8_t)pick_family(g, svc);
 	if (svc->proto == PROTO_ICMP && s->fam == FAM_V6)
 		s->proto = PROTO_ICMPV6;
 	g->st.svc_sessions[i]++;
 	g->days[g->day].sessions++;
 
-	cregion = pick_weighted(r, g->client_cum, NREGIONS);
-	sregion = pick_weighted(r, g->server_cum, NREGIONS);
+	cregion = pick_steered(g, NREGIONS, g->region_share[DIR_C2S], g->region_share[DIR_C2S],
+			       g->region_virtual[DIR_C2S], NULL, (double)g->sess_cap);
+	sregion = pick_steered(g, NREGIONS, g->region_share[DIR_S2C], g->region_share[DIR_S2C],
+			       g->region_virtual[DIR_S2C], NULL, (double)g->sess_cap);
 	endpoint_init(g, s, DIR_C2S, cregion, 0, svc->clients, false);
 	/*
 	 * Servers of a well-known port are Zipf-popular. Peers listening on their own port are
@@ -2208,13 +2384,16 @@ static void session_new(struct gen *g, int64_t t)
 	else
 		/* peers and media relays listen on a port of their own */
 		s->ep[DIR_S2C].port = (uint16_t)(10000 + (h >> 32) % 50000);
-	if (svc->proto == PROTO_ICMP) {
+	if (svc->proto == PROTO_ICMP || svc->proto == PROTO_ICMPV6) {
 		s->ep[DIR_C2S].port = 0;
 		s->ep[DIR_S2C].port = 0;
 	}
 
-	/* tags belong to the link the session crosses, so they are constant per flow */
-	if (rng_chance(r, 0.04)) {
+	/*
+	 * Tags belong to the link the session crosses, so they are constant per flow. Steered
+	 * like the services: otherwise a few heavy sessions decide the tagged share.
+	 */
+	if (pick_steered(g, 2, vlan_odds, vlan_odds, g->vlan_virtual, NULL, (double)g->sess_cap)) {
 		if (rng_chance(r, 0.12)) {
 			s->ntags = 2;
 			s->vlan[0] = (uint16_t)rng_range(r, 1000, 1001);
@@ -2226,14 +2405,7 @@ static void session_new(struct gen *g, int64_t t)
 	}
 	s->rtt[DIR_C2S] = draw_rtt(r, cregion);
 	s->rtt[DIR_S2C] = draw_rtt(r, sregion);
-	{
-		static const uint16_t mss[] = { 1460, 1460, 1460, 1460, 1460, 1460, 1460, 1460,
-						1460, 1460, 1460, 1460, 1460, 1460, 1460, 1460,
-						1460, 1452, 1400, 1380 };
-
-		s->mss = (uint16_t)(mss[rng_below(r, sizeof(mss) / sizeof(mss[0]))] -
-				    (s->fam == FAM_V6 ? 20 : 0));
-	}
+	s->mss = draw_mss(r, s->fam);
 	app_init(g, s, t);
 	heap_push(g, s->next_us, idx);
 }
@@ -2248,7 +2420,9 @@ static void session_new(struct gen *g, int64_t t)
 static int64_t arrival_gap(struct gen *g)
 {
 	double elapsed = (double)(g->t_arrival - g->t_begin) / 1e6;
-	double err = (g->rate_pps * elapsed - (double)g->virtual_pkts) / (g->rate_pps * g->tau_s);
+	/* at tiny rates tau's worth of packets is below one session: do not overreact */
+	double scale = fmax(g->rate_pps * g->tau_s, g->mean_packets);
+	double err = (g->rate_pps * elapsed - (double)g->virtual_pkts) / scale;
 	double lambda;
 
 	err = fmax(-4.0, fmin(4.0, err));
@@ -2259,13 +2433,16 @@ static int64_t arrival_gap(struct gen *g)
 static void day_run(struct gen *g, int day)
 {
 	const struct env *env = g->env;
-	int64_t window = (int64_t)env->window_s * USEC_PER_SEC, warm;
+	int64_t window = (int64_t)env->window_s * USEC_PER_SEC, warm, grace;
 
 	g->day = day;
 	g->budget = g->day_budget[day];
 	g->emitted = 0;
 	g->virtual_pkts = 0;
 	memset(g->svc_virtual, 0, sizeof(g->svc_virtual));
+	memset(g->region_virtual, 0, sizeof(g->region_virtual));
+	memset(g->vlan_virtual, 0, sizeof(g->vlan_virtual));
+	g->v6_virtual = 0;
 	if (!g->budget)
 		return;
 	g->day_base_us = (env->start_day + day) * USEC_PER_DAY +
@@ -2277,18 +2454,27 @@ static void day_run(struct gen *g, int day)
 	warm = window / 4 < 30 * USEC_PER_SEC ? window / 4 : 30 * USEC_PER_SEC;
 	g->tau_s = fmax(0.05, fmin(5.0, (double)env->window_s / 20.0));
 	/*
-	 * Elephants are relative to the trace: one session may carry 0.3% of the day. Any more
-	 * and its ephemeral port would rank among the well-known ones (REFERENCE.md: every port
-	 * after 993 is the long tail).
+	 * Elephants are relative to the trace: one session may carry 0.15% of the day. Any more
+	 * and its ephemeral or per-host port would outrank 993 by bytes (REFERENCE.md: every
+	 * port after 993 is the long tail).
 	 */
-	g->sess_cap = (uint64_t)fmin(fmax((double)g->budget * 0.003, 64), 100000);
+	g->sess_cap = (uint64_t)fmin(fmax((double)g->budget * 0.0015, 64), 100000);
 	g->t_begin = -warm;
 	g->t_arrival = -warm;
+	/* how late the day may run before the budget is forced out */
+	grace = (int64_t)fmin(fmax((double)window / 100, USEC_PER_SEC), 30 * USEC_PER_SEC);
 
 	while (g->emitted < g->budget) {
 		struct session *s;
 		uint32_t idx;
 
+		if (g->t_arrival > window + grace && (!g->heap_n || g->heap[0].t > window + grace))
+			/*
+			 * Past the window and still short (tiny budgets, mostly): open sessions
+			 * at once, each writes its first packet now, so the day cannot run
+			 * into the next one.
+			 */
+			g->t_arrival = g->now > window + grace ? g->now : window + grace;
 		if (!g->heap_n || g->t_arrival <= g->heap[0].t) {
 			session_new(g, g->t_arrival);
 			g->t_arrival += arrival_gap(g);
@@ -2330,8 +2516,8 @@ static void days_allocate(struct gen *g)
 
 	rng_seed(&r, mix64(env->seed) ^ 0x64617973ULL);
 	for (d = 0; d < n; d++) {
-		w[d] = weekday_factor[weekday(env->start_day + (int64_t)d)] * (1.0 + 0.004 * (double)d) *
-		       (1.0 + 0.04 * (rng_unit(&r) - 0.5));
+		w[d] = weekday_factor[weekday(env->start_day + (int64_t)d)] *
+		       (1.0 + 0.004 * (double)d) * (1.0 + 0.04 * (rng_unit(&r) - 0.5));
 		sum += w[d];
 	}
 	for (d = 0; d < n; d++) {
@@ -2412,8 +2598,7 @@ static int parse_prefix(const char *text, struct prefix *p, int *fam)
 
 static int gen_init(struct gen *g, const struct env *env)
 {
-	uint32_t cc = 0, sc = 0;
-	double share_sum = 0, sessions_per_packet = 0;
+	double cw = 0, sw = 0, share_sum = 0, sessions_per_packet = 0;
 	int i, j, err;
 
 	g->env = env;
@@ -2427,8 +2612,8 @@ static int gen_init(struct gen *g, const struct env *env)
 
 			err = parse_prefix(regions[i].prefixes[j], &p, &fam);
 			if (err) {
-				fprintf(stderr, "tracegen: region %s: bad prefix %s\n", regions[i].code,
-					regions[i].prefixes[j]);
+				fprintf(stderr, "tracegen: region %s: bad prefix %s\n",
+					regions[i].code, regions[i].prefixes[j]);
 				return err;
 			}
 			net->pfx[fam][net->npfx[fam]++] = p;
@@ -2438,16 +2623,19 @@ static int gen_init(struct gen *g, const struct env *env)
 				regions[i].code);
 			return -EINVAL;
 		}
-		cc += regions[i].client_weight;
-		sc += regions[i].server_weight;
-		g->client_cum[i] = cc;
-		g->server_cum[i] = sc;
+		cw += regions[i].client_weight;
+		sw += regions[i].server_weight;
+	}
+	for (i = 0; i < NREGIONS; i++) {
+		g->region_share[DIR_C2S][i] = regions[i].client_weight / cw;
+		g->region_share[DIR_S2C][i] = regions[i].server_weight / sw;
 	}
 	for (i = 0; i < NSERVICES; i++)
 		share_sum += services[i].share;
 	for (i = 0; i < NSERVICES; i++) {
 		g->svc_share[i] = services[i].share / share_sum;
 		g->svc_odds[i] = g->svc_share[i] / services[i].mean_packets;
+		g->svc_slack[i] = 2.0 * services[i].mean_packets;
 		sessions_per_packet += g->svc_odds[i];
 	}
 	g->mean_packets = 1.0 / sessions_per_packet;
@@ -2576,8 +2764,8 @@ static void json_top_ports(FILE *f, const char *name, const struct port_counter 
 	for (i = 0; i < 20 && rank[i].all.packets; i++)
 		fprintf(f,
 			"%s\n {\"port\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
-			",\"tcp_packets\":%" PRIu64 ",\"tcp_bytes\":%" PRIu64 ",\"udp_packets\":%" PRIu64
-			",\"udp_bytes\":%" PRIu64 "}",
+			",\"tcp_packets\":%" PRIu64 ",\"tcp_bytes\":%" PRIu64
+			",\"udp_packets\":%" PRIu64 ",\"udp_bytes\":%" PRIu64 "}",
 			i ? "," : "", rank[i].port, rank[i].all.packets, rank[i].all.bytes,
 			rank[i].pc->c[0].packets, rank[i].pc->c[0].bytes, rank[i].pc->c[1].packets,
 			rank[i].pc->c[1].bytes);
@@ -2628,8 +2816,8 @@ static int summary_write(const struct gen *g, const char *path)
 	fprintf(f, "{\"generator\":\"tracegen\",\"seed\":%" PRIu64 ",\"start\":\"%04d-%02u-%02u\","
 		   "\"days\":%" PRIu64 ",\"window_s\":%" PRIu64 ",\"snaplen\":%d,\n",
 		env->seed, y, m, dd, env->days, env->window_s, SNAPLEN);
-	fprintf(f, "\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"flows\":%u,\n", st->total.packets,
-		st->total.bytes, g->nflows);
+	fprintf(f, "\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"flows\":%u,\n",
+		st->total.packets, st->total.bytes, g->nflows);
 	fprintf(f, "\"protocols\":{");
 	json_counter(f, "tcp", &st->tcp);
 	fputc(',', f);
@@ -2655,10 +2843,10 @@ static int summary_write(const struct gen *g, const char *path)
 
 		civil_from_days(env->start_day + (int64_t)d, &y, &m, &dd);
 		fprintf(f,
-			"%s\n {\"date\":\"%04d-%02u-%02u\",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
-			",\"tcp_packets\":%" PRIu64 ",\"tcp_bytes\":%" PRIu64 ",\"udp_packets\":%" PRIu64
-			",\"udp_bytes\":%" PRIu64 ",\"first_seen_ns\":%" PRIu64
-			",\"last_seen_ns\":%" PRIu64 "}",
+			"%s\n {\"date\":\"%04d-%02u-%02u\",\"packets\":%" PRIu64
+			",\"bytes\":%" PRIu64 ",\"tcp_packets\":%" PRIu64 ",\"tcp_bytes\":%" PRIu64
+			",\"udp_packets\":%" PRIu64 ",\"udp_bytes\":%" PRIu64
+			",\"first_seen_ns\":%" PRIu64 ",\"last_seen_ns\":%" PRIu64 "}",
 			d ? "," : "", y, m, dd, ds->all.packets, ds->all.bytes, ds->tcp.packets,
 			ds->tcp.bytes, ds->udp.packets, ds->udp.bytes, ds->first_ns, ds->last_ns);
 	}
@@ -2696,9 +2884,11 @@ static void summary_line(const struct gen *g)
 		"TCP %.1f%%/%.1f%% UDP %.1f%%/%.1f%% ICMP %.2f%%/%.2f%%; IPv6 %" PRIu64
 		" (%.1f%%), VLAN %" PRIu64 " (%.1f%%, QinQ %" PRIu64 "), fragments %" PRIu64
 		" IPv4 + %" PRIu64 " IPv6\n",
-		p, g->nflows, b, pct(st->tcp.packets, p), pct(st->tcp.bytes, b), pct(st->udp.packets, p),
-		pct(st->udp.bytes, b), pct(st->icmp.packets + st->icmp6.packets, p),
-		pct(st->icmp.bytes + st->icmp6.bytes, b), st->ipv6.packets, pct(st->ipv6.packets, p),
+		p, g->nflows, b, pct(st->tcp.packets, p), pct(st->tcp.bytes, b),
+		pct(st->udp.packets, p), pct(st->udp.bytes, b),
+		pct(st->icmp.packets + st->icmp6.packets, p),
+		pct(st->icmp.bytes + st->icmp6.bytes, b), st->ipv6.packets,
+		pct(st->ipv6.packets, p),
 		st->vlan.packets, pct(st->vlan.packets, p), st->qinq.packets, st->frag4.packets,
 		st->frag6.packets);
 }
@@ -2721,12 +2911,16 @@ static void verbose_report(const struct gen *g)
 			y, m, dd, ds->all.packets, ds->all.bytes, ds->sessions,
 			(double)ds->end_us / 1e6, env->window_s);
 	}
-	for (i = 0; i < NSERVICES; i++)
+	for (i = 0; i < NSERVICES; i++) {
+		uint64_t n = st->svc_sessions[i];
+
 		fprintf(stderr,
-			"tracegen: %-12s %8" PRIu64 " sessions %6.2f%% packets %6.2f%% bytes, %6.1f pkts/session\n",
-			services[i].name, st->svc_sessions[i], pct(st->svc[i].packets, st->total.packets),
+			"tracegen: %-12s %8" PRIu64 " sessions %6.2f%% packets %6.2f%% bytes, "
+			"%6.1f pkts/session\n",
+			services[i].name, n, pct(st->svc[i].packets, st->total.packets),
 			pct(st->svc[i].bytes, st->total.bytes),
-			st->svc_sessions[i] ? (double)st->svc[i].packets / (double)st->svc_sessions[i] : 0.0);
+			n ? (double)st->svc[i].packets / (double)n : 0.0);
+	}
 	if (g->order_fixups)
 		fprintf(stderr, "tracegen: %" PRIu64 " timestamps had to be reordered\n",
 			g->order_fixups);
@@ -2739,31 +2933,34 @@ static void regions_list(void)
 	printf("prefix,code,name\n");
 	for (i = 0; i < NREGIONS; i++)
 		for (j = 0; j < REGION_MAX_PREFIXES && regions[i].prefixes[j]; j++)
-			printf("%s,%s,%s\n", regions[i].prefixes[j], regions[i].code, regions[i].name);
+			printf("%s,%s,%s\n", regions[i].prefixes[j], regions[i].code,
+			       regions[i].name);
 }
 
 /* ---- command line ---- */
 
 const char *argp_program_version = "tracegen 1.0";
 
+/* Paragraphs without line breaks: argp wraps them to the terminal. */
 static const char argp_doc[] =
-	"Writes a deterministic MAWI-like trace (pcap, Ethernet, snaplen 96, headers only) and\n"
+	"Writes a deterministic MAWI-like trace (pcap, Ethernet, snaplen 96, headers only) and "
 	"the exact per-flow totals a flow meter must report for it.\n"
 	"\n"
-	"Each of --days days gets one capture window of --window seconds at 05:00 UTC (MAWI's\n"
-	"14:00 JST), with a weekday/weekend pattern; the days add up to exactly --packets.\n"
-	"The same options and --seed give a byte-identical trace and truth.\n"
+	"Each of --days days gets one capture window of --window seconds at 05:00 UTC (MAWI's "
+	"14:00 JST); a weekday/weekend pattern shapes the days, which add up to exactly "
+	"--packets. The same options and --seed give byte-identical output.\n"
 	"\n"
-	"The truth file has one JSON object per line per flow key (src_addr, dst_addr, src_port,\n"
-	"dst_port, proto, vlan) with its packets, L3 bytes and first/last timestamps in ns.\n"
-	"ICMP keys carry type*256+code in dst_port; non-first fragments have ports 0.\n"
+	"The truth file has one JSON object per line per flow key (src_addr, dst_addr, "
+	"src_port, dst_port, proto, vlan) with its packets, L3 bytes and first/last "
+	"timestamps in ns. ICMP keys carry type*256+code in dst_port; non-first fragments "
+	"have ports 0.\n"
 	"\n"
 	"EXAMPLES:\n"
-	"    tracegen -o t.pcap -t t.truth.jsonl             # 1M packets, 3 days of 15 minutes\n"
-	"    tracegen -n 5M -d 1 -w 60 -o t.pcap             # MAWI density: ~83k packets/s\n"
-	"    tracegen -o 202601051400.pcap.gz -j summary.json # gzip like the MAWI archive\n"
-	"    tracegen -o - -n 1000 | tcpdump -nr - | head    # inspect a few packets\n"
-	"    tracegen --list-regions > regions.csv           # the address plan, for a geo table\n";
+	"  tracegen -o t.pcap -t t.jsonl         # 1M packets, 3 days x 15 minutes\n"
+	"  tracegen -n 5M -d 1 -w 60 -o t.pcap   # MAWI's density, ~83k packets/s\n"
+	"  tracegen -o 202601051400.pcap.gz      # gzip, like the MAWI archive\n"
+	"  tracegen -o - -n 1000 | tcpdump -nr - | head\n"
+	"  tracegen --list-regions > regions.csv # the address plan, for a geo table\n";
 
 enum {
 	OPT_LIST_REGIONS = 256,
@@ -2875,7 +3072,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'S':
 		if (parse_date(arg, &env->start_day))
-			argp_error(state, "--start: expected a date YYYY-MM-DD in 1970..2099, got '%s'",
+			argp_error(state, "--start: expected YYYY-MM-DD in 1970..2099, got '%s'",
 				   arg);
 		break;
 	case 's':
@@ -2910,8 +3107,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if ((!strcmp(env->output, "-")) + (env->truth && !strcmp(env->truth, "-")) +
 			    (env->summary && !strcmp(env->summary, "-")) > 1)
 			argp_error(state, "only one of the outputs can go to stdout");
-		if (env->days > 1 && env->start_day + (int64_t)env->days > days_from_civil(2106, 1, 1))
-			argp_error(state, "the last day is past what pcap's 32-bit seconds can hold");
+		if (env->start_day + (int64_t)env->days > days_from_civil(2106, 1, 1))
+			argp_error(state,
+				   "the last day is past what pcap's 32-bit seconds can hold");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
