@@ -101,6 +101,12 @@ $(BUILD)/test_flow_bpf: $(BUILD)/obj/tests/bpf/test_flow_bpf.o $(AGENT_LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+# libFuzzer over the reader and the parser; clang, with ASan and UBSan
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
+$(BUILD)/fuzz_replay: tests/fuzz/fuzz_replay.c agent/pcap_reader.c | $(BUILD)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Wall -Werror -Iagent -Ibpf $^ -lz -o $@
+
 $(BUILD)/tracegen: $(BUILD)/obj/tests/tracegen/tracegen.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lz -lm -o $@
@@ -110,7 +116,7 @@ $(BUILD)/pcap_loop: $(BUILD)/obj/tests/bench/pcap_loop.o
 	$(Q)$(CC) $(CFLAGS) $^ -lpcap -o $@
 
 TEST_BINS := $(patsubst %,$(BUILD)/%,$(UNIT_TESTS)) $(patsubst %,$(BUILD)/asan/%,$(UNIT_TESTS)) \
-	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent
+	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent $(BUILD)/fuzz_replay
 
 .PHONY: test
 test: deps all $(TEST_BINS)
@@ -129,7 +135,7 @@ bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o
 # when everything is installed.
 DEB_PACKAGES := make gcc clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev \
 		libcmocka-dev libpcap-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
-		python3
+		libclang-rt-14-dev python3
 
 .PHONY: deps
 deps:

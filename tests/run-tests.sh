@@ -58,6 +58,21 @@ done
 echo "BPF program tests (BPF_PROG_TEST_RUN):"
 run_cmocka test_flow_bpf "$BUILD/test_flow_bpf"
 
+echo "fuzzing (libFuzzer, reader + parser, fixed seed and run count):"
+corpus=$(mktemp -d)
+seeds=
+[ -d "$SHARED_DIR/pcaps/edge" ] && seeds="$SHARED_DIR/pcaps/edge"
+if "$BUILD/fuzz_replay" -seed=1 -runs=200000 -max_len=65536 "$corpus" $seeds \
+	>"$results/fuzz_replay.log" 2>&1; then
+	passed=$((passed + 1))
+	printf '  ok    %-28s %s\n' fuzz_replay "$(grep -o 'Done [0-9]* runs' "$results/fuzz_replay.log")"
+else
+	failed=$((failed + 1))
+	printf '  FAIL  %-28s see %s\n' fuzz_replay "$results/fuzz_replay.log"
+	grep -E 'ERROR|SUMMARY|runtime error|crash-' "$results/fuzz_replay.log" | head -10 | sed 's/^/        /'
+fi
+rm -rf "$corpus"
+
 echo "integration tests (pytest):"
 junit="$results/integration.xml"
 rm -f "$junit"
