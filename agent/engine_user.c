@@ -202,7 +202,7 @@ int replay_engine_user_new(const struct replay_engine_config *config, struct rep
 	engine = calloc(1, sizeof(*engine));
 	if (!engine)
 		return -ENOMEM;
-	err = flow_table_init(&engine->table, 1 << 16);
+	err = flow_table_init(&engine->table, 1 << 18);
 	if (err) {
 		free(engine);
 		return err;

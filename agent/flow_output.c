@@ -8,17 +8,48 @@
 
 static const uint8_t v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+				      "25262728293031323334353637383940414243444546474849"
+				      "50515253545556575859606162636465666768697071727374"
+				      "75767778798081828384858687888990919293949596979899";
+
+/* Decimal, two digits per division: nanosecond timestamps have 19. */
 static char *format_u64(char *dst, uint64_t value)
 {
 	char digits[20];
-	int n = 0;
+	int n = 20, len;
 
-	do {
-		digits[n++] = (char)('0' + value % 10);
-		value /= 10;
-	} while (value);
-	while (n)
-		*dst++ = digits[--n];
+	while (value >= 100) {
+		unsigned int pair = (unsigned int)(value % 100) * 2;
+
+		value /= 100;
+		digits[--n] = digit_pairs[pair + 1];
+		digits[--n] = digit_pairs[pair];
+	}
+	if (value >= 10) {
+		digits[--n] = digit_pairs[value * 2 + 1];
+		digits[--n] = digit_pairs[value * 2];
+	} else {
+		digits[--n] = (char)('0' + value);
+	}
+	len = 20 - n;
+	memcpy(dst, digits + n, (size_t)len);
+	return dst + len;
+}
+
+static char *format_octet(char *dst, unsigned int value)
+{
+	if (value >= 100) {
+		*dst++ = (char)('0' + value / 100);
+		value %= 100;
+		*dst++ = digit_pairs[value * 2];
+		*dst++ = digit_pairs[value * 2 + 1];
+	} else if (value >= 10) {
+		*dst++ = digit_pairs[value * 2];
+		*dst++ = digit_pairs[value * 2 + 1];
+	} else {
+		*dst++ = (char)('0' + value);
+	}
 	return dst;
 }
 
@@ -42,7 +73,7 @@ size_t flow_addr_format(char *dst, const uint8_t addr[FLOW_ADDR_LEN])
 
 	if (!memcmp(addr, v4_mapped_prefix, sizeof(v4_mapped_prefix))) {
 		for (i = 12; i < 16; i++) {
-			p = format_u64(p, addr[i]);
+			p = format_octet(p, addr[i]);
 			*p++ = i < 15 ? '.' : '\0';
 		}
 		return (size_t)(p - dst - 1);

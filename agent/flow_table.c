@@ -115,7 +115,7 @@ struct flow_entry *flow_table_upsert(struct flow_table *table, const struct flow
 		slot = (slot + 1) & mask;
 	}
 
-	if ((table->live + 1) * 4 > table->capacity * 3) {
+	if ((table->live + 1) * 2 > table->capacity) {
 		if (flow_table_grow(table))
 			return NULL;
 		return flow_table_upsert(table, key, hash, created);

@@ -45,6 +45,10 @@ def best_time(cmd, runs, stdout=subprocess.DEVNULL, cwd=None):
 
 def ensure_trace():
     OUT.mkdir(parents=True, exist_ok=True)
+    tracegen = BUILD / "tracegen"
+    if TRACE.exists() and TRACE.stat().st_mtime < tracegen.stat().st_mtime:
+        TRACE.unlink()  # made by an older generator
+        TRACE.with_suffix(".pcap.gz").unlink(missing_ok=True)
     if not TRACE.exists():
         tmp = TRACE.with_suffix(".tmp")
         subprocess.run([str(BUILD / "tracegen"), "--packets", str(PACKETS), "--days", "1",
@@ -144,17 +148,20 @@ def main():
                       "ipv6.nxt", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e",
                       "udp.srcport", "-e", "udp.dstport"], 1)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="flowbench-"))
+    # Debian's softflowd 1.1.0 never starts reading with -r when its control socket path is
+    # longer than 12 characters (measured: 12 works, 13 hangs)
+    ctl = pathlib.Path("/tmp/sfb.ctl")
     try:
-        # -6: track IPv6 too, as we do (without it softflowd also never exits after -r)
+        # -6: track IPv6 too, as we do
         softflowd = measure("softflowd -r", ["softflowd", "-d", "-6", "-r", str(TRACE), "-n",
-                                             "127.0.0.1:9", "-c",
-                                             str(workdir / "softflowd.ctl"), "-p",
+                                             "127.0.0.1:9", "-c", str(ctl), "-p",
                                              str(workdir / "softflowd.pid")], 3)
         (workdir / "nf").mkdir()
         nfpcapd = measure("nfpcapd -r", ["nfpcapd", "-r", str(TRACE), "-w",
                                          str(workdir / "nf")], 3)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        ctl.unlink(missing_ok=True)
 
     say()
     say("ratios and targets:")

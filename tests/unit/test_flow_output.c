@@ -92,6 +92,50 @@ static void test_json_record_line(void **state)
 	fclose(tmp);
 }
 
+/* Numbers and IPv4 octets against snprintf, around every power of ten and at random. */
+static void test_numbers_match_snprintf(void **state)
+{
+	static struct flow_output out;
+	uint64_t rng = 88172645463325252ULL, pow10 = 1;
+	char expected[512];
+	int i;
+
+	(void)state;
+	flow_output_init(&out, -1);
+	for (i = 0; i < 20000; i++) {
+		struct flow_record r = { 0 };
+		uint64_t value;
+
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		if (i < 60) {
+			value = pow10 - 1 + (uint64_t)(i % 3);
+			if (i % 3 == 2 && pow10 <= UINT64_MAX / 10)
+				pow10 *= 10;
+		} else {
+			value = rng >> (rng & 63);
+		}
+		r.key.src_addr[10] = r.key.src_addr[11] = 0xff;
+		memcpy(r.key.src_addr + 12, &rng, 4);
+		r.key.dst_addr[10] = r.key.dst_addr[11] = 0xff;
+		r.key.src_port = (uint16_t)value;
+		r.stats.packets = value;
+		r.stats.bytes = ~value;
+		r.stats.first_seen_ns = value / 3;
+		snprintf(expected, sizeof(expected),
+			 "{\"src_addr\":\"%u.%u.%u.%u\",\"dst_addr\":\"0.0.0.0\",\"src_port\":%u,"
+			 "\"dst_port\":0,\"proto\":0,\"vlan\":0,\"packets\":%llu,\"bytes\":%llu,"
+			 "\"tcp_flags\":0,\"first_seen_ns\":%llu,\"last_seen_ns\":0,"
+			 "\"sampling\":0}\n",
+			 r.key.src_addr[12], r.key.src_addr[13], r.key.src_addr[14],
+			 r.key.src_addr[15], r.key.src_port, (unsigned long long)value,
+			 (unsigned long long)~value, (unsigned long long)(value / 3));
+		out.used = 0;
+		flow_output_json(&out, &r);
+		assert_int_equal(out.used, strlen(expected));
+		assert_memory_equal(out.buffer, expected, out.used);
+	}
+}
+
 static void test_write_error_reported(void **state)
 {
 	static struct flow_output out;
@@ -113,6 +157,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addresses_rfc5952),
 		cmocka_unit_test(test_json_record_line),
+		cmocka_unit_test(test_numbers_match_snprintf),
 		cmocka_unit_test(test_write_error_reported),
 	};
 
