@@ -119,13 +119,14 @@ static void user_update(struct user_engine *engine, const struct pcap_packet *pa
 }
 
 /*
- * A software pipeline over the batch: parse packet i, hash and prefetch the slot of packet
- * i - HASH_LAG, update the table for packet i - UPDATE_LAG. The hash lags so the parser's byte
- * stores of the key have drained before it is read back as words (no store-forwarding stall);
- * the update lags so about UPDATE_LAG cache misses are in flight, enough to hide memory latency
- * without filling the CPU's line-fill buffers.
+ * A software pipeline over the batch: parse packet i, hash packet i - HASH_LAG and prefetch its
+ * slot, prefetch the entry that slot points to for packet i - ENTRY_LAG, update packet
+ * i - UPDATE_LAG. The hash lags so the parser's byte stores of the key have drained before it
+ * is read back as words (no store-forwarding stall); each later stage lags so the line it needs
+ * has arrived, with about a dozen misses in flight and the line-fill buffers never full.
  */
 #define HASH_LAG   4
+#define ENTRY_LAG  12
 #define UPDATE_LAG 20
 
 static int user_account(struct replay_engine *base, const struct pcap_packet *packets, int count)
@@ -138,14 +139,16 @@ static int user_account(struct replay_engine *base, const struct pcap_packet *pa
 
 		n = count - done < USER_BATCH ? count - done : USER_BATCH;
 		for (i = 0; i < n + UPDATE_LAG; i++) {
-			int h = i - HASH_LAG, u = i - UPDATE_LAG;
+			int h = i - HASH_LAG, e = i - ENTRY_LAG, u = i - UPDATE_LAG;
 
 			if (i < n)
 				user_parse(engine, &batch[i], i);
 			if (h >= 0 && h < n && engine->results[h] == FLOW_CNT_RECORDED) {
 				engine->hashes[h] = flow_key_hash(&engine->keys[h]);
-				flow_table_prefetch(&engine->table, engine->hashes[h]);
+				flow_table_prefetch_slot(&engine->table, engine->hashes[h]);
 			}
+			if (e >= 0 && e < n && engine->results[e] == FLOW_CNT_RECORDED)
+				flow_table_prefetch_entry(&engine->table, engine->hashes[e]);
 			if (u >= 0)
 				user_update(engine, &batch[u], u);
 		}
@@ -168,9 +171,8 @@ static int user_drain(struct replay_engine *base)
 {
 	struct user_engine *engine = (struct user_engine *)base;
 
-	pr_debug("user engine: %zu flows open at the end, table of %zu slots (%zu MiB)\n",
-		 engine->table.live, engine->table.capacity,
-		 engine->table.capacity * sizeof(struct flow_entry) >> 20);
+	pr_debug("user engine: %zu flows open at the end, table of %zu slots\n", engine->table.live,
+		 engine->table.capacity);
 	flow_table_drain(&engine->table, emit_entry, engine);
 	return 0;
 }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Flow table for the userspace engine: linear probing kept below 3/4 full, with backward-shift
- * removal. Tombstones would force periodic rebuilds, and each rebuild of a large table faults
- * in and zeroes fresh memory: expiry scans remove many entries, so that cost recurs.
+ * Flow table for the userspace engine: linear probing over slots kept at most half full and
+ * dense entries. Entries leave only in expiry scans, which compact them and re-index. Large arrays live on transparent huge pages: every
+ * packet touches a random slot, and with 4 KiB pages that misses the TLB almost every time.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -12,38 +13,32 @@
 
 #define HUGE_PAGE (2u << 20)
 
-/*
- * Every packet touches a random entry: with 4 KiB pages a large table misses the TLB on
- * almost every packet, so it asks for transparent huge pages.
- */
-static struct flow_entry *entries_alloc(size_t capacity)
+/* Zero-filled memory; mmap so that growing the entries can mremap instead of copy. */
+static void *array_alloc(size_t bytes)
 {
-	size_t bytes = capacity * sizeof(struct flow_entry);
-	void *entries;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (bytes >= HUGE_PAGE) {
-		entries = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (entries == MAP_FAILED)
-			return NULL;
-		madvise(entries, bytes, MADV_HUGEPAGE);
-		return entries; /* zero-filled */
-	}
-	if (posix_memalign(&entries, 64, bytes))
+	if (p == MAP_FAILED)
 		return NULL;
-	memset(entries, 0, bytes);
-	return entries;
+	if (bytes >= HUGE_PAGE)
+		madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
 }
 
-static void entries_free(struct flow_entry *entries, size_t capacity)
+static void array_free(void *p, size_t bytes)
 {
-	size_t bytes = capacity * sizeof(struct flow_entry);
+	if (p)
+		munmap(p, bytes);
+}
 
-	if (!entries)
-		return;
-	if (bytes >= HUGE_PAGE)
-		munmap(entries, bytes);
-	else
-		free(entries);
+static size_t slots_bytes(size_t capacity)
+{
+	return capacity * sizeof(struct flow_slot);
+}
+
+static size_t entries_bytes(size_t capacity)
+{
+	return capacity / 2 * sizeof(struct flow_entry);
 }
 
 int flow_table_init(struct flow_table *table, size_t min_capacity)
@@ -52,9 +47,13 @@ int flow_table_init(struct flow_table *table, size_t min_capacity)
 
 	while (capacity < min_capacity)
 		capacity <<= 1;
-	table->entries = entries_alloc(capacity);
-	if (!table->entries)
+	table->slots = array_alloc(slots_bytes(capacity));
+	table->entries = array_alloc(entries_bytes(capacity));
+	if (!table->slots || !table->entries) {
+		array_free(table->slots, slots_bytes(capacity));
+		array_free(table->entries, entries_bytes(capacity));
 		return -ENOMEM;
+	}
 	table->capacity = capacity;
 	table->live = 0;
 	return 0;
@@ -62,57 +61,73 @@ int flow_table_init(struct flow_table *table, size_t min_capacity)
 
 void flow_table_free(struct flow_table *table)
 {
-	entries_free(table->entries, table->capacity);
+	array_free(table->slots, slots_bytes(table->capacity));
+	array_free(table->entries, entries_bytes(table->capacity));
+	table->slots = NULL;
 	table->entries = NULL;
 	table->capacity = 0;
 	table->live = 0;
 }
 
-/* Moves every entry into a table twice the size. */
+static void flow_table_index(struct flow_slot *slots, size_t capacity,
+			     const struct flow_entry *entries, size_t live);
+
+/* Doubles the slots (rebuilt from the entries' hashes) and the room for entries. */
 static int flow_table_grow(struct flow_table *table)
 {
 	size_t capacity = table->capacity * 2;
-	size_t mask = capacity - 1;
 	struct flow_entry *entries;
-	size_t i;
+	struct flow_slot *slots;
 
-	entries = entries_alloc(capacity);
-	if (!entries)
+	slots = array_alloc(slots_bytes(capacity));
+	if (!slots)
 		return -ENOMEM;
-	for (i = 0; i < table->capacity; i++) {
-		const struct flow_entry *old = &table->entries[i];
-		size_t slot;
-
-		if (old->slot_hash == FLOW_SLOT_EMPTY)
-			continue;
-		slot = old->slot_hash & mask;
-		while (entries[slot].slot_hash != FLOW_SLOT_EMPTY)
-			slot = (slot + 1) & mask;
-		entries[slot] = *old;
+	entries = mremap(table->entries, entries_bytes(table->capacity), entries_bytes(capacity),
+			 MREMAP_MAYMOVE);
+	if (entries == MAP_FAILED) {
+		array_free(slots, slots_bytes(capacity));
+		return -ENOMEM;
 	}
-	entries_free(table->entries, table->capacity);
+	if (entries_bytes(capacity) >= HUGE_PAGE)
+		madvise(entries, entries_bytes(capacity), MADV_HUGEPAGE);
+	flow_table_index(slots, capacity, entries, table->live);
+	array_free(table->slots, slots_bytes(table->capacity));
+	table->slots = slots;
 	table->entries = entries;
 	table->capacity = capacity;
 	return 0;
 }
 
+struct flow_entry *flow_table_find(const struct flow_table *table, const struct flow_key *key,
+				   uint32_t hash)
+{
+	uint32_t tag = hash | FLOW_SLOT_LIVE_BIT;
+	size_t mask = table->capacity - 1;
+	size_t s;
+
+	for (s = hash & mask; table->slots[s].tag != FLOW_SLOT_EMPTY; s = (s + 1) & mask) {
+		struct flow_entry *entry = &table->entries[table->slots[s].index];
+
+		if (table->slots[s].tag == tag && !memcmp(&entry->key, key, sizeof(*key)))
+			return entry;
+	}
+	return NULL;
+}
+
 struct flow_entry *flow_table_upsert(struct flow_table *table, const struct flow_key *key,
 				     uint32_t hash, int *created)
 {
-	uint32_t slot_hash = hash | FLOW_SLOT_LIVE_BIT;
+	uint32_t tag = hash | FLOW_SLOT_LIVE_BIT;
 	size_t mask = table->capacity - 1;
-	size_t slot = hash & mask;
 	struct flow_entry *entry;
+	size_t s;
 
-	for (;;) {
-		entry = &table->entries[slot];
-		if (entry->slot_hash == slot_hash && !memcmp(&entry->key, key, sizeof(*key))) {
+	for (s = hash & mask; table->slots[s].tag != FLOW_SLOT_EMPTY; s = (s + 1) & mask) {
+		entry = &table->entries[table->slots[s].index];
+		if (table->slots[s].tag == tag && !memcmp(&entry->key, key, sizeof(*key))) {
 			*created = 0;
 			return entry;
 		}
-		if (entry->slot_hash == FLOW_SLOT_EMPTY)
-			break;
-		slot = (slot + 1) & mask;
 	}
 
 	if ((table->live + 1) * 2 > table->capacity) {
@@ -120,79 +135,72 @@ struct flow_entry *flow_table_upsert(struct flow_table *table, const struct flow
 			return NULL;
 		return flow_table_upsert(table, key, hash, created);
 	}
-	entry->slot_hash = slot_hash;
+	entry = &table->entries[table->live];
 	entry->key = *key;
+	entry->hash = hash;
 	memset(&entry->metrics, 0, sizeof(entry->metrics));
+	table->slots[s].tag = tag;
+	table->slots[s].index = (uint32_t)table->live;
 	table->live++;
 	*created = 1;
 	return entry;
 }
 
-/* Empties slot hole, moving back each later entry of the run that may live there. */
-static void flow_table_remove(struct flow_table *table, size_t hole)
+/* Refills the slots from entries[0 .. live). */
+static void flow_table_index(struct flow_slot *slots, size_t capacity,
+			     const struct flow_entry *entries, size_t live)
 {
-	size_t mask = table->capacity - 1;
-	size_t next = hole;
+	size_t mask = capacity - 1;
+	size_t i;
 
-	for (;;) {
-		struct flow_entry *entry;
-		size_t home;
+	memset(slots, 0, slots_bytes(capacity));
+	for (i = 0; i < live; i++) {
+		size_t s = entries[i].hash & mask;
 
-		next = (next + 1) & mask;
-		entry = &table->entries[next];
-		if (entry->slot_hash == FLOW_SLOT_EMPTY)
-			break;
-		home = entry->slot_hash & mask;
-		/* it may move back unless its home lies in (hole, next], cyclically */
-		if (hole <= next ? (home > hole && home <= next) : (home > hole || home <= next))
-			continue;
-		table->entries[hole] = *entry;
-		hole = next;
+		while (slots[s].tag != FLOW_SLOT_EMPTY)
+			s = (s + 1) & mask;
+		slots[s].tag = entries[i].hash | FLOW_SLOT_LIVE_BIT;
+		slots[s].index = (uint32_t)i;
 	}
-	table->entries[hole].slot_hash = FLOW_SLOT_EMPTY;
-	table->live--;
 }
 
+/*
+ * Compacts the idle entries out in one sequential pass and rebuilds the slots, which are
+ * small: cheaper than removing entries one by one, each a few random slot accesses.
+ */
 size_t flow_table_expire_idle(struct flow_table *table, uint64_t now_ns, uint64_t idle_ns,
 			      flow_table_visit_fn visit, void *ctx)
 {
-	size_t expired = 0;
-	size_t i = 0;
+	size_t kept = 0;
+	size_t i;
 
-	/*
-	 * A removal moves a later entry into slot i, so i is examined again. Near the end a
-	 * removal can pull in an entry from the start that was already kept: examining it twice
-	 * is harmless, it is still not idle.
-	 */
-	while (i < table->capacity) {
+	for (i = 0; i < table->live; i++) {
 		struct flow_entry *entry = &table->entries[i];
 
-		if (entry->slot_hash != FLOW_SLOT_EMPTY &&
-		    flow_metrics_is_idle(&entry->metrics, now_ns, idle_ns)) {
+		if (flow_metrics_is_idle(&entry->metrics, now_ns, idle_ns)) {
 			visit(ctx, entry);
-			flow_table_remove(table, i);
-			expired++;
 			continue;
 		}
-		i++;
+		if (kept != i)
+			table->entries[kept] = *entry;
+		kept++;
 	}
-	return expired;
+	if (kept == table->live)
+		return 0;
+	i = table->live - kept;
+	table->live = kept;
+	flow_table_index(table->slots, table->capacity, table->entries, kept);
+	return i;
 }
 
 size_t flow_table_drain(struct flow_table *table, flow_table_visit_fn visit, void *ctx)
 {
-	size_t drained = 0;
+	size_t drained = table->live;
 	size_t i;
 
-	for (i = 0; i < table->capacity; i++) {
-		struct flow_entry *entry = &table->entries[i];
-
-		if (entry->slot_hash != FLOW_SLOT_EMPTY) {
-			visit(ctx, entry);
-			drained++;
-		}
-	}
-	memset(table->entries, 0, table->capacity * sizeof(*table->entries));
+	for (i = 0; i < table->live; i++)
+		visit(ctx, &table->entries[i]);
+	memset(table->slots, 0, slots_bytes(table->capacity));
 	table->live = 0;
 	return drained;
 }

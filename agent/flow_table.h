@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The userspace flow table of the replay engine: open addressing with linear probing, one
- * 128-byte entry per flow so a lookup touches one cache line pair, and a hash the replay loop
- * computes ahead so it can prefetch slots before updating them. Removal shifts the following
- * entries back, so there are no tombstones and the table is only ever rebuilt to grow.
+ * The userspace flow table of the replay engine. Open addressing with linear probing over a
+ * compact slot array (hash tag + entry index, 8 slots per cache line) that points into a dense
+ * array of entries: about 104 bytes per flow at the fullest, so the working set and the fresh
+ * memory the kernel must zero stay small, and expiry scans read only live entries. The replay
+ * loop computes hashes ahead and prefetches slots, then entries, before it updates them.
+ * Entries leave only in expiry scans, which compact them and rebuild the small slot array.
  */
 #ifndef FLOWAGENT_FLOW_TABLE_H
 #define FLOWAGENT_FLOW_TABLE_H
@@ -17,16 +19,22 @@
 #define FLOW_SLOT_EMPTY	   0u
 #define FLOW_SLOT_LIVE_BIT 0x80000000u
 
+struct flow_slot {
+	uint32_t tag;	/* FLOW_SLOT_EMPTY, or the key hash | FLOW_SLOT_LIVE_BIT */
+	uint32_t index;	/* into entries[] */
+};
+
 struct flow_entry {
-	uint32_t slot_hash; /* FLOW_SLOT_EMPTY, or the key hash | FLOW_SLOT_LIVE_BIT */
 	struct flow_key key;
+	uint32_t hash;
 	struct flow_metrics metrics;
-} __attribute__((aligned(64)));
-_Static_assert(sizeof(struct flow_entry) == 128, "an entry is one cache line pair");
+};
+_Static_assert(sizeof(struct flow_entry) == 88, "entries are dense: keep them small");
 
 struct flow_table {
-	struct flow_entry *entries;
-	size_t capacity; /* a power of two */
+	struct flow_slot *slots;
+	size_t capacity;		/* slots, a power of two; entries hold capacity / 2 */
+	struct flow_entry *entries;	/* entries[0 .. live) */
 	size_t live;
 };
 
@@ -68,27 +76,41 @@ static inline uint32_t flow_key_hash(const struct flow_key *key)
 					tail ^ 0xa0761d6478bd642fULL));
 }
 
-/*
- * One prefetch per entry: the CPU's spatial prefetcher brings the 128-byte-aligned pair, and a
- * second explicit one only fills the line-fill buffers sooner (measured: no gain).
- */
-static inline void flow_table_prefetch(const struct flow_table *table, uint32_t hash)
+/* First stage: the slot's cache line. */
+static inline void flow_table_prefetch_slot(const struct flow_table *table, uint32_t hash)
 {
-	__builtin_prefetch(&table->entries[hash & (table->capacity - 1)], 1, 3);
+	__builtin_prefetch(&table->slots[hash & (table->capacity - 1)], 0, 3);
 }
+
+/* Second stage, once the slot line has arrived: the entry its first matching tag points to. */
+static inline void flow_table_prefetch_entry(const struct flow_table *table, uint32_t hash)
+{
+	const struct flow_slot *slot = &table->slots[hash & (table->capacity - 1)];
+
+	if (slot->tag == (hash | FLOW_SLOT_LIVE_BIT)) {
+		const char *entry = (const char *)&table->entries[slot->index];
+
+		__builtin_prefetch(entry, 1, 3);
+		__builtin_prefetch(entry + sizeof(struct flow_entry) - 1, 1, 3);
+	}
+}
+
+/* The entry for key, or NULL. */
+struct flow_entry *flow_table_find(const struct flow_table *table, const struct flow_key *key,
+				   uint32_t hash);
 
 /*
  * The entry for key, created with zeroed metrics if absent (*created = 1). Returns NULL only
- * when the table could not grow (out of memory).
+ * when the table could not grow (out of memory). The pointer is valid until the next upsert.
  */
 struct flow_entry *flow_table_upsert(struct flow_table *table, const struct flow_key *key,
 				     uint32_t hash, int *created);
 
-/* Calls visit for each live entry idle at now_ns, then removes it. Returns the count. */
+/* Calls visit for each entry idle at now_ns, then removes it. Returns the count. */
 size_t flow_table_expire_idle(struct flow_table *table, uint64_t now_ns, uint64_t idle_ns,
 			      flow_table_visit_fn visit, void *ctx);
 
-/* Calls visit for every live entry and empties the table. */
+/* Calls visit for every entry and empties the table. */
 size_t flow_table_drain(struct flow_table *table, flow_table_visit_fn visit, void *ctx);
 
 #endif
