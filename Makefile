@@ -21,7 +21,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS	 ?= -O2 -g
 CFLAGS	 += -Wall -Wextra -Werror -std=gnu11
 CPPFLAGS += -Iagent -Ibpf -I$(BUILD) -MMD -MP
-LDLIBS	 := -lbpf -lelf -lz -lm
+LDLIBS	 := -lbpf -lelf -lisal -lz -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 ifeq ($(V),1)
@@ -105,7 +105,7 @@ $(BUILD)/test_flow_bpf: $(BUILD)/obj/tests/bpf/test_flow_bpf.o $(AGENT_LIB_OBJS)
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 $(BUILD)/fuzz_replay: tests/fuzz/fuzz_replay.c agent/pcap_reader.c | $(BUILD)
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -Wall -Werror -Iagent -Ibpf $^ -lz -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Wall -Werror -Iagent -Ibpf $^ -lisal -o $@
 
 $(BUILD)/tracegen: $(BUILD)/obj/tests/tracegen/tracegen.o
 	$(call msg,LINK,$@)
@@ -134,7 +134,7 @@ bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o
 # Debian packages for building, testing and `make bench`'s reference tools. Quiet and quick
 # when everything is installed.
 DEB_PACKAGES := make gcc clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev \
-		libcmocka-dev libpcap-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
+		libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
 		libclang-rt-14-dev python3
 
 .PHONY: deps
