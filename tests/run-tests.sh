@@ -20,16 +20,10 @@ passed=0
 failed=0
 skipped=0
 
-# A cmocka binary, read through its TAP output; a crash without TAP lines is one failure.
-run_cmocka() {
-	local name=$1 binary=$2 log="$results/${1//\//-}.tap" p f s rc
-	CMOCKA_MESSAGE_OUTPUT=TAP "$binary" >"$log" 2>&1
-	rc=$?
-	p=$(grep -c '^ok .*' "$log" | tr -d ' ')
-	s=$(grep -c '^ok .*# SKIP' "$log" | tr -d ' ')
-	f=$(grep -c '^not ok' "$log" | tr -d ' ')
-	p=$((p - s))
-	# a crash, or a binary that ran no test at all, is a failure
+# Adds one suite's counts to the totals and prints its line; returns 1 if it failed. A
+# non-zero exit, or a suite that ran no test at all, is a failure even without failed tests.
+tally() {
+	local name=$1 p=$2 f=$3 s=$4 rc=$5
 	if { [ "$rc" -ne 0 ] || [ $((p + s)) -eq 0 ]; } && [ "$f" -eq 0 ]; then
 		f=1
 	fi
@@ -38,10 +32,21 @@ run_cmocka() {
 	skipped=$((skipped + s))
 	if [ "$f" -gt 0 ]; then
 		printf '  FAIL  %-28s %d passed, %d failed (exit %d)\n' "$name" "$p" "$f" "$rc"
-		grep -E '^not ok|ERROR|error|Assertion|runtime error|Sanitizer' "$log" | head -20 | sed 's/^/        /'
-	else
-		printf '  ok    %-28s %d passed%s\n' "$name" "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
+		return 1
 	fi
+	printf '  ok    %-28s %d passed%s\n' "$name" "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
+}
+
+# A cmocka binary, read through its TAP output.
+run_cmocka() {
+	local name=$1 binary=$2 log="$results/${1//\//-}.tap" p f s rc
+	CMOCKA_MESSAGE_OUTPUT=TAP "$binary" >"$log" 2>&1
+	rc=$?
+	p=$(grep -c '^ok .*' "$log" | tr -d ' ')
+	s=$(grep -c '^ok .*# SKIP' "$log" | tr -d ' ')
+	f=$(grep -c '^not ok' "$log" | tr -d ' ')
+	tally "$name" $((p - s)) "$f" "$s" "$rc" ||
+		grep -E '^not ok|ERROR|error|Assertion|runtime error|Sanitizer' "$log" | head -20 | sed 's/^/        /'
 }
 
 echo "unit tests (cmocka):"
@@ -62,13 +67,13 @@ echo "fuzzing (libFuzzer, reader + parser, fixed seed and run count):"
 corpus=$(mktemp -d)
 seeds=
 [ -d "$SHARED_DIR/pcaps/edge" ] && seeds="$SHARED_DIR/pcaps/edge"
-if "$BUILD/fuzz_replay" -seed=1 -runs=200000 -max_len=65536 "$corpus" $seeds \
-	>"$results/fuzz_replay.log" 2>&1; then
-	passed=$((passed + 1))
-	printf '  ok    %-28s %s\n' fuzz_replay "$(grep -o 'Done [0-9]* runs' "$results/fuzz_replay.log")"
+"$BUILD/fuzz_replay" -seed=1 -runs=200000 -max_len=65536 "$corpus" $seeds \
+	>"$results/fuzz_replay.log" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ]; then
+	tally fuzz_replay 1 0 0 0
 else
-	failed=$((failed + 1))
-	printf '  FAIL  %-28s see %s\n' fuzz_replay "$results/fuzz_replay.log"
+	tally fuzz_replay 0 1 0 "$rc"
 	grep -E 'ERROR|SUMMARY|runtime error|crash-' "$results/fuzz_replay.log" | head -10 | sed 's/^/        /'
 fi
 rm -rf "$corpus"
@@ -93,18 +98,10 @@ PY
 else
 	p=0 f=1 s=0
 fi
-if { [ "$rc" -ne 0 ] || [ $((p + s)) -eq 0 ]; } && [ "$f" -eq 0 ]; then
-	f=1
-fi
-passed=$((passed + p))
-failed=$((failed + f))
-skipped=$((skipped + s))
-if [ "$f" -gt 0 ]; then
-	printf '  FAIL  %-28s %d passed, %d failed (see %s)\n' integration "$p" "$f" "$results/integration.log"
+if ! tally integration "$p" "$f" "$s" "$rc"; then
+	echo "        see $results/integration.log"
 	grep -E '^(FAILED|ERROR)' "$results/integration.log" | head -30 | sed 's/^/        /'
 	tail -40 "$results/integration.log" | sed 's/^/        /'
-else
-	printf '  ok    %-28s %d passed%s\n' integration "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
 fi
 
 if [ "$skipped" -gt 0 ]; then
