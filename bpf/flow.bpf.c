@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The flow meter in the kernel: parses every frame with the shared parser and aggregates it
- * into a per-CPU flow table, without locks. It never drops or alters traffic: whatever it
- * cannot record is counted by reason and the packet passes.
+ * The flow meter in the kernel: XDP on ingress and TC on egress parse every frame with the
+ * shared parser and aggregate it into a per-CPU flow table, without locks. They never drop or
+ * alter traffic: whatever they cannot record is counted by reason and the packet passes.
  *
  * Replay runs this same program through BPF_PROG_TEST_RUN with the capture's timestamp,
  * lengths and link type in the XDP metadata (use_replay_meta), and with packet-time timeouts
@@ -23,6 +23,7 @@ static __always_inline int flow_parse_ip_checked_once(const struct flow_frame *f
 #include "flow_parse.h"
 
 #define EEXIST 17
+#define TC_ACT_OK 0
 
 /* Load-time configuration, set through skel->rodata before load. */
 const volatile __u32 sampling_rate = 1;		/* 1:N packet sampling */
@@ -32,12 +33,26 @@ const volatile __u64 idle_timeout_ns = 0;	/* 0: userspace expires records */
 const volatile __u64 active_timeout_ns = 0;
 
 /* All maps of the flow meter. */
-struct {
+struct flow_table_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__type(key, struct flow_key);
 	__type(value, struct flow_metrics);
 	__uint(max_entries, 65536); /* --max-flows */
 } flow_table SEC(".maps"); /* flow_key -> per-CPU flow_metrics */
+
+/*
+ * 0 -> the flow map packets go to. Live capture swaps a fresh map in to drain the old one
+ * completely: the update waits until no program still holds the old map, so no packet is lost
+ * between reading an entry and deleting it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct flow_table_map);
+} flow_tables SEC(".maps") = {
+	.values = { [0] = &flow_table },
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -52,18 +67,20 @@ struct {
 } flow_exports SEC(".maps"); /* struct flow_record closed by a timeout, in order */
 
 /*
- * A global function is verified once, with off unknown. Inlined, the verifier walks the IPv6
+ * Global functions are verified once, with off unknown. Inlined, the verifier walks the IPv6
  * extension headers again for every VLAN/MPLS/PPPoE header length and passes its 1M limit.
  * BPF functions take at most 5 arguments, so off, version and cap_len (each <= 2048) share one.
+ * One function per context type: a global function's context argument has a fixed type.
  */
 #define IP_ARGS_PACK(off, version, cap_len) ((off) | ((__u32)(version) << 12) | ((cap_len) << 16))
 
-__noinline int flow_parse_ip_global(struct xdp_md *ctx, __u32 packed_args, __u32 orig_len,
-				    struct flow_key *key, struct flow_packet *pkt)
+static __always_inline int flow_parse_ip_unpacked(void *data, void *data_end, __u32 packed_args,
+						  __u32 orig_len, struct flow_key *key,
+						  struct flow_packet *pkt)
 {
 	struct flow_frame frame = {
-		.data = (void *)(long)ctx->data,
-		.data_end = (void *)(long)ctx->data_end,
+		.data = data,
+		.data_end = data_end,
 		.cap_len = packed_args >> 16,
 		.orig_len = orig_len,
 	};
@@ -73,14 +90,31 @@ __noinline int flow_parse_ip_global(struct xdp_md *ctx, __u32 packed_args, __u32
 	return flow_parse_ip(&frame, packed_args & 0xfff, (packed_args >> 12) & 0xf, key, pkt);
 }
 
+__noinline int flow_parse_ip_xdp(struct xdp_md *ctx, __u32 packed_args, __u32 orig_len,
+				 struct flow_key *key, struct flow_packet *pkt)
+{
+	return flow_parse_ip_unpacked((void *)(long)ctx->data, (void *)(long)ctx->data_end,
+				      packed_args, orig_len, key, pkt);
+}
+
+__noinline int flow_parse_ip_skb(struct __sk_buff *ctx, __u32 packed_args, __u32 orig_len,
+				 struct flow_key *key, struct flow_packet *pkt)
+{
+	return flow_parse_ip_unpacked((void *)(long)ctx->data, (void *)(long)ctx->data_end,
+				      packed_args, orig_len, key, pkt);
+}
+
 static __always_inline int flow_parse_ip_checked_once(const struct flow_frame *frame, __u32 off,
 						      int version, struct flow_key *key,
 						      struct flow_packet *pkt)
 {
+	__u32 packed = IP_ARGS_PACK(off, version, frame->cap_len);
+
 	if (off > FLOW_PARSE_MAX_BYTES)
 		return FLOW_CNT_IP_TRUNCATED;
-	return flow_parse_ip_global(frame->bpf_ctx, IP_ARGS_PACK(off, version, frame->cap_len),
-				    frame->orig_len, key, pkt);
+	if (frame->bpf_hook == FLOW_HOOK_TC)
+		return flow_parse_ip_skb(frame->bpf_ctx, packed, frame->orig_len, key, pkt);
+	return flow_parse_ip_xdp(frame->bpf_ctx, packed, frame->orig_len, key, pkt);
 }
 
 static __always_inline void counter_add(__u32 counter, __u64 value)
@@ -110,18 +144,23 @@ static __always_inline int flow_account(const struct flow_key *key, __u64 ts_ns,
 {
 	struct flow_metrics fresh = {};
 	struct flow_metrics *stats;
+	__u32 zero = 0;
+	void *table;
 	int err;
 
-	stats = bpf_map_lookup_elem(&flow_table, key);
+	table = bpf_map_lookup_elem(&flow_tables, &zero);
+	if (!table)
+		return FLOW_CNT_MAP_FULL;
+	stats = bpf_map_lookup_elem(table, key);
 	if (!stats) {
 		flow_metrics_start(&fresh, ts_ns, pkt->bytes, pkt->tcp_flags);
-		err = bpf_map_update_elem(&flow_table, key, &fresh, BPF_NOEXIST);
+		err = bpf_map_update_elem(table, key, &fresh, BPF_NOEXIST);
 		if (!err)
 			return FLOW_CNT_RECORDED;
 		if (err != -EEXIST)
 			return FLOW_CNT_MAP_FULL;
 		/* Another CPU inserted the key meanwhile; our CPU's slot is zeroed. */
-		stats = bpf_map_lookup_elem(&flow_table, key);
+		stats = bpf_map_lookup_elem(table, key);
 		if (!stats)
 			return FLOW_CNT_MAP_FULL;
 	}
@@ -137,54 +176,20 @@ static __always_inline int flow_account(const struct flow_key *key, __u64 ts_ns,
 	return FLOW_CNT_RECORDED;
 }
 
-SEC("xdp")
-int xdp_flow_ingress(struct xdp_md *ctx)
+/* Parses and records one frame; returns what to count for it. */
+static __always_inline void flow_meter(struct flow_frame *frame, __u64 ts_ns, __u32 ifindex,
+				       __u8 direction)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct flow_packet pkt = {};
 	struct flow_key key = {};
-	struct flow_frame frame;
-	__u32 readable = data_end - data;
-	__u64 ts_ns;
 	int result, i;
 
-	counter_add(FLOW_CNT_PACKETS, 1);
-	if (sampling_rate > 1 && bpf_get_prandom_u32() % sampling_rate) {
-		counter_add(FLOW_CNT_SAMPLED_OUT, 1);
-		return XDP_PASS;
-	}
-
-	frame.data = data;
-	frame.data_end = data_end;
-	frame.bpf_ctx = ctx;
-	if (use_replay_meta) {
-		struct flow_replay_meta *meta = (void *)(long)ctx->data_meta;
-
-		if ((void *)(meta + 1) > data) {
-			counter_add(FLOW_CNT_META_INVALID, 1);
-			return XDP_PASS;
-		}
-		ts_ns = meta->ts_ns;
-		frame.cap_len = meta->cap_len;
-		frame.orig_len = meta->orig_len;
-		frame.link_type = meta->link_type;
-	} else {
-		ts_ns = bpf_ktime_get_ns();
-		frame.cap_len = readable;
-		frame.orig_len = bpf_xdp_get_buff_len(ctx);
-		frame.link_type = link_type;
-	}
-	if (frame.cap_len > readable)
-		frame.cap_len = readable;
-	if (frame.cap_len > FLOW_PARSE_MAX_BYTES)
-		frame.cap_len = FLOW_PARSE_MAX_BYTES;
-
-	result = flow_parse_frame(&frame, &key, &pkt);
+	if (frame->cap_len > FLOW_PARSE_MAX_BYTES)
+		frame->cap_len = FLOW_PARSE_MAX_BYTES;
+	result = flow_parse_frame(frame, &key, &pkt);
 	if (result == FLOW_CNT_RECORDED) {
-		if (!use_replay_meta)
-			key.ifindex = ctx->ingress_ifindex;
-		key.direction = FLOW_DIR_INGRESS;
+		key.ifindex = ifindex;
+		key.direction = direction;
 		result = flow_account(&key, ts_ns, &pkt);
 	}
 	counter_add(result, 1);
@@ -193,7 +198,74 @@ int xdp_flow_ingress(struct xdp_md *ctx)
 			if (pkt.notes & (1u << i))
 				counter_add(FLOW_CNT_NOTES_FIRST + i, 1);
 	}
+}
+
+static __always_inline int flow_sampled_out(void)
+{
+	counter_add(FLOW_CNT_PACKETS, 1);
+	if (sampling_rate > 1 && bpf_get_prandom_u32() % sampling_rate) {
+		counter_add(FLOW_CNT_SAMPLED_OUT, 1);
+		return 1;
+	}
+	return 0;
+}
+
+SEC("xdp")
+int xdp_flow_ingress(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct flow_frame frame = {
+		.data = data,
+		.data_end = data_end,
+		.bpf_ctx = ctx,
+		.bpf_hook = FLOW_HOOK_XDP,
+	};
+	__u32 readable = data_end - data;
+	__u64 ts_ns;
+
+	if (flow_sampled_out())
+		return XDP_PASS;
+	if (use_replay_meta) {
+		struct flow_replay_meta *meta = (void *)(long)ctx->data_meta;
+
+		if ((void *)(meta + 1) > data) {
+			counter_add(FLOW_CNT_META_INVALID, 1);
+			return XDP_PASS;
+		}
+		ts_ns = meta->ts_ns;
+		frame.cap_len = meta->cap_len < readable ? meta->cap_len : readable;
+		frame.orig_len = meta->orig_len;
+		frame.link_type = meta->link_type;
+		flow_meter(&frame, ts_ns, 0, FLOW_DIR_INGRESS);
+		return XDP_PASS;
+	}
+	frame.cap_len = readable;
+	frame.orig_len = bpf_xdp_get_buff_len(ctx);
+	frame.link_type = link_type;
+	flow_meter(&frame, bpf_ktime_get_ns(), ctx->ingress_ifindex, FLOW_DIR_INGRESS);
 	return XDP_PASS;
+}
+
+/* Egress, on the same flow map. Headers sit in the linear part of the skb. */
+SEC("tc")
+int tc_flow_egress(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct flow_frame frame = {
+		.data = data,
+		.data_end = data_end,
+		.cap_len = data_end - data,
+		.orig_len = skb->len,
+		.link_type = FLOW_LINKTYPE_ETHERNET,
+		.bpf_ctx = skb,
+		.bpf_hook = FLOW_HOOK_TC,
+	};
+
+	if (!flow_sampled_out())
+		flow_meter(&frame, bpf_ktime_get_ns(), skb->ifindex, FLOW_DIR_EGRESS);
+	return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -67,7 +67,13 @@ struct flow_frame {
 	__u32 cap_len;		/* captured bytes, <= data_end - data, <= FLOW_PARSE_MAX_BYTES */
 	__u32 orig_len;		/* bytes on the wire */
 	__u32 link_type;
-	void *bpf_ctx;		/* the XDP context in BPF, NULL in userspace */
+	void *bpf_ctx;		/* the program's context in BPF, NULL in userspace */
+	__u32 bpf_hook;		/* enum flow_hook: which context bpf_ctx is */
+};
+
+enum flow_hook {
+	FLOW_HOOK_XDP = 0,
+	FLOW_HOOK_TC = 1,
 };
 
 /* What the parser returns besides the key. */

@@ -118,24 +118,31 @@ static uint64_t counter(struct flow_bpf *skel, uint32_t index)
 	return sum;
 }
 
-/* The merged per-CPU metrics of the flow (sport, dst), or packets 0 if absent. */
-static struct flow_metrics flow_lookup(struct flow_bpf *skel, uint16_t sport, uint8_t dst,
-				       uint32_t ifindex)
+/* The merged per-CPU metrics of flow (sport, dst, direction) in map_fd, packets 0 if absent. */
+static struct flow_metrics flow_lookup_in(int map_fd, uint16_t sport, uint8_t dst,
+					  uint32_t ifindex, uint8_t direction)
 {
 	int cpus = libbpf_num_possible_cpus();
 	struct flow_metrics values[cpus], total = { 0 };
 	struct flow_key key = { .src_port = sport, .dst_port = 80, .proto = FLOW_IPPROTO_TCP,
-				.ifindex = ifindex };
+				.ifindex = ifindex, .direction = direction };
 	int i;
 
 	key.src_addr[10] = key.src_addr[11] = key.dst_addr[10] = key.dst_addr[11] = 0xff;
 	key.src_addr[12] = 10, key.src_addr[15] = 1;
 	key.dst_addr[12] = 10, key.dst_addr[15] = dst;
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.flow_table), &key, values))
+	if (bpf_map_lookup_elem(map_fd, &key, values))
 		return total;
 	for (i = 0; i < cpus; i++)
 		flow_metrics_merge(&total, &values[i]);
 	return total;
+}
+
+static struct flow_metrics flow_lookup(struct flow_bpf *skel, uint16_t sport, uint8_t dst,
+				       uint32_t ifindex)
+{
+	return flow_lookup_in(bpf_map__fd(skel->maps.flow_table), sport, dst, ifindex,
+			      FLOW_DIR_INGRESS);
 }
 
 static int skip_unless_root(void **state)
@@ -316,6 +323,55 @@ static void test_sampling_one_in_n(void **state)
 	flow_bpf__destroy(skel);
 }
 
+static void test_tc_egress_recorded_with_direction(void **state)
+{
+	struct flow_bpf *skel = open_and_load(0, 1, 0, 0, 1024);
+	struct frame f = tcp_frame(6000, 9, 0x18, 960);
+	uint8_t out[sizeof(f.data)];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data, .data_size_in = f.len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 2);
+	struct flow_metrics egress, ingress;
+
+	(void)state;
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.tc_flow_egress), &opts),
+			 0);
+	assert_int_equal(opts.retval, 0 /* TC_ACT_OK */);
+	assert_memory_equal(out, f.data, f.len);
+	/* test runs of an skb carry the loopback ifindex */
+	egress = flow_lookup_in(bpf_map__fd(skel->maps.flow_table), 6000, 9, 1, FLOW_DIR_EGRESS);
+	ingress = flow_lookup_in(bpf_map__fd(skel->maps.flow_table), 6000, 9, 1, FLOW_DIR_INGRESS);
+	assert_int_equal(egress.packets, 2);
+	assert_int_equal(egress.bytes, 2 * 1000);
+	assert_int_equal(egress.tcp_flags, 0x18);
+	assert_int_equal(ingress.packets, 0);
+	assert_int_equal(counter(skel, FLOW_CNT_RECORDED), 2);
+	flow_bpf__destroy(skel);
+}
+
+/* Live capture drains by swapping a fresh map into flow_tables: packets go to the new one. */
+static void test_swapped_map_takes_new_packets(void **state)
+{
+	struct flow_bpf *skel = open_and_load(0, 1, 0, 0, 1024);
+	struct frame f = tcp_frame(7000, 8, 0x10, 0);
+	int old_fd = bpf_map__fd(skel->maps.flow_table);
+	__u32 zero = 0;
+	int spare_fd;
+
+	(void)state;
+	spare_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_HASH, "flow_spare", sizeof(struct flow_key),
+				  sizeof(struct flow_metrics), 1024, NULL);
+	assert_true(spare_fd >= 0);
+	run_live(skel, &f, 3);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.flow_tables), &zero, &spare_fd,
+					     BPF_ANY),
+			 0);
+	run_live(skel, &f, 5);
+	assert_int_equal(flow_lookup_in(old_fd, 7000, 8, 1, FLOW_DIR_INGRESS).packets, 3);
+	assert_int_equal(flow_lookup_in(spare_fd, 7000, 8, 1, FLOW_DIR_INGRESS).packets, 5);
+	close(spare_fd);
+	flow_bpf__destroy(skel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +383,8 @@ int main(void)
 		cmocka_unit_test_setup(test_replay_meta_lengths_and_link_type, skip_unless_root),
 		cmocka_unit_test_setup(test_replay_without_meta_is_counted, skip_unless_root),
 		cmocka_unit_test_setup(test_sampling_one_in_n, skip_unless_root),
+		cmocka_unit_test_setup(test_tc_egress_recorded_with_direction, skip_unless_root),
+		cmocka_unit_test_setup(test_swapped_map_takes_new_packets, skip_unless_root),
 	};
 
 	return cmocka_run_group_tests_name("flow_bpf", tests, NULL, NULL);
