@@ -71,6 +71,8 @@ static int user_account_one(struct user_engine *engine, const struct flow_key *k
 	entry = flow_table_upsert(&engine->table, key, hash, &created);
 	if (!entry)
 		return FLOW_CNT_MAP_FULL;
+	if (created)
+		engine->counters[FLOW_CNT_FLOW_CREATED]++;
 	if (created || entry->metrics.packets == 0) {
 		flow_metrics_start(&entry->metrics, ts_ns, pkt->bytes, pkt->tcp_flags);
 	} else if (flow_metrics_should_split(&entry->metrics, ts_ns, engine->config.idle_timeout_ns,

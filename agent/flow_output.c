@@ -178,7 +178,12 @@ void flow_output_json(struct flow_output *out, const struct flow_record *record)
 	p = format_u64(p, m->last_seen_ns);
 	APPEND_LITERAL(p, ",\"sampling\":");
 	p = format_u64(p, record->sampling);
-	APPEND_LITERAL(p, "}\n");
+	APPEND_LITERAL(p, ",\"ifindex\":");
+	p = format_u64(p, key->ifindex);
+	if (key->direction == FLOW_DIR_EGRESS)
+		APPEND_LITERAL(p, ",\"direction\":\"egress\"}\n");
+	else
+		APPEND_LITERAL(p, ",\"direction\":\"ingress\"}\n");
 
 	out->used += (size_t)(p - start);
 	out->records++;

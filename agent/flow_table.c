@@ -165,11 +165,11 @@ static void flow_table_index(struct flow_slot *slots, size_t capacity,
 }
 
 /*
- * Compacts the idle entries out in one sequential pass and rebuilds the slots, which are
+ * Compacts the expired entries out in one sequential pass and rebuilds the slots, which are
  * small: cheaper than removing entries one by one, each a few random slot accesses.
  */
-size_t flow_table_expire_idle(struct flow_table *table, uint64_t now_ns, uint64_t idle_ns,
-			      flow_table_visit_fn visit, void *ctx)
+size_t flow_table_expire(struct flow_table *table, flow_table_expired_fn expired,
+			 flow_table_visit_fn visit, void *ctx)
 {
 	size_t kept = 0;
 	size_t i;
@@ -177,7 +177,7 @@ size_t flow_table_expire_idle(struct flow_table *table, uint64_t now_ns, uint64_
 	for (i = 0; i < table->live; i++) {
 		struct flow_entry *entry = &table->entries[i];
 
-		if (flow_metrics_is_idle(&entry->metrics, now_ns, idle_ns)) {
+		if (expired(ctx, entry)) {
 			visit(ctx, entry);
 			continue;
 		}
@@ -191,6 +191,35 @@ size_t flow_table_expire_idle(struct flow_table *table, uint64_t now_ns, uint64_
 	table->live = kept;
 	flow_table_index(table->slots, table->capacity, table->entries, kept);
 	return i;
+}
+
+struct idle_scan {
+	uint64_t now_ns;
+	uint64_t idle_ns;
+	flow_table_visit_fn visit;
+	void *ctx;
+};
+
+static int idle_expired(void *ctx, const struct flow_entry *entry)
+{
+	const struct idle_scan *scan = ctx;
+
+	return flow_metrics_is_idle(&entry->metrics, scan->now_ns, scan->idle_ns);
+}
+
+static void idle_visit(void *ctx, const struct flow_entry *entry)
+{
+	const struct idle_scan *scan = ctx;
+
+	scan->visit(scan->ctx, entry);
+}
+
+size_t flow_table_expire_idle(struct flow_table *table, uint64_t now_ns, uint64_t idle_ns,
+			      flow_table_visit_fn visit, void *ctx)
+{
+	struct idle_scan scan = { now_ns, idle_ns, visit, ctx };
+
+	return flow_table_expire(table, idle_expired, idle_visit, &scan);
 }
 
 size_t flow_table_drain(struct flow_table *table, flow_table_visit_fn visit, void *ctx)

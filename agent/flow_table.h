@@ -106,6 +106,12 @@ struct flow_entry *flow_table_find(const struct flow_table *table, const struct 
 struct flow_entry *flow_table_upsert(struct flow_table *table, const struct flow_key *key,
 				     uint32_t hash, int *created);
 
+typedef int (*flow_table_expired_fn)(void *ctx, const struct flow_entry *entry);
+
+/* Calls visit for each entry expired() says is done, then removes it. Returns the count. */
+size_t flow_table_expire(struct flow_table *table, flow_table_expired_fn expired,
+			 flow_table_visit_fn visit, void *ctx);
+
 /* Calls visit for each entry idle at now_ns, then removes it. Returns the count. */
 size_t flow_table_expire_idle(struct flow_table *table, uint64_t now_ns, uint64_t idle_ns,
 			      flow_table_visit_fn visit, void *ctx);

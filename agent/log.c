@@ -35,6 +35,6 @@ int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list arg
 
 	if (wanted > current_level)
 		return 0;
-	fputs("libbpf: ", stderr);
+	/* libbpf's and libxdp's messages name themselves */
 	return vfprintf(stderr, fmt, args);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * flowagent: the command line. For now it replays captures (--replay); live capture on
- * interfaces builds on the same engines.
+ * flowagent: the command line. Live capture on interfaces (the default), or replay of
+ * captures (--replay), both with the same parser, flow record and output.
  */
 #include <argp.h>
 #include <errno.h>
@@ -12,20 +12,25 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "live.h"
 #include "log.h"
 #include "replay.h"
 
 #define DEFAULT_IDLE_TIMEOUT_S	 15	/* NetFlow's usual inactive timeout */
 #define DEFAULT_ACTIVE_TIMEOUT_S 60	/* the 1-minute active timeout most deployments use */
-#define DEFAULT_MAX_FLOWS	 (1u << 20)
+#define DEFAULT_MAX_FLOWS	 (1u << 18)
+#define DEFAULT_DRAIN_MS	 1000
 #define MAX_TIMEOUT_S		 (7 * 24 * 3600)
 
 static struct env {
 	int replay;
 	struct replay_options replay_options;
+	enum live_xdp_mode xdp_mode;
+	uint32_t drain_interval_ms;
 	int verbosity;
 	int no_progress;
 } env = {
+	.drain_interval_ms = DEFAULT_DRAIN_MS,
 	.replay_options = {
 		.engine = REPLAY_ENGINE_USER,
 		.engine_config = {
@@ -42,6 +47,15 @@ const char *argp_program_version = "flowagent 0.1";
 static const char doc[] =
 	"flowagent: exact network flow records from packets, with one parser shared by an XDP "
 	"program and userspace.\v"
+	"Live mode (flowagent IFACE...) attaches an XDP program on ingress (through libxdp, "
+	"native mode, falling back to generic SKB mode) and a TC program on egress of each "
+	"interface, and writes one JSON flow record per line to standard output: a record when a "
+	"flow has been idle for the idle timeout, every active timeout for long flows, and at the "
+	"next drain after a TCP FIN or RST. Records carry what their key saw since its previous "
+	"record, so the records of a key sum to its exact totals; timestamps are the wall clock. "
+	"SIGINT or SIGTERM exports everything still in the maps and detaches every program. "
+	"Needs root, or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON.\n"
+	"\n"
 	"Replay mode reads pcap or pcapng captures (microsecond or nanosecond, either byte order, "
 	"several interfaces and sections), plain or gzip-compressed (.pcap.gz as MAWI publishes "
 	"them), or '-' for standard input, and writes one JSON flow record per line to standard "
@@ -59,12 +73,17 @@ static const char doc[] =
 	"\n"
 	"EXIT STATUS:\n"
 	"  0  every input was read; a truncated last record is only a warning\n"
-	"  1  the replay could not run (BPF load failure, out of memory, output write error)\n"
+	"  1  could not run: no such interface, missing privileges or BTF, a foreign XDP program on\n"
+	"     the interface, BPF load failure, out of memory, output write error\n"
 	"  2  bad command line\n"
 	"  3  an input could not be opened or was corrupt; the flows read before it, and all other "
 	"inputs, were still written\n"
 	"\n"
 	"EXAMPLES:\n"
+	"  sudo flowagent eth0 > flows.json\n"
+	"      capture on eth0 until Ctrl-C\n"
+	"  sudo flowagent --xdp-mode skb --max-flows 65536 -v eth0 eth1\n"
+	"      two interfaces, generic XDP, a smaller map, statistics every 10 s on stderr\n"
 	"  flowagent --replay 202601051400.pcap.gz > flows.json\n"
 	"      replay a MAWI trace as it is published\n"
 	"  flowagent --replay day1.pcap.gz day2.pcap.gz > flows.json\n"
@@ -84,7 +103,11 @@ static const struct argp_option options[] = {
 	{ "active-timeout", 'a', "SECONDS", 0,
 	  "End a record this long after its first packet (default 60, 0 = never)", 0 },
 	{ "sample", 's', "N", 0, "Meter 1 packet in N at random (default 1 = every packet)", 0 },
-	{ "max-flows", 'm', "N", 0, "Size of the kernel flow map (default 1048576)", 0 },
+	{ "max-flows", 'm', "N", 0, "Size of the kernel flow map (default 262144)", 0 },
+	{ "xdp-mode", 'x', "MODE", 0,
+	  "Live: native or skb (default: native, falling back to skb with a warning)", 0 },
+	{ "drain-interval", 'D', "MS", 0,
+	  "Live: read the flow map every MS milliseconds (default 1000)", 0 },
 	{ "no-progress", 'P', NULL, 0, "No progress line, even on a terminal", 0 },
 	{ "verbose", 'v', NULL, 0, "More messages; twice for libbpf debug output", 0 },
 	{},
@@ -153,6 +176,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--max-flows: '%s' is not an integer in [1, %u]", arg,
 				   1u << 28);
 		break;
+	case 'x':
+		if (!strcmp(arg, "native"))
+			env.xdp_mode = LIVE_XDP_NATIVE;
+		else if (!strcmp(arg, "skb"))
+			env.xdp_mode = LIVE_XDP_SKB;
+		else
+			argp_error(state, "--xdp-mode: '%s' is not native or skb", arg);
+		break;
+	case 'D':
+		if (parse_u32(arg, 10, 3600000, &env.drain_interval_ms))
+			argp_error(state, "--drain-interval: '%s' is not milliseconds in [10, 3600000]",
+				   arg);
+		break;
 	case 'P':
 		env.no_progress = 1;
 		break;
@@ -168,10 +204,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_END:
 		if (!env.replay_options.file_count)
-			argp_error(state, "no capture file given (use '-' for standard input)");
-		if (!env.replay)
-			argp_error(state, "live capture on interfaces is not available yet; use "
-					  "--replay FILE...");
+			argp_error(state, env.replay ? "no capture file given (use '-' for standard input)"
+						     : "no interface given");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -181,7 +215,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 static const struct argp argp = {
 	.options = options,
-	.args_doc = "--replay FILE...",
+	.args_doc = "IFACE...\n--replay FILE...",
 	.parser = parse_arg,
 	.doc = doc,
 };
@@ -198,6 +232,17 @@ int main(int argc, char **argv)
 	log_set_level(env.verbosity >= 2 ? LOG_LEVEL_DEBUG
 					 : env.verbosity ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
 	libbpf_set_print(log_libbpf_print);
+	if (!env.replay) {
+		struct live_options live = {
+			.interfaces = env.replay_options.files,
+			.interface_count = env.replay_options.file_count,
+			.xdp_mode = env.xdp_mode,
+			.config = env.replay_options.engine_config,
+			.drain_interval_ms = env.drain_interval_ms,
+		};
+
+		return live_run(&live);
+	}
 	env.replay_options.show_progress = !env.no_progress && isatty(STDERR_FILENO);
 	return replay_run(&env.replay_options);
 }

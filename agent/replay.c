@@ -17,7 +17,7 @@
 #define READ_BATCH 256
 #define NS_PER_SEC 1000000000ULL
 
-static const char *const counter_names[FLOW_CNT_MAX] = {
+const char *const flow_counter_names[FLOW_CNT_MAX] = {
 	[FLOW_CNT_PACKETS] = "packets",
 	[FLOW_CNT_RECORDED] = "recorded",
 	[FLOW_CNT_SAMPLED_OUT] = "sampled_out",
@@ -37,6 +37,7 @@ static const char *const counter_names[FLOW_CNT_MAX] = {
 	[FLOW_CNT_IPV6_EXT_LIMIT] = "note_ipv6_ext_limit",
 	[FLOW_CNT_BYTES_FROM_FRAME] = "note_bytes_from_frame",
 	[FLOW_CNT_SPLIT] = "records_split",
+	[FLOW_CNT_FLOW_CREATED] = "flows_created",
 	[FLOW_CNT_EXPORT_LOST] = "records_lost",
 };
 
@@ -198,7 +199,7 @@ static void replay_summary(const struct replay_state *state, const uint64_t *cou
 		"records", (unsigned long long)state->output->records, "bytes_recorded",
 		(unsigned long long)state->bytes_recorded);
 	for (i = 0; i < FLOW_CNT_MAX; i++)
-		fprintf(stderr, "  %-24s %llu\n", counter_names[i], (unsigned long long)counters[i]);
+		fprintf(stderr, "  %-24s %llu\n", flow_counter_names[i], (unsigned long long)counters[i]);
 	fprintf(stderr, "  %-24s %.3f s (%.2f Mpps)\n", "elapsed", seconds,
 		seconds > 0 ? (double)state->packets_read / seconds / 1e6 : 0.0);
 }

@@ -34,6 +34,9 @@ struct replay_options {
  */
 uint64_t replay_scan_interval_ns(uint64_t idle_timeout_ns);
 
+/* Summary names of enum flow_counter. */
+extern const char *const flow_counter_names[FLOW_CNT_MAX];
+
 /* Runs the replay, writes records to stdout and the summary to stderr; returns an exit status. */
 int replay_run(const struct replay_options *options);
 

@@ -155,8 +155,10 @@ static __always_inline int flow_account(const struct flow_key *key, __u64 ts_ns,
 	if (!stats) {
 		flow_metrics_start(&fresh, ts_ns, pkt->bytes, pkt->tcp_flags);
 		err = bpf_map_update_elem(table, key, &fresh, BPF_NOEXIST);
-		if (!err)
+		if (!err) {
+			counter_add(FLOW_CNT_FLOW_CREATED, 1);
 			return FLOW_CNT_RECORDED;
+		}
 		if (err != -EEXIST)
 			return FLOW_CNT_MAP_FULL;
 		/* Another CPU inserted the key meanwhile; our CPU's slot is zeroed. */

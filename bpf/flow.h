@@ -95,6 +95,7 @@ enum flow_counter {
 	FLOW_CNT_IPV6_EXT_LIMIT,	/* > FLOW_MAX_IPV6_EXT headers, recorded with ports 0 */
 	FLOW_CNT_BYTES_FROM_FRAME,	/* IP length field 0: bytes taken from the frame */
 	FLOW_CNT_SPLIT,			/* a record closed by the idle or active timeout */
+	FLOW_CNT_FLOW_CREATED,		/* a new entry in the flow map */
 	FLOW_CNT_EXPORT_LOST,		/* records lost: ring buffer full */
 	FLOW_CNT_MAX,
 };

@@ -69,6 +69,8 @@ static void test_json_record_line(void **state)
 	record.key.dst_port = 443;
 	record.key.proto = 6;
 	record.key.vlan = 4095;
+	record.key.ifindex = 7;
+	record.key.direction = FLOW_DIR_EGRESS;
 	record.sampling = 1;
 	record.stats.packets = 18446744073709551615ULL;
 	record.stats.bytes = 0;
@@ -88,7 +90,8 @@ static void test_json_record_line(void **state)
 			    "\"dst_port\":443,\"proto\":6,\"vlan\":4095,"
 			    "\"packets\":18446744073709551615,\"bytes\":0,\"tcp_flags\":255,"
 			    "\"first_seen_ns\":1767589200000000000,"
-			    "\"last_seen_ns\":1767589200123456789,\"sampling\":1}\n");
+			    "\"last_seen_ns\":1767589200123456789,\"sampling\":1,\"ifindex\":7,"
+			    "\"direction\":\"egress\"}\n");
 	fclose(tmp);
 }
 
@@ -125,7 +128,7 @@ static void test_numbers_match_snprintf(void **state)
 			 "{\"src_addr\":\"%u.%u.%u.%u\",\"dst_addr\":\"0.0.0.0\",\"src_port\":%u,"
 			 "\"dst_port\":0,\"proto\":0,\"vlan\":0,\"packets\":%llu,\"bytes\":%llu,"
 			 "\"tcp_flags\":0,\"first_seen_ns\":%llu,\"last_seen_ns\":0,"
-			 "\"sampling\":0}\n",
+			 "\"sampling\":0,\"ifindex\":0,\"direction\":\"ingress\"}\n",
 			 r.key.src_addr[12], r.key.src_addr[13], r.key.src_addr[14],
 			 r.key.src_addr[15], r.key.src_port, (unsigned long long)value,
 			 (unsigned long long)~value, (unsigned long long)(value / 3));

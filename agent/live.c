@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Live capture. xdp_flow_ingress is attached through libxdp and tc_flow_egress on the clsact
+ * egress hook of every interface; both write to the flow map behind flow_tables[0].
+ *
+ * Draining is exact: userspace swaps the spare map into flow_tables[0], and that update
+ * returns only once no program still holds the old map. The old map is then read and emptied
+ * with batched lookup-and-delete, its per-CPU values are merged into a userspace table, and
+ * records leave that table when they are idle, reach the active timeout, or saw FIN or RST.
+ * A record carries everything since the previous record of its key.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "flow.skel.h"
+#include "flow_output.h"
+#include "flow_table.h"
+#include "live.h"
+#include "log.h"
+#include "replay.h"
+
+#define XDP_PROG_NAME	   "xdp_flow_ingress"
+/* our filter on clsact egress; a restart finds and replaces its own */
+#define TC_HANDLE	   0xf10a
+#define TC_PRIORITY	   0xf10a
+#define MAP_BATCH	   4096
+/* drain early once this share of the map is in use */
+#define HIGH_WATER_PERCENT 50
+#define POLL_MS		   50
+#define TCP_FIN		   0x01
+#define TCP_RST		   0x04
+#define NS_PER_SEC	   1000000000ULL
+#define CAP_NET_ADMIN_BIT  12
+#define CAP_PERFMON_BIT	   38
+#define CAP_BPF_BIT	   39
+
+static volatile sig_atomic_t stop_requested;
+
+struct live_interface {
+	const char *name;
+	int ifindex;
+	int xdp_attached;
+	enum xdp_attach_mode xdp_mode;
+	int tc_attached;
+	int tc_hook_created;
+};
+
+struct live {
+	const struct live_options *options;
+	struct flow_bpf *skel;
+	struct xdp_program *xdp;
+	struct live_interface *interfaces;
+	int map_fds[2];		/* the two flow maps; map_fds[active] is in flow_tables[0] */
+	int active;
+	int num_cpus;
+	struct flow_key *keys;
+	struct flow_metrics *values;
+	struct flow_table table; /* what each key saw since its last record */
+	struct flow_output *output;
+	uint64_t export_now_ns;	/* wall clock of the drain in progress */
+	int export_all;
+	/* self-metrics */
+	uint64_t drains;
+	uint64_t drain_ns_total;
+	uint64_t drain_ns_last;
+	uint64_t entries_drained;
+	uint64_t created_at_last_drain;
+};
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* Effective capabilities of this process, from /proc/self/status. */
+static uint64_t effective_capabilities(void)
+{
+	char line[256];
+	uint64_t caps = 0;
+	FILE *status = fopen("/proc/self/status", "r");
+
+	if (!status)
+		return 0;
+	while (fgets(line, sizeof(line), status))
+		if (sscanf(line, "CapEff: %" SCNx64, &caps) == 1)
+			break;
+	fclose(status);
+	return caps;
+}
+
+static int check_environment(void)
+{
+	uint64_t caps = effective_capabilities();
+	uint64_t needed = (1ULL << CAP_BPF_BIT) | (1ULL << CAP_NET_ADMIN_BIT) |
+			  (1ULL << CAP_PERFMON_BIT);
+
+	if ((caps & needed) != needed) {
+		pr_warn("live capture needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and "
+			"CAP_PERFMON (this process has %s)\n",
+			geteuid() == 0 ? "a reduced set" : "neither");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		pr_warn("this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); live capture needs "
+			"a kernel built with CONFIG_DEBUG_INFO_BTF=y\n",
+			strerror(errno));
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* An XDP program already on the interface: ours from a killed run is removed, others refused. */
+static int xdp_clear_stale(struct live_interface *iface)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(iface->ifindex);
+	struct xdp_program *prog;
+	int err = 0;
+
+	if (!mp || libxdp_get_error(mp))
+		return 0; /* nothing attached */
+	if (!xdp_multiprog__is_legacy(mp)) {
+		/* a libxdp dispatcher: ours joins it like any other program */
+		xdp_multiprog__close(mp);
+		return 0;
+	}
+	prog = xdp_multiprog__main_prog(mp);
+	if (prog && strcmp(xdp_program__name(prog), XDP_PROG_NAME)) {
+		pr_warn("%s already carries a foreign XDP program (%s, id %u); remove it first, "
+			"for example with 'xdp-loader unload %s --all'\n",
+			iface->name, xdp_program__name(prog), xdp_program__id(prog), iface->name);
+		err = -EBUSY;
+	} else if (prog) {
+		pr_warn("%s: removing the flowagent XDP program a previous run left attached\n",
+			iface->name);
+		err = xdp_multiprog__detach(mp);
+	}
+	xdp_multiprog__close(mp);
+	return err;
+}
+
+static int xdp_attach(struct live *live, struct live_interface *iface)
+{
+	enum live_xdp_mode mode = live->options->xdp_mode;
+	int err;
+
+	err = xdp_clear_stale(iface);
+	if (err)
+		return err;
+	if (mode != LIVE_XDP_SKB) {
+		err = xdp_program__attach(live->xdp, iface->ifindex, XDP_MODE_NATIVE, 0);
+		if (!err) {
+			iface->xdp_mode = XDP_MODE_NATIVE;
+			goto attached;
+		}
+		if (mode == LIVE_XDP_NATIVE) {
+			pr_warn("%s: attaching XDP in native mode failed: %s\n", iface->name,
+				strerror(-err));
+			return err;
+		}
+		pr_warn("%s: native XDP failed (%s); using generic (SKB) mode, which is slower\n",
+			iface->name, strerror(-err));
+	}
+	err = xdp_program__attach(live->xdp, iface->ifindex, XDP_MODE_SKB, 0);
+	if (err) {
+		pr_warn("%s: attaching XDP failed: %s\n", iface->name, strerror(-err));
+		return err;
+	}
+	iface->xdp_mode = XDP_MODE_SKB;
+attached:
+	iface->xdp_attached = 1;
+	pr_info("%s: XDP attached in %s mode\n", iface->name,
+		iface->xdp_mode == XDP_MODE_NATIVE ? "native" : "generic (SKB)");
+	return 0;
+}
+
+static int tc_attach(struct live *live, struct live_interface *iface)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = iface->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY,
+		    .flags = BPF_TC_F_REPLACE,
+		    .prog_fd = bpf_program__fd(live->skel->progs.tc_flow_egress));
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_warn("%s: creating the clsact qdisc failed: %s\n", iface->name, strerror(-err));
+		return err;
+	}
+	iface->tc_hook_created = !err;
+	if (err == -EEXIST) {
+		LIBBPF_OPTS(bpf_tc_opts, stale, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+
+		/* our filter from a killed run: that run made the qdisc, so this one removes it */
+		if (!bpf_tc_query(&hook, &stale)) {
+			pr_warn("%s: replacing the TC program a previous run left attached\n",
+				iface->name);
+			iface->tc_hook_created = 1;
+		}
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		pr_warn("%s: attaching the TC egress program failed: %s\n", iface->name,
+			strerror(-err));
+		return err;
+	}
+	iface->tc_attached = 1;
+	return 0;
+}
+
+static void interface_detach(struct live *live, struct live_interface *iface)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = iface->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	int err;
+
+	if (iface->tc_attached) {
+		err = bpf_tc_detach(&hook, &opts);
+		if (err)
+			pr_warn("%s: detaching the TC program failed: %s\n", iface->name,
+				strerror(-err));
+		/* the qdisc goes only if we made it: someone else's filters may sit on it */
+		if (iface->tc_hook_created) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+		iface->tc_attached = 0;
+	}
+	if (iface->xdp_attached) {
+		err = xdp_program__detach(live->xdp, iface->ifindex, iface->xdp_mode, 0);
+		if (err)
+			pr_warn("%s: detaching XDP failed: %s\n", iface->name, strerror(-err));
+		iface->xdp_attached = 0;
+	}
+}
+
+static void emit_record(void *ctx, const struct flow_entry *entry)
+{
+	struct live *live = ctx;
+	struct flow_record record = {
+		.key = entry->key,
+		.sampling = live->options->config.sampling,
+		.stats = entry->metrics,
+	};
+
+	flow_output_json(live->output, &record);
+}
+
+/* A record is due when its flow went idle, reached the active timeout, or saw FIN or RST. */
+static int record_due(void *ctx, const struct flow_entry *entry)
+{
+	const struct live *live = ctx;
+	const struct flow_metrics *m = &entry->metrics;
+	uint64_t now = live->export_now_ns;
+	uint64_t idle = live->options->config.idle_timeout_ns;
+	uint64_t active = live->options->config.active_timeout_ns;
+
+	if (live->export_all || (m->tcp_flags & (TCP_FIN | TCP_RST)))
+		return 1;
+	if (idle && now > m->last_seen_ns && now - m->last_seen_ns > idle)
+		return 1;
+	return active && now > m->first_seen_ns && now - m->first_seen_ns >= active;
+}
+
+/* Swaps the flow maps, moves everything from the old one into the table, exports what is due. */
+static int live_drain(struct live *live, int final)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int old_fd = live->map_fds[live->active];
+	int spare_fd = live->map_fds[!live->active];
+	uint64_t started = clock_ns(CLOCK_MONOTONIC), offset_ns;
+	__u32 zero = 0, in_batch = 0, out_batch = 0;
+	void *in = NULL;
+	int err;
+
+	/* returns once no program holds the old map any more */
+	err = bpf_map_update_elem(bpf_map__fd(live->skel->maps.flow_tables), &zero, &spare_fd,
+				  BPF_ANY);
+	if (err) {
+		pr_warn("swapping the flow maps failed: %s\n", strerror(-err));
+		return err;
+	}
+	live->active = !live->active;
+	/* kernel timestamps are CLOCK_MONOTONIC; records carry the wall clock */
+	offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+
+	for (;;) {
+		__u32 n = MAP_BATCH, i;
+		int cpu;
+
+		err = bpf_map_lookup_and_delete_batch(old_fd, in, &out_batch, live->keys,
+						      live->values, &n, &opts);
+		if (err && err != -ENOENT) {
+			pr_warn("draining the flow map failed: %s\n", strerror(-err));
+			return err;
+		}
+		for (i = 0; i < n; i++) {
+			struct flow_metrics merged = { 0 };
+			struct flow_entry *entry;
+			int created;
+
+			for (cpu = 0; cpu < live->num_cpus; cpu++)
+				flow_metrics_merge(&merged,
+						   &live->values[(size_t)i * live->num_cpus + cpu]);
+			if (!merged.packets)
+				continue;
+			merged.first_seen_ns += offset_ns;
+			merged.last_seen_ns += offset_ns;
+			entry = flow_table_upsert(&live->table, &live->keys[i],
+						  flow_key_hash(&live->keys[i]), &created);
+			if (!entry)
+				return -ENOMEM;
+			flow_metrics_merge(&entry->metrics, &merged);
+		}
+		live->entries_drained += n;
+		if (err == -ENOENT)
+			break;
+		in_batch = out_batch;
+		in = &in_batch;
+	}
+
+	live->export_now_ns = clock_ns(CLOCK_REALTIME);
+	live->export_all = final;
+	flow_table_expire(&live->table, record_due, emit_record, live);
+	if (flow_output_flush(live->output)) {
+		pr_warn("writing records failed: %s\n", strerror(-live->output->error));
+		return live->output->error;
+	}
+	live->drain_ns_last = clock_ns(CLOCK_MONOTONIC) - started;
+	live->drain_ns_total += live->drain_ns_last;
+	live->drains++;
+	return 0;
+}
+
+static int read_counters(struct live *live, uint64_t counters[FLOW_CNT_MAX])
+{
+	int fd = bpf_map__fd(live->skel->maps.flow_counters);
+	__u64 per_cpu[live->num_cpus];
+	__u32 counter;
+	int cpu;
+
+	for (counter = 0; counter < FLOW_CNT_MAX; counter++) {
+		counters[counter] = 0;
+		if (bpf_map_lookup_elem(fd, &counter, per_cpu))
+			return -errno;
+		for (cpu = 0; cpu < live->num_cpus; cpu++)
+			counters[counter] += per_cpu[cpu];
+	}
+	return 0;
+}
+
+/* Past the high-water mark, the map is drained before the interval is over. */
+static int live_map_filling(struct live *live)
+{
+	uint64_t counters[FLOW_CNT_MAX];
+	uint64_t created;
+
+	if (read_counters(live, counters))
+		return 0;
+	created = counters[FLOW_CNT_FLOW_CREATED] - live->created_at_last_drain;
+	return created * 100 >= (uint64_t)live->options->config.max_flows * HIGH_WATER_PERCENT;
+}
+
+static void live_report(struct live *live, FILE *out, const char *prefix)
+{
+	uint64_t counters[FLOW_CNT_MAX];
+	int i;
+
+	if (read_counters(live, counters))
+		return;
+	fprintf(out,
+		"%spackets %" PRIu64 ", flows %" PRIu64 ", records %" PRIu64 ", map full %" PRIu64
+		", drains %" PRIu64 ", last drain %.2f ms, records per drain %.1f\n",
+		prefix, counters[FLOW_CNT_PACKETS], counters[FLOW_CNT_FLOW_CREATED],
+		live->output->records, counters[FLOW_CNT_MAP_FULL], live->drains,
+		(double)live->drain_ns_last / 1e6,
+		live->drains ? (double)live->output->records / (double)live->drains : 0.0);
+	if (out == stderr && strstr(prefix, "summary"))
+		for (i = 0; i < FLOW_CNT_MAX; i++)
+			fprintf(out, "  %-24s %" PRIu64 "\n", flow_counter_names[i], counters[i]);
+}
+
+static void live_detach_all(struct live *live)
+{
+	int i;
+
+	if (live->interfaces)
+		for (i = 0; i < live->options->interface_count; i++)
+			interface_detach(live, &live->interfaces[i]);
+}
+
+static void live_cleanup(struct live *live)
+{
+	live_detach_all(live);
+	xdp_program__close(live->xdp); /* NULL-safe */
+	flow_bpf__destroy(live->skel);
+	if (live->map_fds[1] > 0)
+		close(live->map_fds[1]);
+	flow_table_free(&live->table);
+	free(live->interfaces);
+	free(live->keys);
+	free(live->values);
+}
+
+static int live_setup(struct live *live)
+{
+	const struct live_options *options = live->options;
+	int i, err;
+
+	live->interfaces = calloc((size_t)options->interface_count, sizeof(*live->interfaces));
+	if (!live->interfaces)
+		return -ENOMEM;
+	for (i = 0; i < options->interface_count; i++) {
+		struct live_interface *iface = &live->interfaces[i];
+
+		iface->name = options->interfaces[i];
+		iface->ifindex = (int)if_nametoindex(iface->name);
+		if (!iface->ifindex) {
+			pr_warn("no such interface: %s\n", iface->name);
+			return -ENODEV;
+		}
+	}
+	err = check_environment();
+	if (err)
+		return err;
+
+	live->num_cpus = libbpf_num_possible_cpus();
+	live->keys = calloc(MAP_BATCH, sizeof(*live->keys));
+	live->values = calloc((size_t)MAP_BATCH * (size_t)live->num_cpus, sizeof(*live->values));
+	if (!live->keys || !live->values || flow_table_init(&live->table, 1 << 12))
+		return -ENOMEM;
+
+	live->skel = flow_bpf__open();
+	if (!live->skel)
+		return -errno;
+	live->skel->rodata->sampling_rate = options->config.sampling;
+	live->skel->rodata->link_type = 1; /* Ethernet */
+	err = bpf_map__set_max_entries(live->skel->maps.flow_table, options->config.max_flows);
+	if (err)
+		return err;
+	/* libxdp loads the whole object, the TC program and the maps with it, on first attach */
+	live->xdp = xdp_program__from_bpf_obj(live->skel->obj, "xdp");
+	err = (int)libxdp_get_error(live->xdp);
+	if (err) {
+		live->xdp = NULL;
+		pr_warn("preparing the XDP program failed: %s\n", strerror(-err));
+		return err;
+	}
+	for (i = 0; i < options->interface_count; i++) {
+		err = xdp_attach(live, &live->interfaces[i]);
+		if (err)
+			return err;
+	}
+	live->map_fds[0] = bpf_map__fd(live->skel->maps.flow_table);
+	live->map_fds[1] = bpf_map_create(BPF_MAP_TYPE_PERCPU_HASH, "flow_table_b",
+					  sizeof(struct flow_key), sizeof(struct flow_metrics),
+					  options->config.max_flows, NULL);
+	if (live->map_fds[1] < 0) {
+		err = -errno;
+		pr_warn("creating the spare flow map failed: %s\n", strerror(errno));
+		return err;
+	}
+	for (i = 0; i < options->interface_count; i++) {
+		err = tc_attach(live, &live->interfaces[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int live_run(const struct live_options *options)
+{
+	static struct flow_output output;
+	struct live live = { .options = options, .output = &output };
+	struct sigaction stop = { .sa_handler = on_stop_signal };
+	uint64_t next_drain, next_report, now;
+	int err, exit_status = EXIT_OK;
+
+	flow_output_init(&output, STDOUT_FILENO);
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
+
+	err = live_setup(&live);
+	if (err) {
+		live_cleanup(&live);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	pr_info("capturing on %d interface(s); SIGINT or SIGTERM stops and exports everything\n",
+		options->interface_count);
+
+	now = clock_ns(CLOCK_MONOTONIC);
+	next_drain = now + options->drain_interval_ms * 1000000ULL;
+	next_report = now + 10 * NS_PER_SEC;
+	while (!stop_requested) {
+		struct timespec nap = { 0, POLL_MS * 1000000L };
+
+		nanosleep(&nap, NULL);
+		now = clock_ns(CLOCK_MONOTONIC);
+		if (now < next_drain && !live_map_filling(&live))
+			continue;
+		err = live_drain(&live, 0);
+		if (err)
+			break;
+		{
+			uint64_t counters[FLOW_CNT_MAX];
+
+			if (!read_counters(&live, counters))
+				live.created_at_last_drain = counters[FLOW_CNT_FLOW_CREATED];
+		}
+		next_drain = now + options->drain_interval_ms * 1000000ULL;
+		if (log_get_level() >= LOG_LEVEL_INFO && now >= next_report) {
+			live_report(&live, stderr, "flowagent: ");
+			next_report = now + 10 * NS_PER_SEC;
+		}
+	}
+	/*
+	 * A graceful stop detaches first, so nothing writes to either map any more, then drains
+	 * both: the last swap may have left packets in the map it swapped in.
+	 */
+	live_detach_all(&live);
+	if (!err)
+		err = live_drain(&live, 0);
+	if (!err)
+		err = live_drain(&live, 1);
+	if (err)
+		exit_status = EXIT_FAILURE_RUNTIME;
+	live_report(&live, stderr, "flowagent: live summary: ");
+	live_cleanup(&live);
+	return exit_status;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Live capture: XDP on ingress and TC on egress of each interface, drained from userspace. */
+#ifndef FLOWAGENT_LIVE_H
+#define FLOWAGENT_LIVE_H
+
+#include <stdint.h>
+
+#include "replay_engine.h"
+
+enum live_xdp_mode {
+	LIVE_XDP_AUTO = 0,	/* native, falling back to generic (SKB) mode with a warning */
+	LIVE_XDP_NATIVE,
+	LIVE_XDP_SKB,
+};
+
+struct live_options {
+	char **interfaces;
+	int interface_count;
+	enum live_xdp_mode xdp_mode;
+	struct replay_engine_config config; /* timeouts (wall clock), sampling, max_flows */
+	uint32_t drain_interval_ms;
+};
+
+/* Runs until SIGINT or SIGTERM; returns an exit status (see enum flowagent_exit). */
+int live_run(const struct live_options *options);
+
+#endif
