@@ -21,7 +21,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS	 ?= -O2 -g
 CFLAGS	 += -Wall -Wextra -Werror -std=gnu11
 CPPFLAGS += -Iagent -Ibpf -I$(BUILD) -MMD -MP
-LDLIBS	 := -lxdp -lbpf -lelf -lisal -lz -lm
+LDLIBS	 := -lxdp -lbpf -lelf -lisal -lmicrohttpd -lz -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 ifeq ($(V),1)
@@ -136,7 +136,7 @@ bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o
 # when everything is installed.
 DEB_PACKAGES := make gcc clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev \
 		libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
-		libclang-rt-14-dev python3 iputils-ping tcpreplay
+		libclang-rt-14-dev libmicrohttpd-dev python3 iputils-ping tcpreplay
 
 .PHONY: deps
 deps:

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "flow_table.h"
 #include "live.h"
 #include "log.h"
+#include "metrics.h"
 #include "replay.h"
 
 #define XDP_PROG_NAME	   "xdp_flow_ingress"
@@ -70,7 +72,15 @@ struct live {
 	struct flow_output *output;
 	uint64_t export_now_ns;	/* wall clock of the drain in progress */
 	int export_all;
-	/* self-metrics */
+	/* self-metrics; the endpoint's thread reads a snapshot under the lock */
+	struct metrics_server *metrics;
+	pthread_mutex_t snapshot_lock;
+	uint64_t snapshot_counters[FLOW_CNT_MAX];
+	uint64_t snapshot_records;
+	uint64_t snapshot_drains;
+	uint64_t snapshot_drain_ns_total;
+	uint64_t snapshot_drain_ns_last;
+	uint64_t snapshot_flows_open;
 	uint64_t drains;
 	uint64_t drain_ns_total;
 	uint64_t drain_ns_last;
@@ -399,6 +409,87 @@ static void live_report(struct live *live, FILE *out, const char *prefix)
 			fprintf(out, "  %-24s %" PRIu64 "\n", flow_counter_names[i], counters[i]);
 }
 
+static void live_snapshot_update(struct live *live)
+{
+	uint64_t counters[FLOW_CNT_MAX];
+
+	if (read_counters(live, counters))
+		return;
+	pthread_mutex_lock(&live->snapshot_lock);
+	memcpy(live->snapshot_counters, counters, sizeof(counters));
+	live->snapshot_records = live->output->records;
+	live->snapshot_drains = live->drains;
+	live->snapshot_drain_ns_total = live->drain_ns_total;
+	live->snapshot_drain_ns_last = live->drain_ns_last;
+	live->snapshot_flows_open = live->table.live;
+	pthread_mutex_unlock(&live->snapshot_lock);
+}
+
+#define METRIC(p, end, ...) ((p) += snprintf((p), (size_t)((end) - (p)), __VA_ARGS__))
+
+/* Prometheus text: the packet outcomes and notes, and the drain loop's own numbers. */
+static size_t live_metrics_render(void *ctx, char *buf, size_t size)
+{
+	struct live *live = ctx;
+	char *p = buf, *end = buf + size;
+	uint64_t counters[FLOW_CNT_MAX];
+	uint64_t records, drains, drain_total, drain_last, flows_open;
+	int i;
+
+	pthread_mutex_lock(&live->snapshot_lock);
+	memcpy(counters, live->snapshot_counters, sizeof(counters));
+	records = live->snapshot_records;
+	drains = live->snapshot_drains;
+	drain_total = live->snapshot_drain_ns_total;
+	drain_last = live->snapshot_drain_ns_last;
+	flows_open = live->snapshot_flows_open;
+	pthread_mutex_unlock(&live->snapshot_lock);
+
+	METRIC(p, end, "# HELP flowagent_packets_seen_total Packets the XDP and TC programs saw.\n"
+		       "# TYPE flowagent_packets_seen_total counter\n"
+		       "flowagent_packets_seen_total %" PRIu64 "\n",
+	       counters[FLOW_CNT_PACKETS]);
+	METRIC(p, end, "# HELP flowagent_packets_total Packets by outcome: recorded, or why not.\n"
+		       "# TYPE flowagent_packets_total counter\n");
+	for (i = FLOW_CNT_RECORDED; i < FLOW_CNT_NOTES_FIRST && p < end; i++)
+		METRIC(p, end, "flowagent_packets_total{outcome=\"%s\"} %" PRIu64 "\n",
+		       flow_counter_names[i], counters[i]);
+	METRIC(p, end, "# HELP flowagent_events_total Notes on recorded packets and records.\n"
+		       "# TYPE flowagent_events_total counter\n");
+	for (i = FLOW_CNT_NOTES_FIRST; i < FLOW_CNT_MAX && p < end; i++)
+		METRIC(p, end, "flowagent_events_total{event=\"%s\"} %" PRIu64 "\n",
+		       flow_counter_names[i], counters[i]);
+	METRIC(p, end,
+	       "# HELP flowagent_map_full_total Packets not recorded because the flow map was full.\n"
+	       "# TYPE flowagent_map_full_total counter\n"
+	       "flowagent_map_full_total %" PRIu64 "\n"
+	       "# HELP flowagent_flows_seen_total New flow map entries.\n"
+	       "# TYPE flowagent_flows_seen_total counter\n"
+	       "flowagent_flows_seen_total %" PRIu64 "\n"
+	       "# HELP flowagent_records_exported_total Flow records written.\n"
+	       "# TYPE flowagent_records_exported_total counter\n"
+	       "flowagent_records_exported_total %" PRIu64 "\n"
+	       "# HELP flowagent_drains_total Times the flow map was swapped and emptied.\n"
+	       "# TYPE flowagent_drains_total counter\n"
+	       "flowagent_drains_total %" PRIu64 "\n"
+	       "# HELP flowagent_drain_seconds_total Time spent draining.\n"
+	       "# TYPE flowagent_drain_seconds_total counter\n"
+	       "flowagent_drain_seconds_total %.6f\n"
+	       "# HELP flowagent_drain_last_seconds Duration of the last drain.\n"
+	       "# TYPE flowagent_drain_last_seconds gauge\n"
+	       "flowagent_drain_last_seconds %.6f\n"
+	       "# HELP flowagent_records_per_drain Records written per drain, on average.\n"
+	       "# TYPE flowagent_records_per_drain gauge\n"
+	       "flowagent_records_per_drain %.3f\n"
+	       "# HELP flowagent_flows_open Flows waiting in userspace for their record.\n"
+	       "# TYPE flowagent_flows_open gauge\n"
+	       "flowagent_flows_open %" PRIu64 "\n",
+	       counters[FLOW_CNT_MAP_FULL], counters[FLOW_CNT_FLOW_CREATED], records, drains,
+	       (double)drain_total / 1e9, (double)drain_last / 1e9,
+	       drains ? (double)records / (double)drains : 0.0, flows_open);
+	return p < end ? (size_t)(p - buf) : size - 1;
+}
+
 static void live_detach_all(struct live *live)
 {
 	int i;
@@ -410,6 +501,7 @@ static void live_detach_all(struct live *live)
 
 static void live_cleanup(struct live *live)
 {
+	metrics_server_stop(live->metrics); /* NULL-safe */
 	live_detach_all(live);
 	xdp_program__close(live->xdp); /* NULL-safe */
 	flow_bpf__destroy(live->skel);
@@ -499,7 +591,15 @@ int live_run(const struct live_options *options)
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
 
+	pthread_mutex_init(&live.snapshot_lock, NULL);
 	err = live_setup(&live);
+	if (!err && options->metrics_address) {
+		live_snapshot_update(&live);
+		err = metrics_server_start(options->metrics_address, live_metrics_render, &live,
+					   &live.metrics);
+		if (err)
+			pr_warn("cannot serve metrics on the address given: %s\n", strerror(-err));
+	}
 	if (err) {
 		live_cleanup(&live);
 		return EXIT_FAILURE_RUNTIME;
@@ -520,12 +620,8 @@ int live_run(const struct live_options *options)
 		err = live_drain(&live, 0);
 		if (err)
 			break;
-		{
-			uint64_t counters[FLOW_CNT_MAX];
-
-			if (!read_counters(&live, counters))
-				live.created_at_last_drain = counters[FLOW_CNT_FLOW_CREATED];
-		}
+		live_snapshot_update(&live);
+		live.created_at_last_drain = live.snapshot_counters[FLOW_CNT_FLOW_CREATED];
 		next_drain = now + options->drain_interval_ms * 1000000ULL;
 		if (log_get_level() >= LOG_LEVEL_INFO && now >= next_report) {
 			live_report(&live, stderr, "flowagent: ");

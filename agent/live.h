@@ -4,6 +4,7 @@
 #define FLOWAGENT_LIVE_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "replay_engine.h"
 
@@ -19,6 +20,7 @@ struct live_options {
 	enum live_xdp_mode xdp_mode;
 	struct replay_engine_config config; /* timeouts (wall clock), sampling, max_flows */
 	uint32_t drain_interval_ms;
+	const struct sockaddr_storage *metrics_address; /* NULL: no Prometheus endpoint */
 };
 
 /* Runs until SIGINT or SIGTERM; returns an exit status (see enum flowagent_exit). */

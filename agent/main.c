@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "live.h"
+#include "metrics.h"
 #include "log.h"
 #include "replay.h"
 
@@ -27,6 +28,8 @@ static struct env {
 	struct replay_options replay_options;
 	enum live_xdp_mode xdp_mode;
 	uint32_t drain_interval_ms;
+	struct sockaddr_storage metrics_address;
+	int metrics;
 	int verbosity;
 	int no_progress;
 } env = {
@@ -84,6 +87,8 @@ static const char doc[] =
 	"      capture on eth0 until Ctrl-C\n"
 	"  sudo flowagent --xdp-mode skb --max-flows 65536 -v eth0 eth1\n"
 	"      two interfaces, generic XDP, a smaller map, statistics every 10 s on stderr\n"
+	"  sudo flowagent --metrics 9465 eth0 > flows.json\n"
+	"      and Prometheus metrics on http://127.0.0.1:9465/metrics\n"
 	"  flowagent --replay 202601051400.pcap.gz > flows.json\n"
 	"      replay a MAWI trace as it is published\n"
 	"  flowagent --replay day1.pcap.gz day2.pcap.gz > flows.json\n"
@@ -108,6 +113,8 @@ static const struct argp_option options[] = {
 	  "Live: native or skb (default: native, falling back to skb with a warning)", 0 },
 	{ "drain-interval", 'D', "MS", 0,
 	  "Live: read the flow map every MS milliseconds (default 1000)", 0 },
+	{ "metrics", 'M', "[ADDR:]PORT", 0,
+	  "Live: serve Prometheus metrics on /metrics (off by default; 127.0.0.1 unless ADDR)", 0 },
 	{ "no-progress", 'P', NULL, 0, "No progress line, even on a terminal", 0 },
 	{ "verbose", 'v', NULL, 0, "More messages; twice for libbpf debug output", 0 },
 	{},
@@ -189,6 +196,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--drain-interval: '%s' is not milliseconds in [10, 3600000]",
 				   arg);
 		break;
+	case 'M': {
+		char why[256];
+
+		if (metrics_parse_address(arg, &env.metrics_address, why, sizeof(why)))
+			argp_error(state, "--metrics: %s", why);
+		env.metrics = 1;
+		break;
+	}
 	case 'P':
 		env.no_progress = 1;
 		break;
@@ -239,6 +254,7 @@ int main(int argc, char **argv)
 			.xdp_mode = env.xdp_mode,
 			.config = env.replay_options.engine_config,
 			.drain_interval_ms = env.drain_interval_ms,
+			.metrics_address = env.metrics ? &env.metrics_address : NULL,
 		};
 
 		return live_run(&live);

@@ -5,9 +5,11 @@ interfaces.
 
 Cases:
   test_ping_both_directions_exact        5 echo requests in, 5 replies out, exact bytes
+  test_real_tcp_both_directions_and_fin_exports_early
   test_live_equals_replay                tcpreplay of a capture == flowagent --replay of it
   test_sigterm_mid_stream_loses_nothing  records sum to every packet the programs saw
   test_map_full_counted_traffic_passes   tiny --max-flows: map_full == packets not recorded
+  test_metrics_endpoint                  Prometheus text on 127.0.0.1 only
   test_sigkill_then_restart_is_clean     a stale XDP program is removed, capture works
   test_errors                            no such interface, not root, foreign XDP program
 """
@@ -190,10 +192,95 @@ def test_map_full_counted_traffic_passes(pair):
     udp_in = sum(r["packets"] for r in records if r["proto"] == 17 and
                  r["direction"] == "ingress")
     assert counters["map_full"] > 0
-    assert udp_in + counters["map_full"] >= 2000 - 0  # every UDP packet recorded or counted
+    # every UDP packet is in a record or counted as not recordable, to the packet
+    assert udp_in + counters["map_full"] == 2000
     assert counters["recorded"] + counters["map_full"] + counters["non_ip"] == counters["packets"]
     # XDP passed every frame on
     assert after - before >= 2000
+
+
+TCP_SERVER = """
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.77.0.2", 5001))
+s.listen(1)
+c, _ = s.accept()
+got = 0
+while True:
+    data = c.recv(65536)
+    if not data:
+        break
+    got += len(data)
+c.sendall(b"ok %d" % got)
+c.close()
+"""
+
+TCP_CLIENT = """
+import socket
+c = socket.create_connection(("10.77.0.2", 5001))
+c.sendall(b"y" * 300000)
+c.shutdown(socket.SHUT_WR)
+print(c.recv(100).decode())
+c.close()
+"""
+
+
+def test_real_tcp_both_directions_and_fin_exports_early(pair):
+    # a long idle timeout: only the FIN can make the records appear while the agent runs
+    agent = Agent(pair, "vb", "--idle-timeout", "300", "--drain-interval", "100")
+    server = subprocess.Popen(["ip", "netns", "exec", pair.fb, "python3", "-c", TCP_SERVER])
+    time.sleep(0.3)
+    client = pair.run(pair.fa, "python3", "-c", TCP_CLIENT)
+    assert client.stdout.strip() == "ok 300000"
+    server.wait(timeout=30)
+    time.sleep(0.5)
+    agent.out.seek(0)
+    early = [json.loads(line) for line in agent.out if line.strip()]
+    rc, records, counters = agent.stop()
+    assert rc == 0
+    to_server = [r for r in early if r["proto"] == 6 and r["dst_port"] == 5001]
+    to_client = [r for r in early if r["proto"] == 6 and r["src_port"] == 5001]
+    assert to_server and all(r["direction"] == "ingress" for r in to_server)
+    assert to_client and all(r["direction"] == "egress" for r in to_client)
+    assert all(r["src_addr"] == "10.77.0.1" for r in to_server)
+    flags_in = 0
+    for r in to_server:
+        flags_in |= r["tcp_flags"]
+    assert flags_in & 0x02 and flags_in & 0x01  # SYN and FIN, exported before the stop
+    # 300000 bytes of payload crossed, plus headers
+    assert sum(r["bytes"] for r in to_server) > 300000
+    assert sum(r["packets"] for r in records) == counters["recorded"]
+
+
+SCRAPE = """
+import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/metrics", timeout=10).read().decode())
+"""
+
+
+def test_metrics_endpoint(pair):
+    pair.run(pair.fb, "ip", "link", "set", "lo", "up")
+    agent = Agent(pair, "vb", "--metrics", "9465", "--drain-interval", "100")
+    pair.run(pair.fa, "ping", "-q", "-c", "4", "-i", "0.2", "10.77.0.2")
+    time.sleep(0.5)
+    text = pair.run(pair.fb, "python3", "-c", SCRAPE % 9465).stdout
+    listening = pair.run(pair.fb, "ss", "-ltnH").stdout
+    rc, records, counters = agent.stop()
+    assert rc == 0
+    metrics = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            metrics[name] = float(value)
+    assert metrics['flowagent_packets_total{outcome="recorded"}'] >= 8
+    assert metrics["flowagent_packets_seen_total"] >= 8
+    assert metrics["flowagent_records_exported_total"] >= 0
+    assert metrics["flowagent_drains_total"] >= 1
+    assert metrics["flowagent_map_full_total"] == 0
+    assert "flowagent_drain_last_seconds" in metrics
+    # bound to loopback only
+    assert "127.0.0.1:9465" in listening and "0.0.0.0:9465" not in listening
 
 
 def test_sigkill_then_restart_is_clean(pair):

@@ -288,6 +288,9 @@ def test_fuzzed_inputs_never_crash(tmp_path):
     (["--replay", "--max-flows", "99999999999", "x.pcap"], "--max-flows"),
     (["--replay"], "no capture file"),
     (["--bogus"], "unrecognized option"),
+    (["--metrics", "localhost:99999", "eth0"], "--metrics"),
+    (["--xdp-mode", "hw", "eth0"], "--xdp-mode"),
+    ([], "no interface given"),
 ])
 def test_usage_errors(args, message):
     proc = subprocess.run([FLOWAGENT, *args], capture_output=True, text=True)
