@@ -140,7 +140,7 @@ static __always_inline void flow_export(const struct flow_key *key, const struct
 }
 
 static __always_inline int flow_account(const struct flow_key *key, __u64 ts_ns,
-					const struct flow_packet *pkt)
+					const struct flow_packet *pkt, __u32 packets)
 {
 	struct flow_metrics fresh = {};
 	struct flow_metrics *stats;
@@ -153,7 +153,7 @@ static __always_inline int flow_account(const struct flow_key *key, __u64 ts_ns,
 		return FLOW_CNT_MAP_FULL;
 	stats = bpf_map_lookup_elem(table, key);
 	if (!stats) {
-		flow_metrics_start(&fresh, ts_ns, pkt->bytes, pkt->tcp_flags);
+		flow_metrics_start_n(&fresh, ts_ns, packets, pkt->bytes, pkt->tcp_flags);
 		err = bpf_map_update_elem(table, key, &fresh, BPF_NOEXIST);
 		if (!err) {
 			counter_add(FLOW_CNT_FLOW_CREATED, 1);
@@ -167,20 +167,23 @@ static __always_inline int flow_account(const struct flow_key *key, __u64 ts_ns,
 			return FLOW_CNT_MAP_FULL;
 	}
 	if (stats->packets == 0) {
-		flow_metrics_start(stats, ts_ns, pkt->bytes, pkt->tcp_flags);
+		flow_metrics_start_n(stats, ts_ns, packets, pkt->bytes, pkt->tcp_flags);
 	} else if (flow_metrics_should_split(stats, ts_ns, idle_timeout_ns, active_timeout_ns)) {
 		flow_export(key, stats);
 		counter_add(FLOW_CNT_SPLIT, 1);
-		flow_metrics_start(stats, ts_ns, pkt->bytes, pkt->tcp_flags);
+		flow_metrics_start_n(stats, ts_ns, packets, pkt->bytes, pkt->tcp_flags);
 	} else {
-		flow_metrics_add(stats, ts_ns, pkt->bytes, pkt->tcp_flags);
+		flow_metrics_add_n(stats, ts_ns, packets, pkt->bytes, pkt->tcp_flags);
 	}
 	return FLOW_CNT_RECORDED;
 }
 
-/* Parses and records one frame; returns what to count for it. */
+/*
+ * Parses and records one frame. A GSO skb on egress stands for `segments` packets on the wire,
+ * each with its own copy of the headers; the IP length field covers one copy.
+ */
 static __always_inline void flow_meter(struct flow_frame *frame, __u64 ts_ns, __u32 ifindex,
-				       __u8 direction)
+				       __u8 direction, __u32 segments)
 {
 	struct flow_packet pkt = {};
 	struct flow_key key = {};
@@ -192,7 +195,11 @@ static __always_inline void flow_meter(struct flow_frame *frame, __u64 ts_ns, __
 	if (result == FLOW_CNT_RECORDED) {
 		key.ifindex = ifindex;
 		key.direction = direction;
-		result = flow_account(&key, ts_ns, &pkt);
+		if (segments > 1 && pkt.header_len)
+			pkt.bytes += (segments - 1) * pkt.header_len;
+		else
+			segments = 1;
+		result = flow_account(&key, ts_ns, &pkt, segments);
 	}
 	counter_add(result, 1);
 	if (result == FLOW_CNT_RECORDED && pkt.notes) {
@@ -239,13 +246,13 @@ int xdp_flow_ingress(struct xdp_md *ctx)
 		frame.cap_len = meta->cap_len < readable ? meta->cap_len : readable;
 		frame.orig_len = meta->orig_len;
 		frame.link_type = meta->link_type;
-		flow_meter(&frame, ts_ns, 0, FLOW_DIR_INGRESS);
+		flow_meter(&frame, ts_ns, 0, FLOW_DIR_INGRESS, 1);
 		return XDP_PASS;
 	}
 	frame.cap_len = readable;
 	frame.orig_len = bpf_xdp_get_buff_len(ctx);
 	frame.link_type = link_type;
-	flow_meter(&frame, bpf_ktime_get_ns(), ctx->ingress_ifindex, FLOW_DIR_INGRESS);
+	flow_meter(&frame, bpf_ktime_get_ns(), ctx->ingress_ifindex, FLOW_DIR_INGRESS, 1);
 	return XDP_PASS;
 }
 
@@ -266,7 +273,7 @@ int tc_flow_egress(struct __sk_buff *skb)
 	};
 
 	if (!flow_sampled_out())
-		flow_meter(&frame, bpf_ktime_get_ns(), skb->ifindex, FLOW_DIR_EGRESS);
+		flow_meter(&frame, bpf_ktime_get_ns(), skb->ifindex, FLOW_DIR_EGRESS, skb->gso_segs);
 	return TC_ACT_OK;
 }
 

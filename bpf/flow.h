@@ -116,24 +116,39 @@ FLOW_INLINE int flow_metrics_should_split(const struct flow_metrics *stats, __u6
 	return 0;
 }
 
-FLOW_INLINE void flow_metrics_start(struct flow_metrics *stats, __u64 ts_ns, __u32 bytes, __u8 tcp_flags)
+/* A record's first packets: packets > 1 when one GSO skb stands for several on the wire. */
+FLOW_INLINE void flow_metrics_start_n(struct flow_metrics *stats, __u64 ts_ns, __u32 packets,
+				      __u32 bytes, __u8 tcp_flags)
 {
-	stats->packets = 1;
+	stats->packets = packets;
 	stats->bytes = bytes;
 	stats->first_seen_ns = ts_ns;
 	stats->last_seen_ns = ts_ns;
 	stats->tcp_flags = tcp_flags;
 }
 
-FLOW_INLINE void flow_metrics_add(struct flow_metrics *stats, __u64 ts_ns, __u32 bytes, __u8 tcp_flags)
+FLOW_INLINE void flow_metrics_add_n(struct flow_metrics *stats, __u64 ts_ns, __u32 packets,
+				    __u32 bytes, __u8 tcp_flags)
 {
-	stats->packets++;
+	stats->packets += packets;
 	stats->bytes += bytes;
 	if (ts_ns < stats->first_seen_ns)
 		stats->first_seen_ns = ts_ns;
 	if (ts_ns > stats->last_seen_ns)
 		stats->last_seen_ns = ts_ns;
 	stats->tcp_flags |= tcp_flags;
+}
+
+FLOW_INLINE void flow_metrics_start(struct flow_metrics *stats, __u64 ts_ns, __u32 bytes,
+				    __u8 tcp_flags)
+{
+	flow_metrics_start_n(stats, ts_ns, 1, bytes, tcp_flags);
+}
+
+FLOW_INLINE void flow_metrics_add(struct flow_metrics *stats, __u64 ts_ns, __u32 bytes,
+				  __u8 tcp_flags)
+{
+	flow_metrics_add_n(stats, ts_ns, 1, bytes, tcp_flags);
 }
 
 /* Folds one CPU's slot of a per-CPU entry into dst; an untouched (zero) slot adds nothing. */

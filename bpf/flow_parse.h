@@ -79,6 +79,7 @@ enum flow_hook {
 /* What the parser returns besides the key. */
 struct flow_packet {
 	__u32 bytes;		/* L3 octets */
+	__u16 header_len;	/* L3 + TCP/UDP header bytes, 0 if not parsed: GSO segments repeat them */
 	__u8 tcp_flags;
 	__u8 notes;		/* FLOW_NOTE() bits */
 };
@@ -136,10 +137,11 @@ FLOW_INLINE const __u8 *flow_l4_header(const struct flow_frame *frame, __u32 off
  * Ports and TCP flags; an L4 header cut short leaves them 0. Each protocol checks and reads
  * its own header: with one shared length check the verifier cannot tell which length held.
  */
-FLOW_INLINE int flow_parse_l4(const struct flow_frame *frame, __u32 off, struct flow_key *key,
-			      struct flow_packet *pkt)
+FLOW_INLINE int flow_parse_l4(const struct flow_frame *frame, __u32 l3_off, __u32 off,
+			      struct flow_key *key, struct flow_packet *pkt)
 {
 	const __u8 *p;
+	__u32 tcp_len;
 
 	switch (key->proto) {
 	case FLOW_IPPROTO_TCP:
@@ -148,6 +150,8 @@ FLOW_INLINE int flow_parse_l4(const struct flow_frame *frame, __u32 off, struct 
 			key->src_port = FLOW_BE16(p);
 			key->dst_port = FLOW_BE16(p + 2);
 			pkt->tcp_flags = p[13];
+			tcp_len = (__u32)(p[12] >> 4) * 4;
+			pkt->header_len = (__u16)(off - l3_off + (tcp_len > 20 ? tcp_len : 20));
 		}
 		break;
 	case FLOW_IPPROTO_UDP:
@@ -157,6 +161,7 @@ FLOW_INLINE int flow_parse_l4(const struct flow_frame *frame, __u32 off, struct 
 		if (p) {
 			key->src_port = FLOW_BE16(p);
 			key->dst_port = FLOW_BE16(p + 2);
+			pkt->header_len = (__u16)(off - l3_off + 8);
 		}
 		break;
 	case FLOW_IPPROTO_ICMP:
@@ -201,14 +206,14 @@ FLOW_INLINE int flow_parse_ipv4(const struct flow_frame *frame, __u32 off, struc
 		pkt->notes |= FLOW_NOTE(FLOW_CNT_FRAGMENT);
 		return FLOW_CNT_RECORDED;
 	}
-	return flow_parse_l4(frame, off + header_len, key, pkt);
+	return flow_parse_l4(frame, off, off + header_len, key, pkt);
 }
 
 FLOW_INLINE int flow_parse_ipv6(const struct flow_frame *frame, __u32 off, struct flow_key *key,
 				struct flow_packet *pkt)
 {
 	const __u8 *p = flow_bytes(frame, off, 40);
-	__u32 payload_len;
+	__u32 payload_len, l3_off = off;
 	__u8 next_header;
 	int i;
 
@@ -257,7 +262,7 @@ FLOW_INLINE int flow_parse_ipv6(const struct flow_frame *frame, __u32 off, struc
 		pkt->notes |= FLOW_NOTE(FLOW_CNT_IPV6_EXT_LIMIT);
 		return FLOW_CNT_RECORDED;
 	}
-	return flow_parse_l4(frame, off, key, pkt);
+	return flow_parse_l4(frame, l3_off, off, key, pkt);
 
 truncated:
 	/* an extension header cut short: the upper protocol is unknown */

@@ -348,6 +348,25 @@ static void test_tc_egress_recorded_with_direction(void **state)
 	flow_bpf__destroy(skel);
 }
 
+/* A GSO skb of 2 segments: 2 packets on the wire, each with its own 40 header bytes. */
+static void test_tc_gso_counts_wire_packets(void **state)
+{
+	struct flow_bpf *skel = open_and_load(0, 1, 0, 0, 1024);
+	struct frame f = tcp_frame(6100, 9, 0x10, 2 * 1448);
+	struct __sk_buff ctx = { .gso_segs = 2, .gso_size = 1448 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data, .data_size_in = f.len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+	struct flow_metrics egress;
+
+	(void)state;
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.tc_flow_egress), &opts),
+			 0);
+	egress = flow_lookup_in(bpf_map__fd(skel->maps.flow_table), 6100, 9, 1, FLOW_DIR_EGRESS);
+	assert_int_equal(egress.packets, 2);
+	assert_int_equal(egress.bytes, 2 * (40 + 1448));
+	flow_bpf__destroy(skel);
+}
+
 /* Live capture drains by swapping a fresh map into flow_tables: packets go to the new one. */
 static void test_swapped_map_takes_new_packets(void **state)
 {
@@ -385,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup(test_sampling_one_in_n, skip_unless_root),
 		cmocka_unit_test_setup(test_tc_egress_recorded_with_direction, skip_unless_root),
 		cmocka_unit_test_setup(test_swapped_map_takes_new_packets, skip_unless_root),
+		cmocka_unit_test_setup(test_tc_gso_counts_wire_packets, skip_unless_root),
 	};
 
 	return cmocka_run_group_tests_name("flow_bpf", tests, NULL, NULL);

@@ -182,6 +182,8 @@ static void test_bytes_ipv4_total_length(void **state)
 	assert_memory_equal(r.key.dst_addr, v4_dst, 16);
 	assert_int_equal(r.pkt.tcp_flags, 0x18);
 	assert_int_equal(r.pkt.notes, 0);
+	/* what each GSO segment repeats: IPv4 20 + TCP 20 */
+	assert_int_equal(r.pkt.header_len, 40);
 }
 
 static void test_bytes_ipv6_payload_length(void **state)
@@ -196,6 +198,7 @@ static void test_bytes_ipv6_payload_length(void **state)
 	r = parse_full(&p, p.len, 1054, FLOW_LINKTYPE_ETHERNET);
 	assert_flow(&r, FLOW_IPPROTO_UDP, 53, 40000, 1040);
 	assert_memory_equal(r.key.src_addr, v6_src, 16);
+	assert_int_equal(r.pkt.header_len, 48);
 }
 
 static void test_bytes_ipv4_zero_length_uses_frame(void **state)
