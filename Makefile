@@ -130,13 +130,14 @@ demo: deps all
 .PHONY: bench
 bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o
 	$(Q)$(PYTHON) tests/bench/bench.py
+	$(Q)$(PYTHON) tests/bench/live.py
 
 # --- dependencies ---------------------------------------------------------------------------
 # Debian packages for building, testing and `make bench`'s reference tools. Quiet and quick
 # when everything is installed.
 DEB_PACKAGES := make gcc clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev \
 		libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
-		libclang-rt-14-dev libmicrohttpd-dev python3 iputils-ping tcpreplay
+		libclang-rt-14-dev libmicrohttpd-dev python3 iputils-ping tcpreplay netsniff-ng
 
 .PHONY: deps
 deps:
