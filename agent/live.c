@@ -81,6 +81,8 @@ struct live {
 	uint64_t snapshot_drain_ns_total;
 	uint64_t snapshot_drain_ns_last;
 	uint64_t snapshot_flows_open;
+	uint64_t snapshot_forced_exports;
+	uint64_t forced_exports;
 	uint64_t drains;
 	uint64_t drain_ns_total;
 	uint64_t drain_ns_last;
@@ -350,6 +352,14 @@ static int live_drain(struct live *live, int final)
 
 	live->export_now_ns = clock_ns(CLOCK_REALTIME);
 	live->export_all = final;
+	/*
+	 * Memory stays bounded by --max-flows: with more flows waiting than that, they all get
+	 * their record now. Records are deltas, so the sums stay exact; only records come sooner.
+	 */
+	if (live->table.live > live->options->config.max_flows) {
+		live->export_all = 1;
+		live->forced_exports++;
+	}
 	flow_table_expire(&live->table, record_due, emit_record, live);
 	if (flow_output_flush(live->output)) {
 		pr_warn("writing records failed: %s\n", strerror(-live->output->error));
@@ -399,11 +409,13 @@ static void live_report(struct live *live, FILE *out, const char *prefix)
 		return;
 	fprintf(out,
 		"%spackets %" PRIu64 ", flows %" PRIu64 ", records %" PRIu64 ", map full %" PRIu64
-		", drains %" PRIu64 ", last drain %.2f ms, records per drain %.1f\n",
+		", drains %" PRIu64 ", last drain %.2f ms, records per drain %.1f, early exports %" PRIu64
+		"\n",
 		prefix, counters[FLOW_CNT_PACKETS], counters[FLOW_CNT_FLOW_CREATED],
 		live->output->records, counters[FLOW_CNT_MAP_FULL], live->drains,
 		(double)live->drain_ns_last / 1e6,
-		live->drains ? (double)live->output->records / (double)live->drains : 0.0);
+		live->drains ? (double)live->output->records / (double)live->drains : 0.0,
+		live->forced_exports);
 	if (out == stderr && strstr(prefix, "summary"))
 		for (i = 0; i < FLOW_CNT_MAX; i++)
 			fprintf(out, "  %-24s %" PRIu64 "\n", flow_counter_names[i], counters[i]);
@@ -422,6 +434,7 @@ static void live_snapshot_update(struct live *live)
 	live->snapshot_drain_ns_total = live->drain_ns_total;
 	live->snapshot_drain_ns_last = live->drain_ns_last;
 	live->snapshot_flows_open = live->table.live;
+	live->snapshot_forced_exports = live->forced_exports;
 	pthread_mutex_unlock(&live->snapshot_lock);
 }
 
@@ -433,7 +446,7 @@ static size_t live_metrics_render(void *ctx, char *buf, size_t size)
 	struct live *live = ctx;
 	char *p = buf, *end = buf + size;
 	uint64_t counters[FLOW_CNT_MAX];
-	uint64_t records, drains, drain_total, drain_last, flows_open;
+	uint64_t records, drains, drain_total, drain_last, flows_open, forced;
 	int i;
 
 	pthread_mutex_lock(&live->snapshot_lock);
@@ -443,6 +456,7 @@ static size_t live_metrics_render(void *ctx, char *buf, size_t size)
 	drain_total = live->snapshot_drain_ns_total;
 	drain_last = live->snapshot_drain_ns_last;
 	flows_open = live->snapshot_flows_open;
+	forced = live->snapshot_forced_exports;
 	pthread_mutex_unlock(&live->snapshot_lock);
 
 	METRIC(p, end, "# HELP flowagent_packets_seen_total Packets the XDP and TC programs saw.\n"
@@ -483,10 +497,14 @@ static size_t live_metrics_render(void *ctx, char *buf, size_t size)
 	       "flowagent_records_per_drain %.3f\n"
 	       "# HELP flowagent_flows_open Flows waiting in userspace for their record.\n"
 	       "# TYPE flowagent_flows_open gauge\n"
-	       "flowagent_flows_open %" PRIu64 "\n",
+	       "flowagent_flows_open %" PRIu64 "\n"
+	       "# HELP flowagent_forced_exports_total Drains that exported every open flow early "
+	       "to stay within --max-flows.\n"
+	       "# TYPE flowagent_forced_exports_total counter\n"
+	       "flowagent_forced_exports_total %" PRIu64 "\n",
 	       counters[FLOW_CNT_MAP_FULL], counters[FLOW_CNT_FLOW_CREATED], records, drains,
 	       (double)drain_total / 1e9, (double)drain_last / 1e9,
-	       drains ? (double)records / (double)drains : 0.0, flows_open);
+	       drains ? (double)records / (double)drains : 0.0, flows_open, forced);
 	return p < end ? (size_t)(p - buf) : size - 1;
 }
 
