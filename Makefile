@@ -117,7 +117,8 @@ $(BUILD)/pcap_loop: $(BUILD)/obj/tests/bench/pcap_loop.o
 	$(Q)$(CC) $(CFLAGS) $^ -lpcap -o $@
 
 TEST_BINS := $(patsubst %,$(BUILD)/%,$(UNIT_TESTS)) $(patsubst %,$(BUILD)/asan/%,$(UNIT_TESTS)) \
-	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent $(BUILD)/fuzz_replay
+	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent $(BUILD)/fuzz_replay \
+	     $(BUILD)/xdp_pass.bpf.o
 
 .PHONY: test
 test: deps all $(TEST_BINS)
