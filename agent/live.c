@@ -608,6 +608,8 @@ int live_run(const struct live_options *options)
 	flow_output_init(&output, STDOUT_FILENO);
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
+	/* a reader that goes away (| head) is a write error to handle: detach, then exit */
+	signal(SIGPIPE, SIG_IGN);
 
 	pthread_mutex_init(&live.snapshot_lock, NULL);
 	err = live_setup(&live);

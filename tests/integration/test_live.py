@@ -12,6 +12,7 @@ Cases:
   test_map_full_counted_traffic_passes   tiny --max-flows: map_full == packets not recorded
   test_metrics_endpoint                  Prometheus text on 127.0.0.1 only
   test_sigkill_then_restart_is_clean     a stale XDP program is removed, capture works
+  test_closed_output_detaches            EPIPE on the output: detach and exit 1, no SIGPIPE
   test_errors                            no such interface, not root, foreign XDP program
 """
 import json
@@ -24,7 +25,8 @@ import pytest
 
 import struct
 
-from conftest import FLOWAGENT, PCAPS, ROOT, TRACEGEN, needs_shared, shared_captures
+from conftest import (FLOWAGENT, FLOWAGENT_ASAN, PCAPS, ROOT, TRACEGEN, needs_shared,
+                      shared_captures)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root")
 
@@ -69,10 +71,10 @@ def pair():
 
 
 class Agent:
-    def __init__(self, pair, *args):
+    def __init__(self, pair, *args, binary=FLOWAGENT):
         self.out = open(f"/tmp/flowagent-live-{os.getpid()}.json", "w+")
         self.err = open(f"/tmp/flowagent-live-{os.getpid()}.err", "w+")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", pair.fb, FLOWAGENT, "-v", *args],
+        self.proc = subprocess.Popen(["ip", "netns", "exec", pair.fb, binary, "-v", *args],
                                      stdout=self.out, stderr=self.err)
         # attached once it says so
         for _ in range(200):
@@ -95,6 +97,7 @@ class Agent:
             parts = line.split()
             if line.startswith("  ") and len(parts) == 2 and parts[1].isdigit():
                 counters[parts[0]] = int(parts[1])
+        assert "Sanitizer" not in self.stderr() and "runtime error" not in self.stderr()
         for f in (self.out, self.err):
             os.unlink(f.name)
             f.close()
@@ -120,7 +123,8 @@ def by_key(records, direction):
 
 
 def test_ping_both_directions_exact(pair):
-    agent = Agent(pair, "vb")
+    # under ASan+UBSan: the live path's memory handling is checked here
+    agent = Agent(pair, "vb", binary=FLOWAGENT_ASAN)
     assert attached(pair) == (True, True)
     pair.run(pair.fa, "ping", "-q", "-c", "5", "-i", "0.2", "10.77.0.2")
     rc, records, counters = agent.stop()
@@ -218,7 +222,7 @@ def udp_flood(pair, count, flows):
 
 
 def test_sigterm_mid_stream_loses_nothing(pair):
-    agent = Agent(pair, "vb", "--drain-interval", "100")
+    agent = Agent(pair, "vb", "--drain-interval", "100", binary=FLOWAGENT_ASAN)
     sender = udp_flood(pair, 400000, 50)
     time.sleep(1.0)
     rc, records, counters = agent.stop()
@@ -345,6 +349,20 @@ def test_sigkill_then_restart_is_clean(pair):
     rc, records, _ = agent.stop()
     assert rc == 0
     assert by_key(records, "ingress")[("10.77.0.1", "10.77.0.2", 0, 2048, 1, 0)] == [3, 252]
+    assert attached(pair) == (False, False)
+
+
+def test_closed_output_detaches(pair):
+    # the reader of the records goes away: the agent must not die of SIGPIPE with its
+    # programs still attached
+    proc = subprocess.Popen(["ip", "netns", "exec", pair.fb, FLOWAGENT, "--drain-interval", "100",
+                             "vb"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    proc.stdout.close()
+    pair.run(pair.fa, "ping", "-q", "-c", "3", "-i", "0.2", "10.77.0.2")
+    rc = proc.wait(timeout=30)
+    assert rc == 1  # a write error, reported
+    assert "writing records failed" in proc.stderr.read().decode()
     assert attached(pair) == (False, False)
 
 
