@@ -249,8 +249,9 @@ int xdp_flow_ingress(struct xdp_md *ctx)
 		flow_meter(&frame, ts_ns, 0, FLOW_DIR_INGRESS, 1);
 		return XDP_PASS;
 	}
+	/* without xdp.frags the program only ever gets linear frames: all of it is readable */
 	frame.cap_len = readable;
-	frame.orig_len = bpf_xdp_get_buff_len(ctx);
+	frame.orig_len = readable;
 	frame.link_type = link_type;
 	flow_meter(&frame, bpf_ktime_get_ns(), ctx->ingress_ifindex, FLOW_DIR_INGRESS, 1);
 	return XDP_PASS;

@@ -71,9 +71,10 @@ def xdp_cost_ns(obj, name, frame, repeat=2000000):
     pin = BPFFS / f"flowagent_bench_{name}"
     subprocess.run(["rm", "-rf", str(pin)], check=True)
     try:
-        subprocess.run(["bpftool", "prog", "loadall", str(obj), str(pin), "type", "xdp"],
+        # program types come from the section names; the object may hold a TC program too
+        subprocess.run(["bpftool", "prog", "loadall", str(obj), str(pin)],
                        check=True, capture_output=True)
-        prog = next(p for p in pin.iterdir())
+        prog = next(p for p in sorted(pin.iterdir()) if p.name.startswith("xdp"))
         with tempfile.NamedTemporaryFile() as data:
             data.write(frame)
             data.flush()
