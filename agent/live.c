@@ -388,15 +388,25 @@ static int read_counters(struct live *live, uint64_t counters[FLOW_CNT_MAX])
 	return 0;
 }
 
+/* One counter, summed over CPUs; 0 if it cannot be read. */
+static uint64_t read_counter(struct live *live, __u32 counter)
+{
+	__u64 per_cpu[live->num_cpus];
+	uint64_t sum = 0;
+	int cpu;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(live->skel->maps.flow_counters), &counter, per_cpu))
+		return 0;
+	for (cpu = 0; cpu < live->num_cpus; cpu++)
+		sum += per_cpu[cpu];
+	return sum;
+}
+
 /* Past the high-water mark, the map is drained before the interval is over. */
 static int live_map_filling(struct live *live)
 {
-	uint64_t counters[FLOW_CNT_MAX];
-	uint64_t created;
+	uint64_t created = read_counter(live, FLOW_CNT_FLOW_CREATED) - live->created_at_last_drain;
 
-	if (read_counters(live, counters))
-		return 0;
-	created = counters[FLOW_CNT_FLOW_CREATED] - live->created_at_last_drain;
 	return created * 100 >= (uint64_t)live->options->config.max_flows * HIGH_WATER_PERCENT;
 }
 

@@ -11,6 +11,7 @@ Cases:
   test_sigterm_mid_stream_loses_nothing  records sum to every packet the programs saw
   test_map_full_counted_traffic_passes   tiny --max-flows: map_full == packets not recorded
   test_metrics_endpoint                  Prometheus text on 127.0.0.1 only
+  test_high_water_drains_early           a filling map is drained before the interval
   test_sigkill_then_restart_is_clean     a stale XDP program is removed, capture works
   test_closed_output_detaches            EPIPE on the output: detach and exit 1, no SIGPIPE
   test_errors                            no such interface, not root, foreign XDP program
@@ -336,6 +337,22 @@ def test_metrics_endpoint(pair):
     assert "flowagent_drain_last_seconds" in metrics
     # bound to loopback only
     assert "127.0.0.1:9465" in listening and "0.0.0.0:9465" not in listening
+
+
+def test_high_water_drains_early(pair):
+    pair.run(pair.fb, "ip", "link", "set", "lo", "up")
+    agent = Agent(pair, "vb", "--max-flows", "1000", "--drain-interval", "60000",
+                  "--metrics", "9466")
+    udp_flood(pair, 600, 600).wait(timeout=60)  # 600 new flows: past half of the map
+    time.sleep(1.0)
+    text = pair.run(pair.fb, "python3", "-c", SCRAPE % 9466).stdout
+    rc, records, counters = agent.stop()
+    assert rc == 0
+    drains = [float(line.split()[1]) for line in text.splitlines()
+              if line.startswith("flowagent_drains_total ")]
+    assert drains and drains[0] >= 1  # long before the 60 s interval
+    assert counters["map_full"] == 0
+    assert sum(r["packets"] for r in records if r["proto"] == 17) == 600
 
 
 def test_sigkill_then_restart_is_clean(pair):
