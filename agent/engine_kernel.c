@@ -16,12 +16,13 @@
 #include <linux/bpf.h>
 
 #include "flow.skel.h"
+#include "flow_maps.h"
 #include "flow_parse.h"
 #include "log.h"
 #include "replay_engine.h"
 
 #define ETH_MIN_TEST_FRAME 14	/* BPF_PROG_TEST_RUN rejects shorter XDP frames */
-#define MAP_BATCH	   4096
+#define DELETE_BATCH	   4096
 
 struct kernel_engine {
 	struct replay_engine base;
@@ -31,14 +32,15 @@ struct kernel_engine {
 	struct ring_buffer *exports;
 	int prog_fd;
 	int flow_map_fd;
-	int num_cpus;
 	cpu_set_t saved_affinity;
 	int affinity_saved;
-	/* batch scratch for map scans */
-	struct flow_key *keys;
-	struct flow_metrics *values; /* MAP_BATCH * num_cpus */
+	struct flow_map_reader reader;
+	/* a scan's records to delete, and whether it only takes idle ones */
 	struct flow_key *idle_keys;
+	size_t idle_count;
 	size_t idle_capacity;
+	int scan_expire;
+	uint64_t scan_now_ns;
 	uint8_t frame[sizeof(struct flow_replay_meta) + FLOW_PARSE_MAX_BYTES];
 };
 
@@ -96,68 +98,61 @@ static int kernel_account(struct replay_engine *base, const struct pcap_packet *
 	return err < 0 ? err : 0;
 }
 
-/* Walks the flow map in batches; emits (and deletes when expiring) the matching records. */
+static int scan_visit(void *ctx, const struct flow_key *key, const struct flow_metrics *merged)
+{
+	struct kernel_engine *engine = ctx;
+	struct flow_record record = {
+		.key = *key,
+		.sampling = engine->config.sampling,
+		.stats = *merged,
+	};
+
+	if (engine->scan_expire &&
+	    !flow_metrics_is_idle(merged, engine->scan_now_ns, engine->config.idle_timeout_ns))
+		return 0;
+	engine->sink.emit(engine->sink.ctx, &record);
+	if (engine->idle_count == engine->idle_capacity) {
+		size_t capacity = engine->idle_capacity ? engine->idle_capacity * 2 : 4096;
+		void *grown = realloc(engine->idle_keys, capacity * sizeof(struct flow_key));
+
+		if (!grown)
+			return -ENOMEM;
+		engine->idle_keys = grown;
+		engine->idle_capacity = capacity;
+	}
+	engine->idle_keys[engine->idle_count++] = *key;
+	return 0;
+}
+
+/*
+ * Emits the map's records (with expire, only the idle ones) and deletes them. Programs may
+ * still write while the map is read, so deletion waits until the walk is done.
+ */
 static int kernel_scan(struct kernel_engine *engine, int expire, uint64_t now_ns)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 in_batch = 0, out_batch = 0;
-	size_t idle_count = 0;
-	void *in = NULL;
-	int err = 0;
+	int err;
 
 	err = ring_buffer__consume(engine->exports);
 	if (err < 0)
 		return err;
-	for (;;) {
-		__u32 n = MAP_BATCH, i;
-		int cpu;
-
-		err = bpf_map_lookup_batch(engine->flow_map_fd, in, &out_batch, engine->keys,
-					   engine->values, &n, &opts);
-		if (err && err != -ENOENT) {
-			pr_warn("reading the flow map failed: %s\n", strerror(-err));
-			return err;
-		}
-		for (i = 0; i < n; i++) {
-			struct flow_record record = { .key = engine->keys[i] };
-
-			record.sampling = engine->config.sampling;
-			for (cpu = 0; cpu < engine->num_cpus; cpu++)
-				flow_metrics_merge(&record.stats,
-						   &engine->values[(size_t)i * engine->num_cpus + cpu]);
-			if (!record.stats.packets)
-				continue;
-			if (expire && !flow_metrics_is_idle(&record.stats, now_ns,
-							    engine->config.idle_timeout_ns))
-				continue;
-			engine->sink.emit(engine->sink.ctx, &record);
-			if (idle_count == engine->idle_capacity) {
-				size_t capacity = engine->idle_capacity ? engine->idle_capacity * 2 : 4096;
-				void *grown = realloc(engine->idle_keys, capacity * sizeof(struct flow_key));
-
-				if (!grown)
-					return -ENOMEM;
-				engine->idle_keys = grown;
-				engine->idle_capacity = capacity;
-			}
-			engine->idle_keys[idle_count++] = engine->keys[i];
-		}
-		if (err == -ENOENT)
-			break;
-		in_batch = out_batch;
-		in = &in_batch;
-	}
-
-	while (idle_count > 0) {
-		__u32 n = idle_count > MAP_BATCH ? MAP_BATCH : (__u32)idle_count;
+	engine->idle_count = 0;
+	engine->scan_expire = expire;
+	engine->scan_now_ns = now_ns;
+	err = flow_map_read_all(&engine->reader, engine->flow_map_fd, 0, scan_visit, engine);
+	if (err)
+		return err;
+	while (engine->idle_count > 0) {
+		__u32 n = engine->idle_count > DELETE_BATCH ? DELETE_BATCH
+							    : (__u32)engine->idle_count;
 
 		err = bpf_map_delete_batch(engine->flow_map_fd,
-					   engine->idle_keys + idle_count - n, &n, &opts);
+					   engine->idle_keys + engine->idle_count - n, &n, &opts);
 		if (err) {
 			pr_warn("deleting from the flow map failed: %s\n", strerror(-err));
 			return err;
 		}
-		idle_count -= n;
+		engine->idle_count -= n;
 	}
 	return 0;
 }
@@ -179,22 +174,16 @@ static int kernel_drain(struct replay_engine *base)
 static int kernel_read_counters(struct replay_engine *base, uint64_t counters[FLOW_CNT_MAX])
 {
 	struct kernel_engine *engine = (struct kernel_engine *)base;
-	int fd = bpf_map__fd(engine->skel->maps.flow_counters);
-	__u64 *per_cpu = calloc((size_t)engine->num_cpus, sizeof(__u64));
-	__u32 counter;
-	int cpu, err = 0;
+	uint64_t ours[FLOW_CNT_MAX];
+	int i, err;
 
-	if (!per_cpu)
-		return -ENOMEM;
-	for (counter = 0; counter < FLOW_CNT_MAX; counter++) {
-		err = bpf_map_lookup_elem(fd, &counter, per_cpu);
-		if (err)
-			break;
-		for (cpu = 0; cpu < engine->num_cpus; cpu++)
-			counters[counter] += per_cpu[cpu];
-	}
-	free(per_cpu);
-	return err;
+	err = flow_map_read_counters(bpf_map__fd(engine->skel->maps.flow_counters),
+				     engine->reader.num_cpus, ours);
+	if (err)
+		return err;
+	for (i = 0; i < FLOW_CNT_MAX; i++)
+		counters[i] += ours[i];
+	return 0;
 }
 
 static void kernel_destroy(struct replay_engine *base)
@@ -207,8 +196,7 @@ static void kernel_destroy(struct replay_engine *base)
 	flow_bpf__destroy(engine->skel);
 	if (engine->affinity_saved)
 		sched_setaffinity(0, sizeof(engine->saved_affinity), &engine->saved_affinity);
-	free(engine->keys);
-	free(engine->values);
+	flow_map_reader_free(&engine->reader);
 	free(engine->idle_keys);
 	free(engine);
 }
@@ -234,17 +222,9 @@ int replay_engine_kernel_new(const struct replay_engine_config *config, struct r
 	engine->config = *config;
 	engine->sink = sink;
 
-	engine->num_cpus = libbpf_num_possible_cpus();
-	if (engine->num_cpus <= 0) {
-		err = engine->num_cpus ? engine->num_cpus : -EINVAL;
+	err = flow_map_reader_init(&engine->reader);
+	if (err)
 		goto cleanup;
-	}
-	engine->keys = calloc(MAP_BATCH, sizeof(*engine->keys));
-	engine->values = calloc((size_t)MAP_BATCH * engine->num_cpus, sizeof(*engine->values));
-	if (!engine->keys || !engine->values) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
 
 	/* Per-CPU records only agree with the user engine if every packet meets the same CPU. */
 	if (sched_getaffinity(0, sizeof(engine->saved_affinity), &engine->saved_affinity) == 0) {

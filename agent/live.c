@@ -25,6 +25,7 @@
 #include <xdp/libxdp.h>
 
 #include "flow.skel.h"
+#include "flow_maps.h"
 #include "flow_output.h"
 #include "flow_table.h"
 #include "live.h"
@@ -36,7 +37,6 @@
 /* our filter on clsact egress; a restart finds and replaces its own */
 #define TC_HANDLE	   0xf10a
 #define TC_PRIORITY	   0xf10a
-#define MAP_BATCH	   4096
 /* drain early once this share of the map is in use */
 #define HIGH_WATER_PERCENT 50
 #define POLL_MS		   50
@@ -65,9 +65,8 @@ struct live {
 	struct live_interface *interfaces;
 	int map_fds[2];		/* the two flow maps; map_fds[active] is in flow_tables[0] */
 	int active;
-	int num_cpus;
-	struct flow_key *keys;
-	struct flow_metrics *values;
+	struct flow_map_reader reader;
+	uint64_t clock_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC for the drain in progress */
 	struct flow_table table; /* what each key saw since its last record */
 	struct flow_output *output;
 	uint64_t export_now_ns;	/* wall clock of the drain in progress */
@@ -86,7 +85,6 @@ struct live {
 	uint64_t drains;
 	uint64_t drain_ns_total;
 	uint64_t drain_ns_last;
-	uint64_t entries_drained;
 	uint64_t created_at_last_drain;
 };
 
@@ -293,15 +291,30 @@ static int record_due(void *ctx, const struct flow_entry *entry)
 	return active && now > m->first_seen_ns && now - m->first_seen_ns >= active;
 }
 
+/* Adds one drained entry to what its key saw since its last record. */
+static int drain_visit(void *ctx, const struct flow_key *key, const struct flow_metrics *merged)
+{
+	struct live *live = ctx;
+	struct flow_metrics wall = *merged;
+	struct flow_entry *entry;
+	int created;
+
+	wall.first_seen_ns += live->clock_offset_ns;
+	wall.last_seen_ns += live->clock_offset_ns;
+	entry = flow_table_upsert(&live->table, key, flow_key_hash(key), &created);
+	if (!entry)
+		return -ENOMEM;
+	flow_metrics_merge(&entry->metrics, &wall);
+	return 0;
+}
+
 /* Swaps the flow maps, moves everything from the old one into the table, exports what is due. */
 static int live_drain(struct live *live, int final)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	int old_fd = live->map_fds[live->active];
 	int spare_fd = live->map_fds[!live->active];
-	uint64_t started = clock_ns(CLOCK_MONOTONIC), offset_ns;
-	__u32 zero = 0, in_batch = 0, out_batch = 0;
-	void *in = NULL;
+	uint64_t started = clock_ns(CLOCK_MONOTONIC);
+	__u32 zero = 0;
 	int err;
 
 	/* returns once no program holds the old map any more */
@@ -313,42 +326,10 @@ static int live_drain(struct live *live, int final)
 	}
 	live->active = !live->active;
 	/* kernel timestamps are CLOCK_MONOTONIC; records carry the wall clock */
-	offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
-
-	for (;;) {
-		__u32 n = MAP_BATCH, i;
-		int cpu;
-
-		err = bpf_map_lookup_and_delete_batch(old_fd, in, &out_batch, live->keys,
-						      live->values, &n, &opts);
-		if (err && err != -ENOENT) {
-			pr_warn("draining the flow map failed: %s\n", strerror(-err));
-			return err;
-		}
-		for (i = 0; i < n; i++) {
-			struct flow_metrics merged = { 0 };
-			struct flow_entry *entry;
-			int created;
-
-			for (cpu = 0; cpu < live->num_cpus; cpu++)
-				flow_metrics_merge(&merged,
-						   &live->values[(size_t)i * live->num_cpus + cpu]);
-			if (!merged.packets)
-				continue;
-			merged.first_seen_ns += offset_ns;
-			merged.last_seen_ns += offset_ns;
-			entry = flow_table_upsert(&live->table, &live->keys[i],
-						  flow_key_hash(&live->keys[i]), &created);
-			if (!entry)
-				return -ENOMEM;
-			flow_metrics_merge(&entry->metrics, &merged);
-		}
-		live->entries_drained += n;
-		if (err == -ENOENT)
-			break;
-		in_batch = out_batch;
-		in = &in_batch;
-	}
+	live->clock_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	err = flow_map_read_all(&live->reader, old_fd, 1, drain_visit, live);
+	if (err)
+		return err;
 
 	live->export_now_ns = clock_ns(CLOCK_REALTIME);
 	live->export_all = final;
@@ -373,39 +354,16 @@ static int live_drain(struct live *live, int final)
 
 static int read_counters(struct live *live, uint64_t counters[FLOW_CNT_MAX])
 {
-	int fd = bpf_map__fd(live->skel->maps.flow_counters);
-	__u64 per_cpu[live->num_cpus];
-	__u32 counter;
-	int cpu;
-
-	for (counter = 0; counter < FLOW_CNT_MAX; counter++) {
-		counters[counter] = 0;
-		if (bpf_map_lookup_elem(fd, &counter, per_cpu))
-			return -errno;
-		for (cpu = 0; cpu < live->num_cpus; cpu++)
-			counters[counter] += per_cpu[cpu];
-	}
-	return 0;
-}
-
-/* One counter, summed over CPUs; 0 if it cannot be read. */
-static uint64_t read_counter(struct live *live, __u32 counter)
-{
-	__u64 per_cpu[live->num_cpus];
-	uint64_t sum = 0;
-	int cpu;
-
-	if (bpf_map_lookup_elem(bpf_map__fd(live->skel->maps.flow_counters), &counter, per_cpu))
-		return 0;
-	for (cpu = 0; cpu < live->num_cpus; cpu++)
-		sum += per_cpu[cpu];
-	return sum;
+	return flow_map_read_counters(bpf_map__fd(live->skel->maps.flow_counters),
+				      live->reader.num_cpus, counters);
 }
 
 /* Past the high-water mark, the map is drained before the interval is over. */
 static int live_map_filling(struct live *live)
 {
-	uint64_t created = read_counter(live, FLOW_CNT_FLOW_CREATED) - live->created_at_last_drain;
+	uint64_t created = flow_map_read_counter(bpf_map__fd(live->skel->maps.flow_counters),
+						 live->reader.num_cpus, FLOW_CNT_FLOW_CREATED) -
+			   live->created_at_last_drain;
 
 	return created * 100 >= (uint64_t)live->options->config.max_flows * HIGH_WATER_PERCENT;
 }
@@ -537,8 +495,7 @@ static void live_cleanup(struct live *live)
 		close(live->map_fds[1]);
 	flow_table_free(&live->table);
 	free(live->interfaces);
-	free(live->keys);
-	free(live->values);
+	flow_map_reader_free(&live->reader);
 }
 
 static int live_setup(struct live *live)
@@ -563,10 +520,10 @@ static int live_setup(struct live *live)
 	if (err)
 		return err;
 
-	live->num_cpus = libbpf_num_possible_cpus();
-	live->keys = calloc(MAP_BATCH, sizeof(*live->keys));
-	live->values = calloc((size_t)MAP_BATCH * (size_t)live->num_cpus, sizeof(*live->values));
-	if (!live->keys || !live->values || flow_table_init(&live->table, 1 << 12))
+	err = flow_map_reader_init(&live->reader);
+	if (err)
+		return err;
+	if (flow_table_init(&live->table, 1 << 12))
 		return -ENOMEM;
 
 	live->skel = flow_bpf__open();
