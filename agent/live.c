@@ -280,15 +280,13 @@ static int record_due(void *ctx, const struct flow_entry *entry)
 {
 	const struct live *live = ctx;
 	const struct flow_metrics *m = &entry->metrics;
-	uint64_t now = live->export_now_ns;
-	uint64_t idle = live->options->config.idle_timeout_ns;
-	uint64_t active = live->options->config.active_timeout_ns;
 
 	if (live->export_all || (m->tcp_flags & (TCP_FIN | TCP_RST)))
 		return 1;
-	if (idle && now > m->last_seen_ns && now - m->last_seen_ns > idle)
-		return 1;
-	return active && now > m->first_seen_ns && now - m->first_seen_ns >= active;
+	/* the timeouts are the replay's: as if a packet arrived now */
+	return flow_metrics_should_split(m, live->export_now_ns,
+					 live->options->config.idle_timeout_ns,
+					 live->options->config.active_timeout_ns);
 }
 
 /* Adds one drained entry to what its key saw since its last record. */
@@ -368,14 +366,15 @@ static int live_map_filling(struct live *live)
 	return created * 100 >= (uint64_t)live->options->config.max_flows * HIGH_WATER_PERCENT;
 }
 
-static void live_report(struct live *live, FILE *out, const char *prefix)
+/* One line of self-metrics on stderr; with every_counter, each counter follows on its own. */
+static void live_report(struct live *live, const char *prefix, int every_counter)
 {
 	uint64_t counters[FLOW_CNT_MAX];
 	int i;
 
 	if (read_counters(live, counters))
 		return;
-	fprintf(out,
+	fprintf(stderr,
 		"%spackets %" PRIu64 ", flows %" PRIu64 ", records %" PRIu64 ", map full %" PRIu64
 		", drains %" PRIu64 ", last drain %.2f ms, records per drain %.1f, early exports %" PRIu64
 		"\n",
@@ -384,9 +383,9 @@ static void live_report(struct live *live, FILE *out, const char *prefix)
 		(double)live->drain_ns_last / 1e6,
 		live->drains ? (double)live->output->records / (double)live->drains : 0.0,
 		live->forced_exports);
-	if (out == stderr && strstr(prefix, "summary"))
+	if (every_counter)
 		for (i = 0; i < FLOW_CNT_MAX; i++)
-			fprintf(out, "  %-24s %" PRIu64 "\n", flow_counter_names[i], counters[i]);
+			fprintf(stderr, "  %-24s %" PRIu64 "\n", flow_counter_names[i], counters[i]);
 }
 
 static void live_snapshot_update(struct live *live)
@@ -611,7 +610,7 @@ int live_run(const struct live_options *options)
 		live.created_at_last_drain = live.snapshot_counters[FLOW_CNT_FLOW_CREATED];
 		next_drain = now + options->drain_interval_ms * 1000000ULL;
 		if (log_get_level() >= LOG_LEVEL_INFO && now >= next_report) {
-			live_report(&live, stderr, "flowagent: ");
+			live_report(&live, "flowagent: ", 0);
 			next_report = now + 10 * NS_PER_SEC;
 		}
 	}
@@ -626,7 +625,7 @@ int live_run(const struct live_options *options)
 		err = live_drain(&live, 1);
 	if (err)
 		exit_status = EXIT_FAILURE_RUNTIME;
-	live_report(&live, stderr, "flowagent: live summary: ");
+	live_report(&live, "flowagent: live summary: ", 1);
 	live_cleanup(&live);
 	return exit_status;
 }
