@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The wire format of a flow batch: what one Kafka message (and one spool file) holds.
+ * docs/wire-format.md is the specification; this header and wire.c implement it for the
+ * agent (encoder) and the collector (decoder).
+ *
+ * A batch is a header, the agent id, then record_count records of record_size bytes. Every
+ * integer is little-endian. Each record is also one row of ClickHouse RowBinary for the
+ * columns in WIRE_ROWBINARY_STRUCTURE, so a collector can hand the records to ClickHouse as
+ * they are, without re-encoding them.
+ */
+#ifndef FLOWAGENT_WIRE_H
+#define FLOWAGENT_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+
+#define WIRE_MAGIC		"FLWB"
+#define WIRE_VERSION		1
+#define WIRE_HEADER_FIXED	40	/* bytes before the agent id */
+#define WIRE_RECORD_SIZE	81	/* version 1; a later version may only append fields */
+#define WIRE_AGENT_ID_MAX	255
+#define WIRE_MAX_RECORDS	(1u << 20)
+
+/* Header flags. */
+#define WIRE_FLAG_FIRST_OF_RUN	0x01	/* first batch of an agent process: see wire-format.md */
+
+/* Columns of one record, in order, as ClickHouse RowBinary reads them. */
+#define WIRE_ROWBINARY_STRUCTURE                                                                  \
+	"src_addr IPv6, dst_addr IPv6, src_port UInt16, dst_port UInt16, proto UInt8, "          \
+	"tcp_flags UInt8, vlan UInt16, ifindex UInt32, direction UInt8, sampling UInt32, "      \
+	"packets UInt64, bytes UInt64, first_seen_ns UInt64, last_seen_ns UInt64"
+
+struct wire_header {
+	uint8_t version;
+	uint8_t flags;
+	uint16_t header_len;	/* offset of the first record */
+	uint16_t record_size;
+	uint32_t record_count;
+	uint64_t sequence;	/* per agent, +1 for every batch */
+	uint64_t created_ns;	/* wall clock when the batch was sealed */
+	uint32_t records_crc;	/* CRC32C of the record bytes */
+	uint8_t agent_id_len;
+	char agent_id[WIRE_AGENT_ID_MAX + 1];	/* NUL-terminated copy */
+};
+
+enum wire_error {
+	WIRE_OK = 0,
+	WIRE_ERR_SHORT,		/* shorter than the fixed header */
+	WIRE_ERR_MAGIC,		/* not a flow batch */
+	WIRE_ERR_VERSION,	/* a version this decoder does not know */
+	WIRE_ERR_HEADER_LEN,	/* header length inconsistent with the agent id */
+	WIRE_ERR_RECORD_SIZE,	/* record size smaller than this version's */
+	WIRE_ERR_COUNT,		/* record count too large, or does not match the length */
+	WIRE_ERR_CRC,		/* records corrupted */
+	WIRE_ERR_RECORD,	/* a record with impossible values */
+};
+
+/* A short phrase for an error, for messages such as "partition 0 offset 17: bad magic". */
+const char *wire_strerror(enum wire_error err);
+
+/* Encoder: a batch being filled in a caller-owned buffer. */
+struct wire_batch {
+	uint8_t *buffer;
+	size_t capacity;
+	size_t used;
+	uint32_t record_count;
+	uint16_t header_len;
+};
+
+/* Bytes needed for a batch of `records` records from an agent id of `agent_id_len` bytes. */
+size_t wire_batch_size(size_t agent_id_len, uint32_t records);
+
+/* Starts a batch: writes the header's fixed part and the agent id; returns -EINVAL if too long. */
+int wire_batch_begin(struct wire_batch *batch, uint8_t *buffer, size_t capacity,
+		     const char *agent_id);
+/* Appends one record; returns -ENOSPC when the buffer is full. */
+int wire_batch_add(struct wire_batch *batch, const struct flow_record *record);
+/* Completes the header (sequence, count, CRC); returns the batch's length. */
+size_t wire_batch_seal(struct wire_batch *batch, uint64_t sequence, uint64_t created_ns,
+		       uint8_t flags);
+
+/* Decoder. Validates everything before returning WIRE_OK, including the CRC. */
+enum wire_error wire_decode_header(const void *data, size_t len, struct wire_header *header);
+/* Record i of a batch wire_decode_header accepted. Returns WIRE_ERR_RECORD for impossible
+ * values (last before first, no packets, bytes < packets, sampling 0). */
+enum wire_error wire_decode_record(const void *data, const struct wire_header *header,
+				   uint32_t index, struct flow_record *record);
+
+/* CRC-32C (Castagnoli): "123456789" gives 0xe3069283. */
+uint32_t wire_crc32c(const void *data, size_t len);
+
+/* The agent id when none is given: the host name. */
+int wire_default_agent_id(char *dst, size_t size);
+
+#endif

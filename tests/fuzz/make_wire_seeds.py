@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Writes valid wire-format batches (docs/wire-format.md) as seeds for fuzz_wire."""
+import pathlib
+import struct
+import sys
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def record(i):
+    src = bytes(10) + b"\xff\xff" + bytes([192, 0, 2, i & 255])
+    dst = bytes.fromhex("20010db8000000000000000000000001")
+    return src + dst + struct.pack("<HHBBHIBIQQQQ", 1000 + i, 443, 6, 0x12, 0, 2, 0, 1,
+                                    3 + i, 180 + i, 1700000000000000000 + i,
+                                    1700000000000000000 + 10 * i)
+
+
+def batch(agent, sequence, records, flags=0):
+    body = b"".join(record(i) for i in range(records))
+    header = b"FLWB" + struct.pack("<BBHHBBIQQII", 1, flags, 40 + len(agent), 81, len(agent), 0,
+                                   records, sequence, 1700000000000000000, crc32c(body), 0)
+    return header + agent + body
+
+
+def main():
+    out = pathlib.Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    assert crc32c(b"123456789") == 0xE3069283
+    (out / "one").write_bytes(batch(b"host-1", 1, 1, 1))
+    (out / "three").write_bytes(batch(b"a", 99, 3))
+    (out / "empty").write_bytes(batch(b"agent.example", 7, 0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests of the wire format: layout, round trip, and every way a batch can be rejected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "wire.h"
+
+static struct flow_record sample_record(uint32_t i)
+{
+	struct flow_record record = { 0 };
+
+	record.key.src_addr[10] = record.key.src_addr[11] = 0xff;
+	record.key.src_addr[12] = 192;
+	record.key.src_addr[15] = (uint8_t)i;
+	record.key.dst_addr[0] = 0x20;
+	record.key.dst_addr[1] = 0x01;
+	record.key.dst_addr[15] = 1;
+	record.key.src_port = (uint16_t)(1000 + i);
+	record.key.dst_port = 443;
+	record.key.proto = 6;
+	record.key.vlan = 7;
+	record.key.ifindex = 3;
+	record.key.direction = FLOW_DIR_EGRESS;
+	record.sampling = 1;
+	record.stats.packets = 10 + i;
+	record.stats.bytes = 1500ull * (10 + i);
+	record.stats.first_seen_ns = 1700000000000000000ull + i;
+	record.stats.last_seen_ns = 1700000000500000000ull + i;
+	record.stats.tcp_flags = 0x1b;
+	return record;
+}
+
+static size_t build_batch(uint8_t *buffer, size_t capacity, uint32_t count, const char *agent)
+{
+	struct wire_batch batch;
+	uint32_t i;
+
+	assert_int_equal(wire_batch_begin(&batch, buffer, capacity, agent), 0);
+	for (i = 0; i < count; i++) {
+		struct flow_record record = sample_record(i);
+
+		assert_int_equal(wire_batch_add(&batch, &record), 0);
+	}
+	return wire_batch_seal(&batch, 42, 1234567890, WIRE_FLAG_FIRST_OF_RUN);
+}
+
+static void test_crc32c_check_value(void **state)
+{
+	(void)state;
+	assert_int_equal(wire_crc32c("123456789", 9), 0xe3069283);
+}
+
+static void test_round_trip(void **state)
+{
+	uint8_t buffer[4096];
+	struct wire_header header;
+	size_t len;
+	uint32_t i;
+
+	(void)state;
+	len = build_batch(buffer, sizeof(buffer), 20, "host-1");
+	assert_int_equal(len, wire_batch_size(6, 20));
+	assert_int_equal(wire_decode_header(buffer, len, &header), WIRE_OK);
+	assert_int_equal(header.version, WIRE_VERSION);
+	assert_int_equal(header.flags, WIRE_FLAG_FIRST_OF_RUN);
+	assert_int_equal(header.record_count, 20);
+	assert_int_equal(header.record_size, WIRE_RECORD_SIZE);
+	assert_int_equal(header.sequence, 42);
+	assert_int_equal(header.created_ns, 1234567890);
+	assert_string_equal(header.agent_id, "host-1");
+	for (i = 0; i < 20; i++) {
+		struct flow_record expected = sample_record(i), decoded;
+
+		assert_int_equal(wire_decode_record(buffer, &header, i, &decoded), WIRE_OK);
+		assert_memory_equal(&decoded, &expected, sizeof(decoded));
+	}
+}
+
+/* The documented layout, byte by byte: little-endian, addresses in network order. */
+static void test_layout(void **state)
+{
+	uint8_t buffer[512];
+	const uint8_t *r;
+	size_t len;
+
+	(void)state;
+	len = build_batch(buffer, sizeof(buffer), 1, "ab");
+	assert_int_equal(len, 40 + 2 + 81);
+	assert_memory_equal(buffer, "FLWB", 4);
+	assert_int_equal(buffer[4], 1);			/* version */
+	assert_int_equal(buffer[6] | buffer[7] << 8, 42);	/* header length */
+	assert_int_equal(buffer[8] | buffer[9] << 8, 81);	/* record size */
+	assert_int_equal(buffer[10], 2);			/* agent id length */
+	assert_int_equal(buffer[12], 1);			/* record count */
+	assert_int_equal(buffer[16], 42);			/* sequence */
+	assert_memory_equal(buffer + 40, "ab", 2);
+	r = buffer + 42;
+	assert_int_equal(r[12], 192);			/* src 192.0.0.0 v4-mapped */
+	assert_int_equal(r[16], 0x20);			/* dst 2001::1 */
+	assert_int_equal(r[32] | r[33] << 8, 1000);	/* src port */
+	assert_int_equal(r[34] | r[35] << 8, 443);
+	assert_int_equal(r[36], 6);
+	assert_int_equal(r[37], 0x1b);
+	assert_int_equal(r[38], 7);
+	assert_int_equal(r[40], 3);
+	assert_int_equal(r[44], 1);
+	assert_int_equal(r[45], 1);
+	assert_int_equal(r[49], 10);
+	assert_int_equal(r[57] | r[58] << 8, 15000);
+}
+
+static void test_rejects(void **state)
+{
+	uint8_t buffer[4096], copy[4096];
+	struct wire_header header;
+	size_t len;
+
+	(void)state;
+	len = build_batch(buffer, sizeof(buffer), 5, "agent");
+
+	assert_int_equal(wire_decode_header(buffer, 0, &header), WIRE_ERR_SHORT);
+	assert_int_equal(wire_decode_header(buffer, 39, &header), WIRE_ERR_SHORT);
+	assert_int_equal(wire_decode_header("garbage", 7, &header), WIRE_ERR_MAGIC);
+	assert_int_equal(wire_decode_header(buffer, len - 1, &header), WIRE_ERR_COUNT);
+	assert_int_equal(wire_decode_header(buffer, len - 81, &header), WIRE_ERR_COUNT);
+
+	memcpy(copy, buffer, len);
+	copy[4] = 2;
+	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_VERSION);
+
+	memcpy(copy, buffer, len);
+	copy[len - 1] ^= 1;
+	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_CRC);
+
+	memcpy(copy, buffer, len);
+	copy[8] = 80;
+	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_RECORD_SIZE);
+
+	memcpy(copy, buffer, len);
+	copy[10] = 200;	/* agent id longer than the header */
+	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_HEADER_LEN);
+
+	memcpy(copy, buffer, len);
+	copy[12] = 0xff;
+	copy[13] = 0xff;
+	copy[14] = 0xff;
+	copy[15] = 0xff;	/* 4 billion records */
+	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_COUNT);
+	assert_string_equal(wire_strerror(WIRE_ERR_CRC), "records checksum mismatch");
+	assert_string_equal(wire_strerror((enum wire_error)99), "unknown error");
+}
+
+static void test_impossible_record(void **state)
+{
+	uint8_t buffer[512];
+	struct wire_batch batch;
+	struct wire_header header;
+	struct flow_record record = sample_record(0), decoded;
+	size_t len;
+
+	(void)state;
+	record.stats.last_seen_ns = record.stats.first_seen_ns - 1;
+	assert_int_equal(wire_batch_begin(&batch, buffer, sizeof(buffer), "a"), 0);
+	assert_int_equal(wire_batch_add(&batch, &record), 0);
+	record = sample_record(1);
+	record.stats.packets = 0;
+	assert_int_equal(wire_batch_add(&batch, &record), 0);
+	record = sample_record(2);
+	record.sampling = 0;
+	assert_int_equal(wire_batch_add(&batch, &record), 0);
+	len = wire_batch_seal(&batch, 1, 1, 0);
+	assert_int_equal(wire_decode_header(buffer, len, &header), WIRE_OK);
+	assert_int_equal(wire_decode_record(buffer, &header, 0, &decoded), WIRE_ERR_RECORD);
+	assert_int_equal(wire_decode_record(buffer, &header, 1, &decoded), WIRE_ERR_RECORD);
+	assert_int_equal(wire_decode_record(buffer, &header, 2, &decoded), WIRE_ERR_RECORD);
+}
+
+/* A later version may append fields to records: this decoder skips them. */
+static void test_longer_records(void **state)
+{
+	uint8_t buffer[512], longer[512];
+	struct wire_header header;
+	struct flow_record decoded, expected = sample_record(0);
+	size_t len, i;
+	uint32_t crc;
+
+	(void)state;
+	len = build_batch(buffer, sizeof(buffer), 2, "x");
+	memcpy(longer, buffer, 41);
+	for (i = 0; i < 2; i++) {
+		memcpy(longer + 41 + i * 85, buffer + 41 + i * 81, 81);
+		memset(longer + 41 + i * 85 + 81, 0xee, 4);
+	}
+	longer[8] = 85;
+	crc = wire_crc32c(longer + 41, 170);
+	memcpy(longer + 32, &crc, 4);
+	assert_int_equal(wire_decode_header(longer, 41 + 170, &header), WIRE_OK);
+	assert_int_equal(wire_decode_record(longer, &header, 0, &decoded), WIRE_OK);
+	assert_memory_equal(&decoded, &expected, sizeof(decoded));
+	(void)len;
+}
+
+static void test_encoder_limits(void **state)
+{
+	uint8_t buffer[250];
+	struct wire_batch batch;
+	struct flow_record record = sample_record(0);
+	char long_id[300];
+
+	(void)state;
+	memset(long_id, 'a', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	assert_int_equal(wire_batch_begin(&batch, buffer, sizeof(buffer), long_id), -EINVAL);
+	assert_int_equal(wire_batch_begin(&batch, buffer, sizeof(buffer), "a"), 0);
+	assert_int_equal(wire_batch_add(&batch, &record), 0);
+	assert_int_equal(wire_batch_add(&batch, &record), 0);
+	assert_int_equal(wire_batch_add(&batch, &record), -ENOSPC);	/* 41 + 3 * 81 > 250 */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc32c_check_value),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_impossible_record),
+		cmocka_unit_test(test_longer_records),
+		cmocka_unit_test(test_encoder_limits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
