@@ -21,7 +21,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS	 ?= -O2 -g
 CFLAGS	 += -Wall -Wextra -Werror -std=gnu11
 CPPFLAGS += -Iagent -Ibpf -I$(BUILD) -MMD -MP
-LDLIBS	 := -lxdp -lbpf -lelf -lisal -lmicrohttpd -lz -lm
+LDLIBS	 := -lxdp -lbpf -lelf -lrdkafka -lisal -lmicrohttpd -lz -lm -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 ifeq ($(V),1)
@@ -108,17 +108,31 @@ $(BUILD)/fuzz_replay: tests/fuzz/fuzz_replay.c agent/pcap_reader.c | $(BUILD)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -Wall -Werror -Iagent -Ibpf $^ -lisal -o $@
 
+$(BUILD)/fuzz_wire: tests/fuzz/fuzz_wire.c agent/wire.c | $(BUILD)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Wall -Werror -Iagent -Ibpf $^ -lisal -o $@
+
 $(BUILD)/tracegen: $(BUILD)/obj/tests/tracegen/tracegen.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lz -lm -o $@
+
+# The tests' Kafka consumer (decodes with the agent's wire decoder) and the bench's producer.
+$(BUILD)/flowconsume: $(BUILD)/obj/tests/kafka/flowconsume.o $(BUILD)/obj/agent/wire.o \
+		      $(BUILD)/obj/agent/flow_output.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lrdkafka -lisal -o $@
+
+$(BUILD)/flowproduce: $(BUILD)/obj/tests/kafka/flowproduce.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lrdkafka -o $@
 
 $(BUILD)/pcap_loop: $(BUILD)/obj/tests/bench/pcap_loop.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lpcap -o $@
 
 TEST_BINS := $(patsubst %,$(BUILD)/%,$(UNIT_TESTS)) $(patsubst %,$(BUILD)/asan/%,$(UNIT_TESTS)) \
-	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent $(BUILD)/fuzz_replay \
-	     $(BUILD)/xdp_pass.bpf.o
+	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent $(BUILD)/fuzz_replay $(BUILD)/fuzz_wire \
+	     $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume $(BUILD)/flowproduce
 
 .PHONY: test
 test: deps all $(TEST_BINS)
@@ -129,16 +143,18 @@ demo: deps all
 	$(Q)tests/demo.sh
 
 .PHONY: bench
-bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o
+bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume $(BUILD)/flowproduce
 	$(Q)$(PYTHON) tests/bench/bench.py
 	$(Q)$(PYTHON) tests/bench/live.py
+	$(Q)$(PYTHON) tests/bench/kafka.py
 
 # --- dependencies ---------------------------------------------------------------------------
 # Debian packages for building, testing and `make bench`'s reference tools. Quiet and quick
 # when everything is installed.
 DEB_PACKAGES := make gcc clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev \
 		libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
-		libclang-rt-14-dev libmicrohttpd-dev python3 iputils-ping tcpreplay netsniff-ng
+		libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev python3 iputils-ping tcpreplay netsniff-ng \
+		openjdk-17-jdk-headless maven
 
 .PHONY: deps
 deps:
@@ -156,6 +172,21 @@ deps:
 	$(Q)$(PYTHON) -c 'import pytest' 2>/dev/null || { \
 		echo "  DEPS     installing: pytest (PyPI)"; \
 		$(PYTHON) -m pip install -q pytest || { echo "make deps: pip install pytest failed" >&2; exit 1; }; }
+	$(Q)$(MAKE) -s $(KAFKA_STAMP)
+
+# A real Kafka broker for the tests and the bench: the jars tests/kafka/pom.xml pins, from Maven
+# Central. The stamp makes a second `make deps` instant.
+KAFKA_LIBS  := $(BUILD)/kafka/libs
+KAFKA_STAMP := $(BUILD)/kafka/fetched.stamp
+$(KAFKA_STAMP): tests/kafka/pom.xml
+	$(call msg,DEPS,Kafka broker jars (Maven Central) -> $(KAFKA_LIBS))
+	$(Q)rm -rf $(KAFKA_LIBS) && mkdir -p $(KAFKA_LIBS)
+	$(Q)mvn -q -B -f tests/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+		-DoutputDirectory=$(abspath $(KAFKA_LIBS)) >$(BUILD)/kafka/mvn.log 2>&1 || \
+		{ tail -20 $(BUILD)/kafka/mvn.log >&2; \
+		  echo "make deps: fetching the Kafka jars with mvn failed; see $(BUILD)/kafka/mvn.log" >&2; \
+		  exit 1; }
+	$(Q)touch $@
 
 # --- housekeeping ---------------------------------------------------------------------------
 $(BUILD):

@@ -143,18 +143,12 @@ int flow_output_flush(struct flow_output *out)
 		p += sizeof(s) - 1;                                                                \
 	} while (0)
 
-void flow_output_json(struct flow_output *out, const struct flow_record *record)
+char *flow_record_json_fields(char *p, const struct flow_record *record)
 {
 	const struct flow_key *key = &record->key;
 	const struct flow_metrics *m = &record->stats;
-	char *start, *p;
 
-	/* A record is at most ~400 bytes; keep room for one. */
-	if (out->used > sizeof(out->buffer) - 512)
-		flow_output_flush(out);
-	start = p = out->buffer + out->used;
-
-	APPEND_LITERAL(p, "{\"src_addr\":\"");
+	APPEND_LITERAL(p, "\"src_addr\":\"");
 	p += flow_addr_format(p, key->src_addr);
 	APPEND_LITERAL(p, "\",\"dst_addr\":\"");
 	p += flow_addr_format(p, key->dst_addr);
@@ -184,7 +178,23 @@ void flow_output_json(struct flow_output *out, const struct flow_record *record)
 		APPEND_LITERAL(p, ",\"direction\":\"egress\"}\n");
 	else
 		APPEND_LITERAL(p, ",\"direction\":\"ingress\"}\n");
+	return p;
+}
 
+char *flow_format_u64(char *dst, uint64_t value)
+{
+	return format_u64(dst, value);
+}
+
+void flow_output_json(struct flow_output *out, const struct flow_record *record)
+{
+	char *start, *p;
+
+	if (out->used > sizeof(out->buffer) - FLOW_RECORD_JSON_MAX)
+		flow_output_flush(out);
+	start = p = out->buffer + out->used;
+	*p++ = '{';
+	p = flow_record_json_fields(p, record);
 	out->used += (size_t)(p - start);
 	out->records++;
 }

@@ -13,6 +13,8 @@
 
 #define FLOW_OUTPUT_BUFFER (1 << 20)
 #define FLOW_ADDR_TEXT_MAX 46
+/* The longest JSON record, with room to spare. */
+#define FLOW_RECORD_JSON_MAX 512
 
 struct flow_output {
 	int fd;
@@ -24,6 +26,13 @@ struct flow_output {
 
 void flow_output_init(struct flow_output *out, int fd);
 void flow_output_json(struct flow_output *out, const struct flow_record *record);
+/*
+ * Writes a record's JSON fields after an opening brace the caller wrote, through the closing
+ * brace and a newline; returns the end. At most FLOW_RECORD_JSON_MAX - 1 bytes.
+ */
+char *flow_record_json_fields(char *dst, const struct flow_record *record);
+/* Decimal digits of value, no terminator; returns the end. */
+char *flow_format_u64(char *dst, uint64_t value);
 /* Returns 0 or the first write error. */
 int flow_output_flush(struct flow_output *out);
 

@@ -26,7 +26,7 @@
 
 #include "flow.skel.h"
 #include "flow_maps.h"
-#include "flow_output.h"
+#include "export.h"
 #include "flow_table.h"
 #include "live.h"
 #include "log.h"
@@ -68,7 +68,7 @@ struct live {
 	struct flow_map_reader reader;
 	uint64_t clock_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC for the drain in progress */
 	struct flow_table table; /* what each key saw since its last record */
-	struct flow_output *output;
+	struct exporter exporter;
 	uint64_t export_now_ns;	/* wall clock of the drain in progress */
 	int export_all;
 	/* self-metrics; the endpoint's thread reads a snapshot under the lock */
@@ -81,6 +81,8 @@ struct live {
 	uint64_t snapshot_drain_ns_last;
 	uint64_t snapshot_flows_open;
 	uint64_t snapshot_forced_exports;
+	struct kafka_export_stats snapshot_kafka;
+	int snapshot_has_kafka;
 	uint64_t forced_exports;
 	uint64_t drains;
 	uint64_t drain_ns_total;
@@ -272,7 +274,7 @@ static void emit_record(void *ctx, const struct flow_entry *entry)
 		.stats = entry->metrics,
 	};
 
-	flow_output_json(live->output, &record);
+	exporter_write(&live->exporter, &record);
 }
 
 /* A record is due when its flow went idle, reached the active timeout, or saw FIN or RST. */
@@ -340,9 +342,10 @@ static int live_drain(struct live *live, int final)
 		live->forced_exports++;
 	}
 	flow_table_expire(&live->table, record_due, emit_record, live);
-	if (flow_output_flush(live->output)) {
-		pr_warn("writing records failed: %s\n", strerror(-live->output->error));
-		return live->output->error;
+	err = exporter_flush(&live->exporter);
+	if (err) {
+		pr_warn("writing records failed: %s\n", strerror(-err));
+		return err;
 	}
 	live->drain_ns_last = clock_ns(CLOCK_MONOTONIC) - started;
 	live->drain_ns_total += live->drain_ns_last;
@@ -379,9 +382,9 @@ static void live_report(struct live *live, const char *prefix, int every_counter
 		", drains %" PRIu64 ", last drain %.2f ms, records per drain %.1f, early exports %" PRIu64
 		"\n",
 		prefix, counters[FLOW_CNT_PACKETS], counters[FLOW_CNT_FLOW_CREATED],
-		live->output->records, counters[FLOW_CNT_MAP_FULL], live->drains,
+		live->exporter.records, counters[FLOW_CNT_MAP_FULL], live->drains,
 		(double)live->drain_ns_last / 1e6,
-		live->drains ? (double)live->output->records / (double)live->drains : 0.0,
+		live->drains ? (double)live->exporter.records / (double)live->drains : 0.0,
 		live->forced_exports);
 	if (every_counter)
 		for (i = 0; i < FLOW_CNT_MAX; i++)
@@ -396,12 +399,13 @@ static void live_snapshot_update(struct live *live)
 		return;
 	pthread_mutex_lock(&live->snapshot_lock);
 	memcpy(live->snapshot_counters, counters, sizeof(counters));
-	live->snapshot_records = live->output->records;
+	live->snapshot_records = live->exporter.records;
 	live->snapshot_drains = live->drains;
 	live->snapshot_drain_ns_total = live->drain_ns_total;
 	live->snapshot_drain_ns_last = live->drain_ns_last;
 	live->snapshot_flows_open = live->table.live;
 	live->snapshot_forced_exports = live->forced_exports;
+	live->snapshot_has_kafka = exporter_kafka_stats(&live->exporter, &live->snapshot_kafka);
 	pthread_mutex_unlock(&live->snapshot_lock);
 }
 
@@ -414,7 +418,8 @@ static size_t live_metrics_render(void *ctx, char *buf, size_t size)
 	char *p = buf, *end = buf + size;
 	uint64_t counters[FLOW_CNT_MAX];
 	uint64_t records, drains, drain_total, drain_last, flows_open, forced;
-	int i;
+	struct kafka_export_stats kafka;
+	int i, has_kafka;
 
 	pthread_mutex_lock(&live->snapshot_lock);
 	memcpy(counters, live->snapshot_counters, sizeof(counters));
@@ -424,6 +429,8 @@ static size_t live_metrics_render(void *ctx, char *buf, size_t size)
 	drain_last = live->snapshot_drain_ns_last;
 	flows_open = live->snapshot_flows_open;
 	forced = live->snapshot_forced_exports;
+	kafka = live->snapshot_kafka;
+	has_kafka = live->snapshot_has_kafka;
 	pthread_mutex_unlock(&live->snapshot_lock);
 
 	METRIC(p, end, "# HELP flowagent_packets_seen_total Packets the XDP and TC programs saw.\n"
@@ -472,6 +479,8 @@ static size_t live_metrics_render(void *ctx, char *buf, size_t size)
 	       counters[FLOW_CNT_MAP_FULL], counters[FLOW_CNT_FLOW_CREATED], records, drains,
 	       (double)drain_total / 1e9, (double)drain_last / 1e9,
 	       drains ? (double)records / (double)drains : 0.0, flows_open, forced);
+	if (has_kafka && p < end)
+		p += kafka_metrics_render(&kafka, p, (size_t)(end - p));
 	return p < end ? (size_t)(p - buf) : size - 1;
 }
 
@@ -565,19 +574,24 @@ static int live_setup(struct live *live)
 
 int live_run(const struct live_options *options)
 {
-	static struct flow_output output;
-	struct live live = { .options = options, .output = &output };
+	struct live live = { .options = options };
 	struct sigaction stop = { .sa_handler = on_stop_signal };
 	uint64_t next_drain, next_report, now;
 	int err, exit_status = EXIT_OK;
 
-	flow_output_init(&output, STDOUT_FILENO);
+	char why[512];
+
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
 	/* a reader that goes away (| head) is a write error to handle: detach, then exit */
 	signal(SIGPIPE, SIG_IGN);
 
 	pthread_mutex_init(&live.snapshot_lock, NULL);
+	err = exporter_open(&live.exporter, options->kafka, why, sizeof(why));
+	if (err) {
+		pr_warn("%s\n", why);
+		return err == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
+	}
 	err = live_setup(&live);
 	if (!err && options->metrics_address) {
 		live_snapshot_update(&live);
@@ -588,6 +602,7 @@ int live_run(const struct live_options *options)
 	}
 	if (err) {
 		live_cleanup(&live);
+		exporter_close(&live.exporter, 0, NULL);
 		return EXIT_FAILURE_RUNTIME;
 	}
 	pr_info("capturing on %d interface(s); SIGINT or SIGTERM stops and exports everything\n",
@@ -600,6 +615,7 @@ int live_run(const struct live_options *options)
 		struct timespec nap = { 0, POLL_MS * 1000000L };
 
 		nanosleep(&nap, NULL);
+		exporter_poll(&live.exporter);
 		now = clock_ns(CLOCK_MONOTONIC);
 		if (now < next_drain && !live_map_filling(&live))
 			continue;
@@ -627,5 +643,14 @@ int live_run(const struct live_options *options)
 		exit_status = EXIT_FAILURE_RUNTIME;
 	live_report(&live, "flowagent: live summary: ", 1);
 	live_cleanup(&live);
+	if (live.exporter.kafka) {
+		struct kafka_export_stats kafka_stats;
+
+		if (exporter_close(&live.exporter, options->flush_timeout_ms, &kafka_stats))
+			exit_status = EXIT_FAILURE_RUNTIME;
+		kafka_export_print_stats(&kafka_stats, stderr);
+	} else if (exporter_close(&live.exporter, 0, NULL)) {
+		exit_status = EXIT_FAILURE_RUNTIME;
+	}
 	return exit_status;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "kafka_export.h"
 #include "replay_engine.h"
 
 enum live_xdp_mode {
@@ -21,6 +22,8 @@ struct live_options {
 	struct replay_engine_config config; /* timeouts (wall clock), sampling, max_flows */
 	uint32_t drain_interval_ms;
 	const struct sockaddr_storage *metrics_address; /* NULL: no Prometheus endpoint */
+	const struct kafka_export_config *kafka;	/* NULL: JSON lines on standard output */
+	int flush_timeout_ms;				/* Kafka, at exit */
 };
 
 /* Runs until SIGINT or SIGTERM; returns an exit status (see enum flowagent_exit). */

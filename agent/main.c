@@ -12,16 +12,43 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "kafka_export.h"
 #include "live.h"
 #include "metrics.h"
 #include "log.h"
 #include "replay.h"
+#include "wire.h"
 
 #define DEFAULT_IDLE_TIMEOUT_S	 15	/* NetFlow's usual inactive timeout */
 #define DEFAULT_ACTIVE_TIMEOUT_S 60	/* the 1-minute active timeout most deployments use */
 #define DEFAULT_MAX_FLOWS	 (1u << 18)
 #define DEFAULT_DRAIN_MS	 1000
 #define MAX_TIMEOUT_S		 (7 * 24 * 3600)
+#define DEFAULT_BATCH_RECORDS	 10000
+#define DEFAULT_BATCH_BYTES	 (960u << 10)	/* under Kafka's default 1 MB message limit */
+#define DEFAULT_BATCH_MS	 1000
+#define DEFAULT_QUEUE_BYTES	 (64u << 20)
+#define DEFAULT_SPOOL_BYTES	 (1ull << 30)
+#define DEFAULT_FLUSH_TIMEOUT_MS 30000
+#define KAFKA_CHECK_TIMEOUT_MS	 10000
+
+/* Long options without a short letter. */
+enum {
+	OPT_TOPIC = 256,
+	OPT_KAFKA_FORMAT,
+	OPT_COMPRESSION,
+	OPT_KAFKA_CONFIG,
+	OPT_AGENT_ID,
+	OPT_BATCH_RECORDS,
+	OPT_BATCH_BYTES,
+	OPT_BATCH_MS,
+	OPT_QUEUE_MAX_BYTES,
+	OPT_SPOOL_DIR,
+	OPT_SPOOL_MAX_BYTES,
+	OPT_FLUSH_TIMEOUT,
+	OPT_SPEED,
+	OPT_CHECK,
+};
 
 static struct env {
 	int replay;
@@ -32,8 +59,22 @@ static struct env {
 	int metrics;
 	int verbosity;
 	int no_progress;
+	int kafka;
+	int kafka_check;
+	struct kafka_export_config kafka_config;
+	int flush_timeout_ms;
 } env = {
 	.drain_interval_ms = DEFAULT_DRAIN_MS,
+	.flush_timeout_ms = DEFAULT_FLUSH_TIMEOUT_MS,
+	.kafka_config = {
+		.topic = "flows",
+		.compression = "lz4",
+		.batch_records = DEFAULT_BATCH_RECORDS,
+		.batch_bytes = DEFAULT_BATCH_BYTES,
+		.batch_ms = DEFAULT_BATCH_MS,
+		.queue_max_bytes = DEFAULT_QUEUE_BYTES,
+		.spool_max_bytes = DEFAULT_SPOOL_BYTES,
+	},
 	.replay_options = {
 		.engine = REPLAY_ENGINE_USER,
 		.engine_config = {
@@ -116,6 +157,37 @@ static const struct argp_option options[] = {
 	{ "metrics", 'M', "[ADDR:]PORT", 0,
 	  "Live: serve Prometheus metrics on /metrics (off by default; 127.0.0.1 unless ADDR)", 0 },
 	{ "no-progress", 'P', NULL, 0, "No progress line, even on a terminal", 0 },
+	{ "speed", OPT_SPEED, "X", 0,
+	  "Replay: pace packets at X times trace time (1 = as captured) instead of at full speed",
+	  0 },
+	{ NULL, 0, NULL, 0, "Kafka export (instead of JSON on standard output):", 1 },
+	{ "kafka", 'k', "BROKERS", 0, "Produce records to these brokers (host:port,...)", 1 },
+	{ "topic", OPT_TOPIC, "TOPIC", 0, "Kafka topic (default flows)", 1 },
+	{ "kafka-format", OPT_KAFKA_FORMAT, "FORMAT", 0,
+	  "binary (the wire format, default) or json (JSONEachRow, for ClickHouse's Kafka engine)",
+	  1 },
+	{ "compression", OPT_COMPRESSION, "CODEC", 0, "lz4 (default), zstd, gzip, snappy or none",
+	  1 },
+	{ "kafka-config", OPT_KAFKA_CONFIG, "FILE", 0,
+	  "librdkafka properties, key=value lines: TLS, SASL and every secret go here", 1 },
+	{ NULL, 'X', "KEY=VALUE", 0, "One librdkafka property (never a secret; repeatable)", 1 },
+	{ "agent-id", OPT_AGENT_ID, "ID", 0, "This agent's name in every batch (default: host name)",
+	  1 },
+	{ "batch-records", OPT_BATCH_RECORDS, "N", 0, "Records per Kafka message, at most (10000)",
+	  1 },
+	{ "batch-bytes", OPT_BATCH_BYTES, "BYTES", 0, "Bytes per Kafka message, at most (960K)", 1 },
+	{ "batch-ms", OPT_BATCH_MS, "MS", 0, "Send a message this long after its first record (1000)",
+	  1 },
+	{ "queue-max-bytes", OPT_QUEUE_MAX_BYTES, "BYTES", 0,
+	  "In-memory queue: bytes sent and not yet acknowledged, at most (64M)", 1 },
+	{ "spool-dir", OPT_SPOOL_DIR, "DIR", 0,
+	  "Keep batches Kafka cannot take in DIR, and send them when it can (default: none)", 1 },
+	{ "spool-max-bytes", OPT_SPOOL_MAX_BYTES, "BYTES", 0, "Spool size limit (1G)", 1 },
+	{ "flush-timeout", OPT_FLUSH_TIMEOUT, "SECONDS", 0,
+	  "At exit, wait this long for Kafka before spooling what is left (30)", 1 },
+	{ "check", OPT_CHECK, NULL, 0,
+	  "Check that the brokers answer and the topic exists, print them, and exit", 1 },
+	{ NULL, 0, NULL, 0, "General:", 2 },
 	{ "verbose", 'v', NULL, 0, "More messages; twice for libbpf debug output", 0 },
 	{},
 };
@@ -147,8 +219,58 @@ static int parse_u32(const char *text, unsigned long min, unsigned long max, uin
 	return 0;
 }
 
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+static int parse_bytes(const char *text, uint64_t min, uint64_t max, uint64_t *value)
+{
+	unsigned long long parsed;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	parsed = strtoull(text, &end, 10);
+	if (errno || end == text || text[0] == '-')
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || parsed > (max >> shift))
+		return -EINVAL;
+	parsed <<= shift;
+	if (parsed < min)
+		return -EINVAL;
+	*value = parsed;
+	return 0;
+}
+
+static void add_property(struct argp_state *state, char *arg)
+{
+	struct kafka_export_config *kafka = &env.kafka_config;
+	char name[256];
+	size_t name_len = strcspn(arg, "=");
+	char **grown;
+
+	if (!arg[name_len] || !name_len)
+		argp_error(state, "-X '%s': expected KEY=VALUE", arg);
+	snprintf(name, sizeof(name), "%.*s", (int)name_len, arg);
+	if (kafka_property_is_secret(name))
+		argp_error(state, "-X %s: secrets never go on the command line (other users can read "
+			   "it in /proc); put it in a --kafka-config file with mode 600", name);
+	grown = realloc(kafka->properties, (size_t)(kafka->property_count + 1) * sizeof(*grown));
+	if (!grown)
+		argp_failure(state, EXIT_FAILURE_RUNTIME, ENOMEM, "-X");
+	kafka->properties = grown;
+	kafka->properties[kafka->property_count++] = arg;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
+	struct kafka_export_config *kafka = &env.kafka_config;
+	uint64_t bytes;
 	struct replay_engine_config *config = &env.replay_options.engine_config;
 
 	switch (key) {
@@ -207,6 +329,85 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'P':
 		env.no_progress = 1;
 		break;
+	case OPT_SPEED: {
+		char *end;
+
+		errno = 0;
+		env.replay_options.speed = strtod(arg, &end);
+		if (errno || end == arg || *end || !isfinite(env.replay_options.speed) ||
+		    env.replay_options.speed < 0.001 || env.replay_options.speed > 1e6)
+			argp_error(state, "--speed: '%s' is not a number in [0.001, 1000000]", arg);
+		break;
+	}
+	case 'k':
+		env.kafka = 1;
+		kafka->brokers = arg;
+		break;
+	case OPT_TOPIC:
+		if (!*arg || strlen(arg) > 249 || arg[strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")])
+			argp_error(state, "--topic '%s': Kafka topics are 1 to 249 letters, digits, '.', "
+				   "'_' or '-'", arg);
+		kafka->topic = arg;
+		break;
+	case OPT_KAFKA_FORMAT:
+		if (!strcmp(arg, "binary"))
+			kafka->format = KAFKA_FORMAT_BINARY;
+		else if (!strcmp(arg, "json"))
+			kafka->format = KAFKA_FORMAT_JSON;
+		else
+			argp_error(state, "--kafka-format: '%s' is not binary or json", arg);
+		break;
+	case OPT_COMPRESSION:
+		kafka->compression = arg;
+		break;
+	case OPT_KAFKA_CONFIG:
+		kafka->properties_file = arg;
+		break;
+	case 'X':
+		add_property(state, arg);
+		break;
+	case OPT_AGENT_ID:
+		kafka->agent_id = arg;
+		break;
+	case OPT_BATCH_RECORDS:
+		if (parse_u32(arg, 1, WIRE_MAX_RECORDS, &kafka->batch_records))
+			argp_error(state, "--batch-records: '%s' is not an integer in [1, %u]", arg,
+				   WIRE_MAX_RECORDS);
+		break;
+	case OPT_BATCH_BYTES:
+		if (parse_bytes(arg, 4096, 64u << 20, &bytes))
+			argp_error(state, "--batch-bytes: '%s' is not a size in [4K, 64M]", arg);
+		kafka->batch_bytes = (size_t)bytes;
+		break;
+	case OPT_BATCH_MS:
+		if (parse_u32(arg, 1, 3600000, &kafka->batch_ms))
+			argp_error(state, "--batch-ms: '%s' is not milliseconds in [1, 3600000]", arg);
+		break;
+	case OPT_QUEUE_MAX_BYTES:
+		if (parse_bytes(arg, 4096, 1ull << 40, &bytes))
+			argp_error(state, "--queue-max-bytes: '%s' is not a size in [4K, 1T]", arg);
+		kafka->queue_max_bytes = (size_t)bytes;
+		break;
+	case OPT_SPOOL_DIR:
+		kafka->spool_dir = arg;
+		break;
+	case OPT_SPOOL_MAX_BYTES:
+		if (parse_bytes(arg, 0, 1ull << 50, &kafka->spool_max_bytes))
+			argp_error(state, "--spool-max-bytes: '%s' is not a size (K, M, G suffixes)",
+				   arg);
+		break;
+	case OPT_FLUSH_TIMEOUT: {
+		uint64_t ns;
+
+		if (parse_seconds(arg, &ns) || ns > 3600 * 1000000000ULL)
+			argp_error(state, "--flush-timeout: '%s' is not seconds in [0, 3600]", arg);
+		env.flush_timeout_ms = (int)(ns / 1000000);
+		break;
+	}
+	case OPT_CHECK:
+		env.kafka_check = 1;
+		break;
 	case 'v':
 		env.verbosity++;
 		break;
@@ -218,6 +419,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.replay_options.file_count = state->argc - state->next;
 		break;
 	case ARGP_KEY_END:
+		if (env.kafka_check) {
+			if (!env.kafka)
+				argp_error(state, "--check needs --kafka BROKERS");
+			break;
+		}
+		if (!env.kafka && (kafka->spool_dir || kafka->properties_file ||
+				   kafka->property_count || kafka->agent_id))
+			argp_error(state, "Kafka options need --kafka BROKERS");
+		if (env.replay_options.speed > 0 && !env.replay)
+			argp_error(state, "--speed paces a replay; it needs --replay");
 		if (!env.replay_options.file_count)
 			argp_error(state, env.replay ? "no capture file given (use '-' for standard input)"
 						     : "no interface given");
@@ -247,6 +458,8 @@ int main(int argc, char **argv)
 	log_set_level(env.verbosity >= 2 ? LOG_LEVEL_DEBUG
 					 : env.verbosity ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
 	libbpf_set_print(log_libbpf_print);
+	if (env.kafka_check)
+		return kafka_check(&env.kafka_config, KAFKA_CHECK_TIMEOUT_MS);
 	if (!env.replay) {
 		struct live_options live = {
 			.interfaces = env.replay_options.files,
@@ -255,10 +468,16 @@ int main(int argc, char **argv)
 			.config = env.replay_options.engine_config,
 			.drain_interval_ms = env.drain_interval_ms,
 			.metrics_address = env.metrics ? &env.metrics_address : NULL,
+			.kafka = env.kafka ? &env.kafka_config : NULL,
+			.flush_timeout_ms = env.flush_timeout_ms,
 		};
 
 		return live_run(&live);
 	}
 	env.replay_options.show_progress = !env.no_progress && isatty(STDERR_FILENO);
+	env.replay_options.kafka = env.kafka ? &env.kafka_config : NULL;
+	env.replay_options.flush_timeout_ms = env.flush_timeout_ms;
+	/* unpaced replay waits for Kafka rather than spooling while Kafka keeps up */
+	env.kafka_config.block_when_full = env.replay_options.speed == 0;
 	return replay_run(&env.replay_options);
 }

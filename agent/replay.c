@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "flow_output.h"
+#include "export.h"
 #include "log.h"
 #include "pcap_reader.h"
 #include "replay.h"
@@ -44,16 +44,18 @@ const char *const flow_counter_names[FLOW_CNT_MAX] = {
 struct replay_state {
 	const struct replay_options *options;
 	struct replay_engine *engine;
-	struct flow_output *output;
+	struct exporter *exporter;
 	uint64_t watermark_ns;		/* latest packet time seen */
 	uint64_t next_scan_ns;
 	uint64_t scan_interval_ns;
 	int scan_started;
 	uint64_t packets_read;
 	uint64_t capture_bytes;		/* bytes of all captures consumed */
-	uint64_t bytes_recorded;
 	int files_failed;
 	int files_truncated;
+	/* pacing (--speed): packet time maps to wall time from the first packet on */
+	uint64_t pace_first_ts_ns;
+	struct timespec pace_started;
 	/* progress */
 	struct timespec started;
 	struct timespec last_progress;
@@ -72,12 +74,11 @@ uint64_t replay_scan_interval_ns(uint64_t idle_timeout_ns)
 	return interval;
 }
 
-static void emit_json(void *ctx, const struct flow_record *record)
+static void emit_record(void *ctx, const struct flow_record *record)
 {
 	struct replay_state *state = ctx;
 
-	state->bytes_recorded += record->stats.bytes;
-	flow_output_json(state->output, record);
+	exporter_write(state->exporter, record);
 }
 
 static double seconds_between(const struct timespec *a, const struct timespec *b)
@@ -107,6 +108,38 @@ static void progress_update(struct replay_state *state, struct pcap_reader *read
 	state->last_progress = now;
 	state->last_progress_bytes = bytes;
 	state->progress_shown = 1;
+}
+
+/* --speed: waits until wall time catches up with the packet time of ts_ns, serving Kafka. */
+static void pace(struct replay_state *state, uint64_t ts_ns)
+{
+	double speed = state->options->speed;
+	struct timespec now;
+	double due, elapsed;
+
+	if (!state->pace_first_ts_ns) {
+		state->pace_first_ts_ns = ts_ns;
+		clock_gettime(CLOCK_MONOTONIC, &state->pace_started);
+		return;
+	}
+	if (ts_ns <= state->pace_first_ts_ns)
+		return;
+	due = (double)(ts_ns - state->pace_first_ts_ns) / 1e9 / speed;
+	for (;;) {
+		struct timespec nap = { 0, 0 };
+		double wait;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = seconds_between(&state->pace_started, &now);
+		if (elapsed >= due)
+			return;
+		exporter_poll(state->exporter);
+		wait = due - elapsed;
+		if (wait > 0.1)
+			wait = 0.1;
+		nap.tv_nsec = (long)(wait * 1e9);
+		nanosleep(&nap, NULL);
+	}
 }
 
 /* Feeds packets to the engine, expiring idle records whenever packet time passes a scan point. */
@@ -160,10 +193,14 @@ static int replay_file(struct replay_state *state, const char *path)
 	pr_info("%s: %s\n", path, pcap_reader_format(reader));
 
 	while ((count = pcap_reader_next_batch(reader, packets, READ_BATCH)) > 0) {
+		if (state->options->speed > 0)
+			pace(state, packets[count - 1].ts_ns);
 		err = replay_feed(state, packets, count);
 		if (err)
 			goto cleanup;
-		if (state->options->show_progress && (++batches & 255) == 0)
+		if ((++batches & 15) == 0)
+			exporter_poll(state->exporter);
+		if (state->options->show_progress && (batches & 255) == 0)
 			progress_update(state, reader);
 	}
 	if (count < 0) {
@@ -196,8 +233,8 @@ static void replay_summary(const struct replay_state *state, const uint64_t *cou
 		"  %-24s %llu\n  %-24s %llu\n  %-24s %llu\n",
 		state->engine->name, options->file_count, state->files_failed,
 		state->files_truncated, "packets_read", (unsigned long long)state->packets_read,
-		"records", (unsigned long long)state->output->records, "bytes_recorded",
-		(unsigned long long)state->bytes_recorded);
+		"records", (unsigned long long)state->exporter->records, "bytes_recorded",
+		(unsigned long long)state->exporter->bytes);
 	for (i = 0; i < FLOW_CNT_MAX; i++)
 		fprintf(stderr, "  %-24s %llu\n", flow_counter_names[i], (unsigned long long)counters[i]);
 	fprintf(stderr, "  %-24s %.3f s (%.2f Mpps)\n", "elapsed", seconds,
@@ -206,15 +243,21 @@ static void replay_summary(const struct replay_state *state, const uint64_t *cou
 
 int replay_run(const struct replay_options *options)
 {
-	static struct flow_output output;
-	struct replay_state state = { .options = options, .output = &output };
-	struct replay_sink sink = { .emit = emit_json, .ctx = &state };
+	struct exporter exporter;
+	struct replay_state state = { .options = options, .exporter = &exporter };
+	struct replay_sink sink = { .emit = emit_record, .ctx = &state };
 	uint64_t counters[FLOW_CNT_MAX] = { 0 };
 	int exit_status = EXIT_OK;
 	struct timespec finished;
-	int i, err;
+	struct kafka_export_stats kafka_stats;
+	char why[512];
+	int i, err, has_kafka;
 
-	flow_output_init(&output, STDOUT_FILENO);
+	err = exporter_open(&exporter, options->kafka, why, sizeof(why));
+	if (err) {
+		pr_warn("%s\n", why);
+		return err == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
+	}
 	state.scan_interval_ns = replay_scan_interval_ns(options->engine_config.idle_timeout_ns);
 	if (options->engine == REPLAY_ENGINE_KERNEL)
 		err = replay_engine_kernel_new(&options->engine_config, sink, &state.engine);
@@ -223,6 +266,7 @@ int replay_run(const struct replay_options *options)
 	if (err) {
 		pr_warn("cannot start the %s engine: %s\n",
 			options->engine == REPLAY_ENGINE_KERNEL ? "kernel" : "user", strerror(-err));
+		exporter_close(&exporter, 0, NULL);
 		return EXIT_FAILURE_RUNTIME;
 	}
 
@@ -242,15 +286,16 @@ int replay_run(const struct replay_options *options)
 		pr_warn("the %s engine failed: %s\n", state.engine->name, strerror(-err));
 		exit_status = EXIT_FAILURE_RUNTIME;
 	}
-	if (flow_output_flush(&output)) {
-		pr_warn("writing records failed: %s\n", strerror(-output.error));
-		exit_status = EXIT_FAILURE_RUNTIME;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &finished);
-
 	if (state.engine->read_counters(state.engine, counters))
 		pr_warn("reading the engine's counters failed\n");
+	/* Kafka: everything delivered or spooled before the summary, which reports it */
+	has_kafka = exporter.kafka != NULL;
+	if (exporter_close(&exporter, options->flush_timeout_ms, &kafka_stats))
+		exit_status = EXIT_FAILURE_RUNTIME;
+	clock_gettime(CLOCK_MONOTONIC, &finished);
 	replay_summary(&state, counters, seconds_between(&state.started, &finished));
+	if (has_kafka)
+		kafka_export_print_stats(&kafka_stats, stderr);
 	state.engine->destroy(state.engine);
 
 	if (exit_status == EXIT_OK && state.files_failed)

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "kafka_export.h"
 #include "replay_engine.h"
 
 /* Exit statuses of flowagent, documented in --help and the README. */
@@ -26,6 +27,9 @@ struct replay_options {
 	enum replay_engine_kind engine;
 	struct replay_engine_config engine_config;
 	int show_progress;
+	double speed;					/* > 0: pace packets at this multiple of trace time */
+	const struct kafka_export_config *kafka;	/* NULL: JSON lines on standard output */
+	int flush_timeout_ms;				/* Kafka, at the end */
 };
 
 /*

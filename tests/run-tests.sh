@@ -63,20 +63,31 @@ done
 echo "BPF program tests (BPF_PROG_TEST_RUN):"
 run_cmocka test_flow_bpf "$BUILD/test_flow_bpf"
 
-echo "fuzzing (libFuzzer, reader + parser, fixed seed and run count):"
-corpus=$(mktemp -d)
+# One libFuzzer target for a bounded, seeded run; a crash or sanitizer report fails it.
+run_fuzz() {
+	local name=$1 runs=$2 max_len=$3 rc corpus
+	shift 3
+	corpus=$(mktemp -d)
+	"$BUILD/$name" -seed=1 -runs="$runs" -max_len="$max_len" "$corpus" "$@" \
+		>"$results/$name.log" 2>&1
+	rc=$?
+	rm -rf "$corpus"
+	if [ "$rc" -eq 0 ]; then
+		tally "$name" 1 0 0 0
+	else
+		tally "$name" 0 1 0 "$rc"
+		grep -E 'ERROR|SUMMARY|runtime error|crash-' "$results/$name.log" | head -10 | sed 's/^/        /'
+	fi
+}
+
+echo "fuzzing (libFuzzer, fixed seed and run count):"
 seeds=
 [ -d "$SHARED_DIR/pcaps/edge" ] && seeds="$SHARED_DIR/pcaps/edge"
-"$BUILD/fuzz_replay" -seed=1 -runs=200000 -max_len=65536 "$corpus" $seeds \
-	>"$results/fuzz_replay.log" 2>&1
-rc=$?
-if [ "$rc" -eq 0 ]; then
-	tally fuzz_replay 1 0 0 0
-else
-	tally fuzz_replay 0 1 0 "$rc"
-	grep -E 'ERROR|SUMMARY|runtime error|crash-' "$results/fuzz_replay.log" | head -10 | sed 's/^/        /'
-fi
-rm -rf "$corpus"
+run_fuzz fuzz_replay 200000 65536 $seeds
+wire_seeds=$(mktemp -d)
+python3 tests/fuzz/make_wire_seeds.py "$wire_seeds"
+run_fuzz fuzz_wire 500000 4096 "$wire_seeds"
+rm -rf "$wire_seeds"
 
 echo "integration tests (pytest):"
 junit="$results/integration.xml"

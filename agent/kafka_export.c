@@ -1,0 +1,961 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Kafka export with librdkafka. One thread: delivery reports and errors are served by
+ * rd_kafka_poll() from the caller's loop, so the spool and the counters need no locks.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <librdkafka/rdkafka.h>
+
+#include "flow_output.h"
+#include "kafka_export.h"
+#include "log.h"
+#include "spool.h"
+#include "wire.h"
+
+#define NS_PER_MS		1000000ULL
+#define RETRY_MIN_MS		500
+#define RETRY_MAX_MS		30000
+#define WARN_INTERVAL_NS	(10 * 1000 * NS_PER_MS)
+#define DEFAULT_MESSAGE_TIMEOUT	"30000"
+
+/* What librdkafka carries with each message, handed back in its delivery report. */
+struct batch_ref {
+	uint64_t sequence;
+	uint32_t records;
+	int from_spool;		/* the payload was read from the spool, and is not a batch buffer */
+};
+
+/*
+ * Batch buffers are reused: a fresh 1 MB malloc per batch is an mmap, 240 page faults and a
+ * munmap, which cost more than encoding the batch.
+ */
+#define BUFFER_POOL_MAX 16
+
+/* A warning repeated at most every 10 s, with the count of those held back. */
+struct rate_limited_warning {
+	uint64_t last_ns;
+	uint64_t suppressed;
+};
+
+struct kafka_export {
+	struct kafka_export_config config;
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *topic;
+	struct spool *spool;
+	char agent_id[WIRE_AGENT_ID_MAX + 1];
+	size_t agent_id_len;
+
+	/* the batch being filled */
+	uint8_t *buffer;
+	size_t capacity;
+	size_t used;
+	uint32_t batch_records;
+	int batch_open;
+	uint64_t batch_sequence;
+	uint64_t batch_started_ns;
+	struct wire_batch wire;
+
+	uint64_t next_sequence;
+	int first_of_run;
+
+	int kafka_up;
+	uint64_t retry_at_ns;
+	uint32_t retry_ms;
+	int fatal;
+
+	struct kafka_export_stats stats;
+	struct rate_limited_warning warn_delivery, warn_drop, warn_spool;
+	void *buffer_pool[BUFFER_POOL_MAX];
+	int pooled;
+};
+
+static void *buffer_get(struct kafka_export *exporter)
+{
+	if (exporter->pooled)
+		return exporter->buffer_pool[--exporter->pooled];
+	return malloc(exporter->capacity);
+}
+
+static void buffer_put(struct kafka_export *exporter, void *buffer)
+{
+	if (exporter->pooled < BUFFER_POOL_MAX)
+		exporter->buffer_pool[exporter->pooled++] = buffer;
+	else
+		free(buffer);
+}
+
+/* A payload librdkafka is done with: a batch buffer goes back to the pool. */
+static void payload_release(struct kafka_export *exporter, void *payload, int from_spool)
+{
+	if (from_spool)
+		free(payload);
+	else
+		buffer_put(exporter, payload);
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Returns 1 when the warning may be printed now, and how many were held back before it. */
+static int warning_due(struct rate_limited_warning *warning, uint64_t *suppressed)
+{
+	uint64_t now = monotonic_ns();
+
+	if (warning->last_ns && now - warning->last_ns < WARN_INTERVAL_NS) {
+		warning->suppressed++;
+		return 0;
+	}
+	*suppressed = warning->suppressed;
+	warning->suppressed = 0;
+	warning->last_ns = now;
+	return 1;
+}
+
+int kafka_property_is_secret(const char *name)
+{
+	static const char *const secret_words[] = { "password", "secret", "key.pem", "token",
+						     "oauthbearer.config", "sasl.jaas" };
+	size_t i;
+
+	for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
+		if (strstr(name, secret_words[i]))
+			return 1;
+	return 0;
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+		    const char *where, char *err, size_t err_len)
+{
+	char why[512];
+
+	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+		/* The value is not repeated: it may be a secret. */
+		snprintf(err, err_len, "%s: Kafka property '%s': %s", where, name, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static char *trim(char *text)
+{
+	char *end;
+
+	while (isspace((unsigned char)*text))
+		text++;
+	end = text + strlen(text);
+	while (end > text && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return text;
+}
+
+/* key=value lines; '#' and '!' start comments, as in Java properties files. */
+static int load_properties_file(rd_kafka_conf_t *conf, const char *path, char *err,
+				size_t err_len)
+{
+	char line[4096], where[4200];
+	int line_number = 0, has_secret = 0, ret = 0;
+	struct stat st;
+	FILE *file;
+
+	file = fopen(path, "re");
+	if (!file) {
+		snprintf(err, err_len, "--kafka-config %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), file)) {
+		char *text, *eq;
+
+		line_number++;
+		snprintf(where, sizeof(where), "%s:%d", path, line_number);
+		if (!strchr(line, '\n') && !feof(file)) {
+			snprintf(err, err_len, "%s: line longer than %zu bytes", where,
+				 sizeof(line) - 2);
+			ret = -EINVAL;
+			break;
+		}
+		text = trim(line);
+		if (!*text || *text == '#' || *text == '!')
+			continue;
+		eq = strchr(text, '=');
+		if (!eq || eq == text) {
+			snprintf(err, err_len, "%s: expected key=value", where);
+			ret = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		text = trim(text);
+		has_secret |= kafka_property_is_secret(text);
+		ret = conf_set(conf, text, trim(eq + 1), where, err, err_len);
+		if (ret)
+			break;
+	}
+	if (!ret && !fstat(fileno(file), &st) && has_secret && (st.st_mode & 0077))
+		pr_warn("warning: %s holds secrets and is readable by other users; chmod 600 it\n",
+			path);
+	fclose(file);
+	return ret;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
+{
+	(void)rk;
+	/* syslog levels: 0-4 are errors and warnings, which error_cb and delivery reports show */
+	if (level <= 4)
+		pr_info("kafka: %s: %s\n", facility, message);
+	else
+		pr_debug("kafka: %s: %s\n", facility, message);
+}
+
+static void mark_down(struct kafka_export *exporter)
+{
+	uint64_t now = monotonic_ns();
+
+	if (exporter->kafka_up) {
+		exporter->kafka_up = 0;
+		exporter->retry_ms = RETRY_MIN_MS;
+	} else if (exporter->retry_ms < RETRY_MAX_MS) {
+		exporter->retry_ms *= 2;
+		if (exporter->retry_ms > RETRY_MAX_MS)
+			exporter->retry_ms = RETRY_MAX_MS;
+	}
+	exporter->retry_at_ns = now + exporter->retry_ms * NS_PER_MS;
+}
+
+static void mark_up(struct kafka_export *exporter)
+{
+	if (!exporter->kafka_up)
+		pr_info("kafka: delivering again\n");
+	exporter->kafka_up = 1;
+	exporter->retry_ms = RETRY_MIN_MS;
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct kafka_export *exporter = opaque;
+	uint64_t suppressed;
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char fatal_reason[512];
+
+		rd_kafka_fatal_error(rk, fatal_reason, sizeof(fatal_reason));
+		pr_warn("kafka: fatal producer error: %s; restarting the producer\n", fatal_reason);
+		exporter->fatal = 1;
+		return;
+	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		mark_down(exporter);
+	if (warning_due(&exporter->warn_delivery, &suppressed))
+		pr_warn("kafka: %s%s\n", reason,
+			suppressed ? " (and earlier errors held back)" : "");
+}
+
+/* Errors that sending again cannot cure: the batch is dropped, and counted. */
+static int error_is_permanent(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void count_dropped(struct kafka_export *exporter, uint64_t sequence, uint32_t records,
+			  const char *why)
+{
+	uint64_t suppressed;
+
+	exporter->stats.records_dropped += records;
+	exporter->stats.batches_dropped++;
+	if (warning_due(&exporter->warn_drop, &suppressed))
+		pr_warn("kafka: dropped batch %" PRIu64 " (%u records): %s; %" PRIu64
+			" records dropped so far\n", sequence, records, why,
+			exporter->stats.records_dropped);
+}
+
+/* A batch Kafka did not take: into the spool if it has room, else dropped and counted. */
+static void spool_or_drop(struct kafka_export *exporter, const void *payload, size_t len,
+			  uint64_t sequence, uint32_t records)
+{
+	uint64_t suppressed;
+	int err;
+
+	if (!exporter->spool) {
+		count_dropped(exporter, sequence, records, "Kafka cannot take it and there is no "
+			      "--spool-dir");
+		return;
+	}
+	err = spool_put(exporter->spool, sequence, records, payload, len);
+	if (!err) {
+		exporter->stats.batches_spooled++;
+		exporter->stats.records_spooled += records;
+		return;
+	}
+	if (err == -ENOSPC) {
+		count_dropped(exporter, sequence, records, "the spool is full (--spool-max-bytes)");
+		return;
+	}
+	if (warning_due(&exporter->warn_spool, &suppressed))
+		pr_warn("kafka: writing to the spool %s failed: %s\n",
+			spool_dir(exporter->spool), strerror(-err));
+	count_dropped(exporter, sequence, records, "the spool write failed");
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *message, void *opaque)
+{
+	struct kafka_export *exporter = opaque;
+	struct batch_ref *ref = message->_private;
+	uint64_t suppressed;
+
+	(void)rk;
+	exporter->stats.inflight_bytes -= message->len;
+	exporter->stats.inflight_batches--;
+	if (!message->err) {
+		exporter->stats.batches_delivered++;
+		exporter->stats.records_delivered += ref->records;
+		exporter->stats.bytes_delivered += message->len;
+		if (ref->from_spool) {
+			spool_delivered(exporter->spool, ref->sequence);
+			exporter->stats.batches_resent++;
+		}
+		mark_up(exporter);
+		payload_release(exporter, message->payload, ref->from_spool);
+		free(ref);
+		return;
+	}
+
+	exporter->stats.delivery_failures++;
+	if (error_is_permanent(message->err)) {
+		if (ref->from_spool)
+			spool_delivered(exporter->spool, ref->sequence);
+		count_dropped(exporter, ref->sequence, ref->records, rd_kafka_err2str(message->err));
+		payload_release(exporter, message->payload, ref->from_spool);
+		free(ref);
+		return;
+	}
+	if (message->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
+	    message->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+		mark_down(exporter);
+		if (warning_due(&exporter->warn_delivery, &suppressed))
+			pr_warn("kafka: batch %" PRIu64 " not delivered: %s; %s\n", ref->sequence,
+				rd_kafka_err2str(message->err),
+				exporter->spool ? "it waits in the spool" : "no spool to keep it");
+	}
+	if (ref->from_spool)
+		spool_retry(exporter->spool, ref->sequence);
+	else
+		spool_or_drop(exporter, message->payload, message->len, ref->sequence, ref->records);
+	payload_release(exporter, message->payload, ref->from_spool);
+	free(ref);
+}
+
+static int producer_create(struct kafka_export *exporter, int for_check, rd_kafka_t **out,
+			   char *err, size_t err_len)
+{
+	const struct kafka_export_config *config = &exporter->config;
+	char value[64], client_id[WIRE_AGENT_ID_MAX + 16], why[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	unsigned long long queue_kb;
+	size_t message_max;
+	int i, ret;
+	rd_kafka_t *rk;
+
+	snprintf(client_id, sizeof(client_id), "flowagent-%s", exporter->agent_id);
+	queue_kb = config->queue_max_bytes / 1024 + 4096;
+	if (queue_kb > 0x7fffffff)
+		queue_kb = 0x7fffffff;
+	message_max = config->batch_bytes + 4096;
+	if (message_max < 1000000)
+		message_max = 1000000;
+
+	ret = conf_set(conf, "bootstrap.servers", config->brokers, "--kafka", err, err_len);
+	if (!ret)
+		ret = conf_set(conf, "client.id", client_id, "--agent-id", err, err_len);
+	if (!ret && !for_check)
+		ret = conf_set(conf, "enable.idempotence", "true", "default", err, err_len);
+	if (!ret)
+		ret = conf_set(conf, "compression.codec", config->compression, "--compression", err,
+			       err_len);
+	if (!ret)
+		ret = conf_set(conf, "linger.ms", "5", "default", err, err_len);
+	if (!ret)
+		ret = conf_set(conf, "message.timeout.ms", DEFAULT_MESSAGE_TIMEOUT, "default", err,
+			       err_len);
+	snprintf(value, sizeof(value), "%llu", queue_kb);
+	if (!ret)
+		ret = conf_set(conf, "queue.buffering.max.kbytes", value, "--queue-max-bytes", err,
+			       err_len);
+	if (!ret)
+		ret = conf_set(conf, "queue.buffering.max.messages", "1000000", "default", err,
+			       err_len);
+	snprintf(value, sizeof(value), "%zu", message_max);
+	if (!ret)
+		ret = conf_set(conf, "message.max.bytes", value, "--batch-bytes", err, err_len);
+	if (!ret && for_check)
+		ret = conf_set(conf, "allow.auto.create.topics", "false", "default", err, err_len);
+	if (!ret && config->properties_file)
+		ret = load_properties_file(conf, config->properties_file, err, err_len);
+	for (i = 0; !ret && i < config->property_count; i++) {
+		char *property = strdup(config->properties[i]), *eq;
+
+		if (!property) {
+			ret = -ENOMEM;
+			break;
+		}
+		eq = strchr(property, '=');
+		if (!eq || eq == property) {
+			snprintf(err, err_len, "-X %s: expected key=value", config->properties[i]);
+			ret = -EINVAL;
+		} else {
+			*eq = '\0';
+			ret = conf_set(conf, property, eq + 1, "-X", err, err_len);
+		}
+		free(property);
+	}
+	if (ret) {
+		rd_kafka_conf_destroy(conf);
+		return ret;
+	}
+	rd_kafka_conf_set_opaque(conf, exporter);
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	if (!for_check) {
+		rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+		rd_kafka_conf_set_error_cb(conf, error_cb);
+	}
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, err_len, "cannot create the Kafka producer: %s", why);
+		return -EINVAL;
+	}
+	*out = rk;
+	return 0;
+}
+
+static int valid_agent_id(const char *id)
+{
+	size_t len = strlen(id), i;
+
+	if (!len || len > WIRE_AGENT_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)id[i]) && !strchr("._:-", id[i]))
+			return 0;
+	return 1;
+}
+
+static int exporter_prepare(struct kafka_export *exporter, const struct kafka_export_config *config,
+			    char *err, size_t err_len)
+{
+	exporter->config = *config;
+	if (config->agent_id) {
+		snprintf(exporter->agent_id, sizeof(exporter->agent_id), "%s", config->agent_id);
+	} else if (wire_default_agent_id(exporter->agent_id, sizeof(exporter->agent_id))) {
+		snprintf(err, err_len, "cannot read the host name for the agent id; give --agent-id");
+		return -EINVAL;
+	}
+	if (!valid_agent_id(config->agent_id ? config->agent_id : exporter->agent_id)) {
+		snprintf(err, err_len,
+			 "--agent-id '%s': use 1 to %d letters, digits, '.', '_', ':' or '-'",
+			 config->agent_id ? config->agent_id : exporter->agent_id,
+			 WIRE_AGENT_ID_MAX);
+		return -EINVAL;
+	}
+	exporter->agent_id_len = strlen(exporter->agent_id);
+	if (!exporter->config.compression)
+		exporter->config.compression = "lz4";
+	if (!strcmp(exporter->config.compression, "zstd") ||
+	    !strcmp(exporter->config.compression, "lz4") ||
+	    !strcmp(exporter->config.compression, "gzip") ||
+	    !strcmp(exporter->config.compression, "snappy") ||
+	    !strcmp(exporter->config.compression, "none"))
+		return 0;
+	snprintf(err, err_len, "--compression '%s': use lz4, zstd, gzip, snappy or none",
+		 exporter->config.compression);
+	return -EINVAL;
+}
+
+int kafka_export_open(const struct kafka_export_config *config, struct kafka_export **out,
+		      char *err, size_t err_len)
+{
+	struct kafka_export *exporter;
+	size_t smallest_batch;
+	int ret;
+
+	exporter = calloc(1, sizeof(*exporter));
+	if (!exporter)
+		return -ENOMEM;
+	ret = exporter_prepare(exporter, config, err, err_len);
+	if (ret)
+		goto fail;
+	smallest_batch = wire_batch_size(exporter->agent_id_len, 1) + FLOW_RECORD_JSON_MAX +
+			 exporter->agent_id_len + 64;
+	if (config->batch_bytes < smallest_batch || config->batch_bytes > 64u << 20) {
+		snprintf(err, err_len, "--batch-bytes: %zu is not in [%zu, %u]", config->batch_bytes,
+			 smallest_batch, 64u << 20);
+		ret = -EINVAL;
+		goto fail;
+	}
+	if (config->queue_max_bytes < config->batch_bytes) {
+		snprintf(err, err_len, "--queue-max-bytes must be at least --batch-bytes (%zu)",
+			 config->batch_bytes);
+		ret = -EINVAL;
+		goto fail;
+	}
+	exporter->capacity = config->batch_bytes;
+	if (config->spool_dir) {
+		ret = spool_open(config->spool_dir, config->spool_max_bytes, &exporter->spool, err,
+				 err_len);
+		if (ret)
+			goto fail;
+		exporter->next_sequence = spool_next_sequence(exporter->spool);
+		if (spool_batches(exporter->spool))
+			pr_info("kafka: %u batches (%" PRIu64 " records) wait in the spool %s\n",
+				spool_batches(exporter->spool), spool_records(exporter->spool),
+				config->spool_dir);
+	}
+	/* Without a stored number, start from the clock in microseconds: still increasing
+	 * across restarts, so (agent id, sequence) never repeats. */
+	if (!exporter->next_sequence)
+		exporter->next_sequence = wall_ns() / 1000;
+	exporter->first_of_run = 1;
+	ret = producer_create(exporter, 0, &exporter->rk, err, err_len);
+	if (ret)
+		goto fail;
+	/*
+	 * The topic handle before the first connection: its metadata then comes with the first
+	 * request. A topic first named in a produce call waits for librdkafka's 1 s scan.
+	 */
+	exporter->topic = rd_kafka_topic_new(exporter->rk, config->topic, NULL);
+	if (!exporter->topic) {
+		snprintf(err, err_len, "--topic %s: %s", config->topic,
+			 rd_kafka_err2str(rd_kafka_last_error()));
+		rd_kafka_destroy(exporter->rk);
+		ret = -EINVAL;
+		goto fail;
+	}
+	exporter->kafka_up = 1;
+	exporter->retry_ms = RETRY_MIN_MS;
+	*out = exporter;
+	return 0;
+
+fail:
+	spool_close(exporter->spool);
+	free(exporter);
+	return ret;
+}
+
+static int produce(struct kafka_export *exporter, void *payload, size_t len, uint64_t sequence,
+		   uint32_t records, int from_spool)
+{
+	struct batch_ref *ref = malloc(sizeof(*ref));
+	rd_kafka_resp_err_t err;
+
+	if (!ref)
+		return -ENOMEM;
+	ref->sequence = sequence;
+	ref->records = records;
+	ref->from_spool = from_spool;
+	/* The agent id as key: one agent's batches go to one partition, in order. */
+	err = rd_kafka_producev(exporter->rk, RD_KAFKA_V_RKT(exporter->topic),
+				RD_KAFKA_V_KEY(exporter->agent_id, exporter->agent_id_len),
+				RD_KAFKA_V_VALUE(payload, len),
+				RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(ref),
+				RD_KAFKA_V_END);
+	if (err) {
+		free(ref);
+		return -EAGAIN;
+	}
+	exporter->stats.inflight_bytes += len;
+	exporter->stats.inflight_batches++;
+	return 0;
+}
+
+static int has_room(const struct kafka_export *exporter, size_t len)
+{
+	return exporter->stats.inflight_bytes + len <= exporter->config.queue_max_bytes;
+}
+
+/* Sends spooled batches while Kafka answers and the in-memory queue has room. */
+static void resend_spooled(struct kafka_export *exporter)
+{
+	struct spool *spool = exporter->spool;
+	char why[512];
+
+	while (spool && spool_waiting(spool)) {
+		uint64_t sequence;
+		uint32_t records;
+		void *payload;
+		size_t len;
+		int ret;
+
+		if (!exporter->kafka_up) {
+			/* One batch probes whether Kafka is back. */
+			if (monotonic_ns() < exporter->retry_at_ns || exporter->stats.inflight_batches)
+				return;
+			exporter->retry_at_ns = monotonic_ns() + exporter->retry_ms * NS_PER_MS;
+		} else if (!has_room(exporter, exporter->capacity)) {
+			return;
+		}
+		ret = spool_take(spool, &sequence, &records, &payload, &len, why, sizeof(why));
+		if (ret == 0)
+			return;
+		if (ret == -EBADMSG) {
+			pr_warn("kafka: %s\n", why);
+			exporter->stats.spool_corrupt++;
+			exporter->stats.records_dropped += records;
+			exporter->stats.batches_dropped++;
+			continue;
+		}
+		if (ret < 0) {
+			pr_warn("kafka: reading the spool failed: %s\n", strerror(-ret));
+			return;
+		}
+		if (produce(exporter, payload, len, sequence, records, 1)) {
+			free(payload);
+			spool_retry(spool, sequence);
+			return;
+		}
+		if (!exporter->kafka_up)
+			return;
+	}
+}
+
+/* Where a sealed batch goes; see kafka_export.h. Takes ownership of the batch buffer. */
+static void dispatch(struct kafka_export *exporter, uint8_t *payload, size_t len,
+		     uint64_t sequence, uint32_t records)
+{
+	int backlog = exporter->spool && spool_batches(exporter->spool);
+
+	/* Replay: while Kafka answers, wait for room rather than spool. */
+	while (exporter->config.block_when_full && exporter->kafka_up && !backlog &&
+	       !has_room(exporter, len) && !exporter->fatal)
+		rd_kafka_poll(exporter->rk, 100);
+
+	if (!backlog && has_room(exporter, len) &&
+	    (exporter->kafka_up || !exporter->spool)) {
+		if (!produce(exporter, payload, len, sequence, records, 0))
+			return;
+	}
+	spool_or_drop(exporter, payload, len, sequence, records);
+	buffer_put(exporter, payload);
+}
+
+static int batch_begin(struct kafka_export *exporter)
+{
+	exporter->buffer = buffer_get(exporter);
+	if (!exporter->buffer)
+		return -ENOMEM;
+	exporter->batch_sequence = exporter->next_sequence++;
+	if (exporter->spool && spool_set_next_sequence(exporter->spool, exporter->next_sequence)) {
+		uint64_t suppressed;
+
+		if (warning_due(&exporter->warn_spool, &suppressed))
+			pr_warn("kafka: cannot store the sequence number in %s: %s\n",
+				spool_dir(exporter->spool), strerror(errno));
+	}
+	exporter->batch_records = 0;
+	exporter->batch_started_ns = monotonic_ns();
+	exporter->batch_open = 1;
+	if (exporter->config.format == KAFKA_FORMAT_BINARY) {
+		wire_batch_begin(&exporter->wire, exporter->buffer, exporter->capacity,
+				 exporter->agent_id);
+		exporter->used = exporter->wire.used;
+	} else {
+		exporter->used = 0;
+	}
+	return 0;
+}
+
+static void batch_seal(struct kafka_export *exporter)
+{
+	uint8_t flags = exporter->first_of_run ? WIRE_FLAG_FIRST_OF_RUN : 0;
+	size_t len = exporter->used;
+
+	if (!exporter->batch_open)
+		return;
+	if (exporter->config.format == KAFKA_FORMAT_BINARY)
+		len = wire_batch_seal(&exporter->wire, exporter->batch_sequence, wall_ns(), flags);
+	exporter->first_of_run = 0;
+	exporter->batch_open = 0;
+	exporter->stats.batches++;
+	dispatch(exporter, exporter->buffer, len, exporter->batch_sequence,
+		 exporter->batch_records);
+	exporter->buffer = NULL;
+	rd_kafka_poll(exporter->rk, 0);
+}
+
+static void append_json(struct kafka_export *exporter, const struct flow_record *record)
+{
+	char *start = (char *)exporter->buffer + exporter->used, *p = start;
+
+	memcpy(p, "{\"agent_id\":\"", 13);
+	p += 13;
+	memcpy(p, exporter->agent_id, exporter->agent_id_len);
+	p += exporter->agent_id_len;
+	memcpy(p, "\",\"batch_seq\":", 14);
+	p = flow_format_u64(p + 14, exporter->batch_sequence);
+	*p++ = ',';
+	p = flow_record_json_fields(p, record);
+	exporter->used += (size_t)(p - start);
+}
+
+void kafka_export_record(struct kafka_export *exporter, const struct flow_record *record)
+{
+	size_t record_max = exporter->config.format == KAFKA_FORMAT_BINARY
+				    ? WIRE_RECORD_SIZE
+				    : FLOW_RECORD_JSON_MAX + exporter->agent_id_len + 64;
+
+	exporter->stats.records++;
+	if (!exporter->batch_open && batch_begin(exporter)) {
+		count_dropped(exporter, exporter->next_sequence, 1, "out of memory");
+		return;
+	}
+	if (exporter->config.format == KAFKA_FORMAT_BINARY) {
+		wire_batch_add(&exporter->wire, record);
+		exporter->used = exporter->wire.used;
+	} else {
+		append_json(exporter, record);
+	}
+	exporter->batch_records++;
+	if (exporter->batch_records >= exporter->config.batch_records ||
+	    exporter->capacity - exporter->used < record_max)
+		batch_seal(exporter);
+}
+
+/* After a fatal error (the idempotent producer lost its state): a new producer. */
+static void producer_restart(struct kafka_export *exporter)
+{
+	char err[512];
+	rd_kafka_t *fresh;
+
+	rd_kafka_purge(exporter->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_poll(exporter->rk, 0);
+	if (producer_create(exporter, 0, &fresh, err, sizeof(err))) {
+		pr_warn("kafka: cannot restart the producer: %s\n", err);
+		return;
+	}
+	rd_kafka_topic_destroy(exporter->topic);
+	rd_kafka_destroy(exporter->rk);
+	exporter->rk = fresh;
+	exporter->topic = rd_kafka_topic_new(fresh, exporter->config.topic, NULL);
+	exporter->fatal = 0;
+}
+
+void kafka_export_poll(struct kafka_export *exporter)
+{
+	rd_kafka_poll(exporter->rk, 0);
+	if (exporter->fatal)
+		producer_restart(exporter);
+	if (exporter->batch_open &&
+	    monotonic_ns() - exporter->batch_started_ns >= exporter->config.batch_ms * NS_PER_MS)
+		batch_seal(exporter);
+	resend_spooled(exporter);
+}
+
+void kafka_export_get_stats(struct kafka_export *exporter, struct kafka_export_stats *stats)
+{
+	*stats = exporter->stats;
+	if (exporter->spool) {
+		stats->spool_bytes = spool_bytes(exporter->spool);
+		stats->spool_batches = spool_batches(exporter->spool);
+	}
+	stats->next_sequence = exporter->next_sequence;
+	stats->kafka_up = exporter->kafka_up;
+}
+
+int kafka_export_close(struct kafka_export *exporter, int timeout_ms,
+		       struct kafka_export_stats *final_stats)
+{
+	uint64_t deadline = monotonic_ns() + (uint64_t)timeout_ms * NS_PER_MS;
+	struct spool *spool = exporter->spool;
+	int ret;
+
+	batch_seal(exporter);
+	for (;;) {
+		int spooled = spool && spool_batches(spool);
+
+		rd_kafka_poll(exporter->rk, 50);
+		if (exporter->fatal)
+			producer_restart(exporter);
+		resend_spooled(exporter);
+		if (!exporter->stats.inflight_batches && (!spooled || !exporter->kafka_up))
+			break;
+		if (monotonic_ns() >= deadline)
+			break;
+	}
+	if (exporter->stats.inflight_batches) {
+		uint64_t purge_deadline = monotonic_ns() + 5000 * NS_PER_MS;
+
+		pr_warn("kafka: %" PRIu64 " batches not acknowledged after %d ms; %s\n",
+			exporter->stats.inflight_batches, timeout_ms,
+			spool ? "moving them to the spool" : "they are dropped");
+		rd_kafka_purge(exporter->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		while (exporter->stats.inflight_batches && monotonic_ns() < purge_deadline)
+			rd_kafka_poll(exporter->rk, 50);
+	}
+	kafka_export_get_stats(exporter, final_stats);
+	if (spool && spool_batches(spool))
+		pr_warn("kafka: %u batches (%" PRIu64 " records) wait in the spool %s for the next "
+			"start\n", spool_batches(spool), spool_records(spool), spool_dir(spool));
+	ret = exporter->stats.records_dropped ? -EIO : 0;
+	rd_kafka_topic_destroy(exporter->topic);
+	rd_kafka_destroy(exporter->rk);
+	spool_close(spool);
+	free(exporter->buffer);
+	while (exporter->pooled)
+		free(exporter->buffer_pool[--exporter->pooled]);
+	free(exporter);
+	return ret;
+}
+
+void kafka_export_print_stats(const struct kafka_export_stats *stats, void *file)
+{
+	const struct {
+		const char *name;
+		uint64_t value;
+	} rows[] = {
+		{ "kafka_records", stats->records },
+		{ "kafka_batches", stats->batches },
+		{ "kafka_batches_delivered", stats->batches_delivered },
+		{ "kafka_records_delivered", stats->records_delivered },
+		{ "kafka_bytes_delivered", stats->bytes_delivered },
+		{ "kafka_delivery_failures", stats->delivery_failures },
+		{ "kafka_batches_spooled", stats->batches_spooled },
+		{ "kafka_records_spooled", stats->records_spooled },
+		{ "kafka_batches_resent", stats->batches_resent },
+		{ "kafka_records_dropped", stats->records_dropped },
+		{ "kafka_batches_dropped", stats->batches_dropped },
+		{ "kafka_spool_corrupt", stats->spool_corrupt },
+		{ "kafka_spool_batches", stats->spool_batches },
+		{ "kafka_spool_bytes", stats->spool_bytes },
+		{ "kafka_next_sequence", stats->next_sequence },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		fprintf(file, "  %-24s %" PRIu64 "\n", rows[i].name, rows[i].value);
+}
+
+size_t kafka_metrics_render(const struct kafka_export_stats *stats, char *buf, size_t size)
+{
+	int n = snprintf(buf, size,
+		"# HELP flowagent_kafka_records_total Flow records by what became of them.\n"
+		"# TYPE flowagent_kafka_records_total counter\n"
+		"flowagent_kafka_records_total{state=\"batched\"} %" PRIu64 "\n"
+		"flowagent_kafka_records_total{state=\"delivered\"} %" PRIu64 "\n"
+		"flowagent_kafka_records_total{state=\"spooled\"} %" PRIu64 "\n"
+		"flowagent_kafka_records_total{state=\"dropped\"} %" PRIu64 "\n"
+		"# HELP flowagent_kafka_batches_total Kafka messages by what became of them.\n"
+		"# TYPE flowagent_kafka_batches_total counter\n"
+		"flowagent_kafka_batches_total{state=\"sealed\"} %" PRIu64 "\n"
+		"flowagent_kafka_batches_total{state=\"delivered\"} %" PRIu64 "\n"
+		"flowagent_kafka_batches_total{state=\"spooled\"} %" PRIu64 "\n"
+		"flowagent_kafka_batches_total{state=\"resent\"} %" PRIu64 "\n"
+		"flowagent_kafka_batches_total{state=\"dropped\"} %" PRIu64 "\n"
+		"# HELP flowagent_kafka_delivery_failures_total Failed delivery reports.\n"
+		"# TYPE flowagent_kafka_delivery_failures_total counter\n"
+		"flowagent_kafka_delivery_failures_total %" PRIu64 "\n"
+		"# HELP flowagent_kafka_bytes_delivered_total Message bytes delivered, before compression.\n"
+		"# TYPE flowagent_kafka_bytes_delivered_total counter\n"
+		"flowagent_kafka_bytes_delivered_total %" PRIu64 "\n"
+		"# HELP flowagent_kafka_inflight_bytes Bytes handed to Kafka and not yet acknowledged.\n"
+		"# TYPE flowagent_kafka_inflight_bytes gauge\n"
+		"flowagent_kafka_inflight_bytes %" PRIu64 "\n"
+		"# HELP flowagent_kafka_spool_bytes Bytes waiting in the on-disk spool.\n"
+		"# TYPE flowagent_kafka_spool_bytes gauge\n"
+		"flowagent_kafka_spool_bytes %" PRIu64 "\n"
+		"# HELP flowagent_kafka_spool_batches Batches waiting in the on-disk spool.\n"
+		"# TYPE flowagent_kafka_spool_batches gauge\n"
+		"flowagent_kafka_spool_batches %" PRIu64 "\n"
+		"# HELP flowagent_kafka_up 1 while Kafka acknowledges batches.\n"
+		"# TYPE flowagent_kafka_up gauge\n"
+		"flowagent_kafka_up %d\n",
+		stats->records, stats->records_delivered, stats->records_spooled,
+		stats->records_dropped, stats->batches, stats->batches_delivered,
+		stats->batches_spooled, stats->batches_resent, stats->batches_dropped,
+		stats->delivery_failures, stats->bytes_delivered, stats->inflight_bytes,
+		stats->spool_bytes, stats->spool_batches, stats->kafka_up);
+
+	if (n < 0)
+		return 0;
+	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+int kafka_check(const struct kafka_export_config *config, int timeout_ms)
+{
+	const struct rd_kafka_metadata *metadata = NULL;
+	struct kafka_export exporter = { 0 };
+	rd_kafka_topic_t *topic = NULL;
+	rd_kafka_resp_err_t err;
+	char why[512];
+	int i, ret = 1;
+
+	if (exporter_prepare(&exporter, config, why, sizeof(why)) ||
+	    producer_create(&exporter, 1, &exporter.rk, why, sizeof(why))) {
+		fprintf(stderr, "flowagent: %s\n", why);
+		return 2;
+	}
+	topic = rd_kafka_topic_new(exporter.rk, config->topic, NULL);
+	err = rd_kafka_metadata(exporter.rk, 0, topic, &metadata, timeout_ms);
+	if (err) {
+		fprintf(stderr, "flowagent: no answer from the brokers %s within %d ms: %s\n",
+			config->brokers, timeout_ms, rd_kafka_err2str(err));
+		goto out;
+	}
+	printf("brokers (%d):\n", metadata->broker_cnt);
+	for (i = 0; i < metadata->broker_cnt; i++)
+		printf("  %" PRId32 "  %s:%d\n", metadata->brokers[i].id, metadata->brokers[i].host,
+		       metadata->brokers[i].port);
+	if (metadata->topic_cnt != 1 || metadata->topics[0].err) {
+		err = metadata->topic_cnt ? metadata->topics[0].err
+					  : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+		fprintf(stderr, "flowagent: topic '%s': %s\n", config->topic, rd_kafka_err2str(err));
+		goto out;
+	}
+	ret = 0;
+	printf("topic %s: %d partition(s)\n", config->topic, metadata->topics[0].partition_cnt);
+	for (i = 0; i < metadata->topics[0].partition_cnt; i++) {
+		const rd_kafka_metadata_partition_t *partition = &metadata->topics[0].partitions[i];
+
+		printf("  partition %" PRId32 "  leader %" PRId32 "%s%s\n", partition->id,
+		       partition->leader, partition->err ? "  error: " : "",
+		       partition->err ? rd_kafka_err2str(partition->err) : "");
+		if (partition->err || partition->leader < 0)
+			ret = 1;
+	}
+	printf("agent id %s: batches go to one partition, chosen by this key\n", exporter.agent_id);
+	if (ret)
+		fprintf(stderr, "flowagent: topic '%s' has partitions without a leader\n",
+			config->topic);
+out:
+	if (metadata)
+		rd_kafka_metadata_destroy(metadata);
+	if (topic)
+		rd_kafka_topic_destroy(topic);
+	rd_kafka_destroy(exporter.rk);
+	return ret;
+}
