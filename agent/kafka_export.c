@@ -226,19 +226,23 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const 
 		pr_debug("kafka: %s: %s\n", facility, message);
 }
 
-static void mark_down(struct kafka_export *exporter)
+/*
+ * Kafka stopped answering, or a probe failed. The probe interval starts at RETRY_MIN_MS and
+ * doubles with each failed probe; other failures during the same outage leave it alone.
+ */
+static void mark_down(struct kafka_export *exporter, int probe_failed)
 {
-	uint64_t now = monotonic_ns();
-
 	if (exporter->kafka_up) {
 		exporter->kafka_up = 0;
 		exporter->retry_ms = RETRY_MIN_MS;
-	} else if (exporter->retry_ms < RETRY_MAX_MS) {
+	} else if (probe_failed) {
 		exporter->retry_ms *= 2;
 		if (exporter->retry_ms > RETRY_MAX_MS)
 			exporter->retry_ms = RETRY_MAX_MS;
+	} else {
+		return;
 	}
-	exporter->retry_at_ns = now + exporter->retry_ms * NS_PER_MS;
+	exporter->retry_at_ns = monotonic_ns() + exporter->retry_ms * NS_PER_MS;
 }
 
 static void mark_up(struct kafka_export *exporter)
@@ -263,7 +267,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		return;
 	}
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-		mark_down(exporter);
+		mark_down(exporter, 0);
 	if (warning_due(&exporter->warn_delivery, &suppressed))
 		pr_warn("kafka: %s%s\n", reason,
 			suppressed ? " (and earlier errors held back)" : "");
@@ -358,7 +362,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *message, void *o
 	}
 	if (message->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
 	    message->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
-		mark_down(exporter);
+		mark_down(exporter, ref->from_spool);
 		if (warning_due(&exporter->warn_delivery, &suppressed))
 			pr_warn("kafka: batch %" PRIu64 " not delivered: %s; %s\n", ref->sequence,
 				rd_kafka_err2str(message->err),
@@ -774,6 +778,11 @@ void kafka_export_poll(struct kafka_export *exporter)
 	    monotonic_ns() - exporter->batch_started_ns >= exporter->config.batch_ms * NS_PER_MS)
 		batch_seal(exporter);
 	resend_spooled(exporter);
+}
+
+rd_kafka_t *kafka_export_handle(struct kafka_export *exporter)
+{
+	return exporter->rk;
 }
 
 void kafka_export_get_stats(struct kafka_export *exporter, struct kafka_export_stats *stats)

@@ -88,6 +88,9 @@ size_t kafka_metrics_render(const struct kafka_export_stats *stats, char *buf, s
  */
 int kafka_check(const struct kafka_export_config *config, int timeout_ms);
 
+/* The librdkafka handle, for tests that drive librdkafka's mock cluster. */
+struct rd_kafka_s *kafka_export_handle(struct kafka_export *exporter);
+
 /* A property name that holds a secret (passwords, keys, tokens): never on the command line. */
 int kafka_property_is_secret(const char *name);
 

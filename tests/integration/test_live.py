@@ -15,6 +15,7 @@ Cases:
   test_sigkill_then_restart_is_clean     a stale XDP program is removed, capture works
   test_closed_output_detaches            EPIPE on the output: detach and exit 1, no SIGPIPE
   test_errors                            no such interface, not root, foreign XDP program
+  test_live_to_kafka_exact               ping through the agent into a real Kafka broker
 """
 import json
 import os
@@ -395,3 +396,36 @@ def test_errors(pair):
     assert proc.returncode == 1 and "foreign XDP program" in proc.stderr
     # the foreign program is left alone
     assert "xdp" in pair.run(pair.fb, "ip", "link", "show", "vb").stdout
+
+
+def test_live_to_kafka_exact(pair, tmp_path):
+    """Live capture into a real broker: the broker runs inside the agent's namespace, on that
+    namespace's loopback, so no traffic leaves the namespaces the test made."""
+    pair.run(pair.fb, "ip", "link", "set", "lo", "up")
+    broker_dir = tmp_path / "broker"
+    start = pair.run(pair.fb, str(ROOT / "tests" / "kafka" / "broker.sh"), "start",
+                     str(broker_dir), check=False)
+    assert start.returncode == 0, start.stderr[-3000:]
+    bootstrap = start.stdout.strip()
+    try:
+        agent = Agent(pair, "--kafka", bootstrap, "--topic", "live", "--agent-id", "live-1",
+                      "--spool-dir", str(tmp_path / "spool"), "vb")
+        pair.run(pair.fa, "ping", "-q", "-c", "5", "-i", "0.2", "10.77.0.2")
+        rc, stdout_records, counters = agent.stop()
+        assert rc == 0
+        assert stdout_records == []
+        assert counters["kafka_records_dropped"] == 0
+        assert counters["kafka_records_delivered"] == counters["kafka_records"] > 0
+        consumed = pair.run(pair.fb, str(ROOT / "build" / "flowconsume"), "-b", bootstrap,
+                            "-t", "live", "-n", str(counters["kafka_records"]), "-i", "3000")
+    finally:
+        pair.run(pair.fb, str(ROOT / "tests" / "kafka" / "broker.sh"), "stop", str(broker_dir),
+                 check=False)
+    records = [json.loads(line) for line in consumed.stdout.splitlines()]
+    assert {r.pop("agent_id") for r in records} == {"live-1"}
+    for r in records:
+        r.pop("batch_seq")
+    ingress, egress = by_key(records, "ingress"), by_key(records, "egress")
+    assert ingress[("10.77.0.1", "10.77.0.2", 0, 8 * 256, 1, 0)] == [5, 5 * 84]
+    assert egress[("10.77.0.2", "10.77.0.1", 0, 0, 1, 0)] == [5, 5 * 84]
+    assert sum(r["packets"] for r in records) == counters["recorded"]
