@@ -409,8 +409,21 @@ def test_live_to_kafka_exact(pair, tmp_path):
     bootstrap = start.stdout.strip()
     try:
         agent = Agent(pair, "--kafka", bootstrap, "--topic", "live", "--agent-id", "live-1",
-                      "--spool-dir", str(tmp_path / "spool"), "vb")
+                      "--spool-dir", str(tmp_path / "spool"), "--idle-timeout", "1",
+                      "--drain-interval", "100", "--batch-ms", "100", "--metrics", "9466", "vb")
         pair.run(pair.fa, "ping", "-q", "-c", "5", "-i", "0.2", "10.77.0.2")
+        # the idle records reach Kafka, and the endpoint says so
+        delivered = 'flowagent_kafka_records_total{state="delivered"}'
+        for _ in range(300):
+            text = pair.run(pair.fb, "python3", "-c", SCRAPE % 9466).stdout
+            metrics = dict(line.rsplit(" ", 1) for line in text.splitlines()
+                           if line and not line.startswith("#"))
+            if float(metrics.get(delivered, 0)) >= 2:
+                break
+            time.sleep(0.1)
+        assert float(metrics[delivered]) >= 2, text
+        assert metrics["flowagent_kafka_up"] == "1"
+        assert float(metrics['flowagent_kafka_records_total{state="dropped"}']) == 0
         rc, stdout_records, counters = agent.stop()
         assert rc == 0
         assert stdout_records == []
