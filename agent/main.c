@@ -111,6 +111,12 @@ static const char doc[] =
 	"to its exact totals. Frames that are not flows (non-IP, unsupported link types, malformed "
 	"IP) are counted by reason in the summary, never silently dropped.\n"
 	"\n"
+	"KAFKA: --kafka BROKERS sends the records to Kafka instead, in batches (docs/wire-format.md) "
+	"keyed by the agent id, through librdkafka's idempotent producer. Batches Kafka cannot take "
+	"wait in memory, then in --spool-dir, and are sent again in order; only a full spool drops "
+	"records, and every dropped record is counted. TLS, SASL and secrets go in --kafka-config "
+	"FILE, never in -X.\n"
+	"\n"
 	"ENGINES:\n"
 	"  user     the shared parser in this process (default, fastest)\n"
 	"  kernel   every packet through the real XDP program via BPF_PROG_TEST_RUN (needs root)\n"
@@ -118,7 +124,8 @@ static const char doc[] =
 	"EXIT STATUS:\n"
 	"  0  every input was read; a truncated last record is only a warning\n"
 	"  1  could not run: no such interface, missing privileges or BTF, a foreign XDP program on\n"
-	"     the interface, BPF load failure, out of memory, output write error\n"
+	"     the interface, BPF load failure, out of memory, output write error; records dropped\n"
+	"     for Kafka; --check: brokers or topic not usable\n"
 	"  2  bad command line\n"
 	"  3  an input could not be opened or was corrupt; the flows read before it, and all other "
 	"inputs, were still written\n"
@@ -139,7 +146,14 @@ static const char doc[] =
 	"  sudo flowagent --replay --engine kernel capture.pcapng\n"
 	"      the same records, through the XDP program in the kernel\n"
 	"  flowagent --replay --idle-timeout 30 --active-timeout 300 trace.pcap\n"
-	"      longer records\n";
+	"      longer records\n"
+	"  flowagent --kafka k1:9092 --topic flows --check\n"
+	"      do the brokers answer, and does the topic exist?\n"
+	"  sudo flowagent --kafka k1:9092 --kafka-config kafka.properties \\\n"
+	"       --spool-dir /var/lib/flowagent/spool eth0\n"
+	"      live capture into Kafka, with an on-disk spool for outages\n"
+	"  flowagent --replay --speed 1 --kafka k1:9092 202601051400.pcap.gz\n"
+	"      a trace as a live feed, at capture speed\n";
 
 static const struct argp_option options[] = {
 	{ "replay", 'r', NULL, 0, "Replay the capture files given as arguments ('-' = stdin)", 0 },
