@@ -20,7 +20,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Ivmlinux/$(ARCH) -Ibpf -I$(BUILD)
 CFLAGS	 ?= -O2 -g
 CFLAGS	 += -Wall -Wextra -Werror -std=gnu11
-CPPFLAGS += -Iagent -Ibpf -I$(BUILD) -MMD -MP
+CPPFLAGS += -Iagent -Ibpf -Icollector -I$(BUILD) -MMD -MP
 LDLIBS	 := -lxdp -lbpf -lelf -lrdkafka -lisal -lmicrohttpd -lz -lm -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -43,8 +43,17 @@ AGENT_LIB_OBJS	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_LIB_SRCS))
 ASAN_LIB_OBJS	:= $(patsubst %.c,$(BUILD)/asan/%.o,$(AGENT_LIB_SRCS))
 SKELETONS	:= $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 
+# The collector: its own sources plus the agent's wire format and metrics endpoint. libchdb is
+# loaded with dlopen at run time, only for the embedded store.
+COLLECTOR_SRCS	:= $(wildcard collector/*.c)
+COLLECTOR_LIB_SRCS := $(filter-out collector/main.c,$(COLLECTOR_SRCS)) agent/wire.c agent/metrics.c \
+		   agent/flow_output.c agent/log.c
+COLLECTOR_LIBS	:= -lrdkafka -lcurl -lmicrohttpd -lisal -lz -ldl -lpthread -lm
+COLLECTOR_OBJS	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(COLLECTOR_SRCS) $(filter agent/%,$(COLLECTOR_LIB_SRCS)))
+
 .PHONY: all
-all: $(BUILD)/flowagent $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS)) $(BUILD)/tracegen
+all: $(BUILD)/flowagent $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS)) $(BUILD)/tracegen \
+	$(BUILD)/flowcollector
 
 # --- BPF ------------------------------------------------------------------------------------
 $(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
@@ -84,18 +93,29 @@ $(BUILD)/flowagent: $(AGENT_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
+$(BUILD)/flowcollector: $(sort $(COLLECTOR_OBJS))
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(COLLECTOR_LIBS) -o $@
+
+$(BUILD)/asan/flowcollector: $(sort $(patsubst %.c,$(BUILD)/asan/%.o,$(COLLECTOR_SRCS) $(filter agent/%,$(COLLECTOR_LIB_SRCS))))
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(COLLECTOR_LIBS) -o $@
+
 $(BUILD)/asan/flowagent: $(patsubst %.c,$(BUILD)/asan/%.o,$(AGENT_SRCS))
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 # --- tests and tools ------------------------------------------------------------------------
-$(BUILD)/test_%: $(BUILD)/obj/tests/unit/test_%.o $(AGENT_LIB_OBJS)
+# Unit tests link the agent's and the collector's objects (not the mains).
+COLLECTOR_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out collector/main.c,$(COLLECTOR_SRCS)))
+ASAN_COLLECTOR_OBJS := $(patsubst %.c,$(BUILD)/asan/%.o,$(filter-out collector/main.c,$(COLLECTOR_SRCS)))
+$(BUILD)/test_%: $(BUILD)/obj/tests/unit/test_%.o $(AGENT_LIB_OBJS) $(COLLECTOR_TEST_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(COLLECTOR_LIBS) -lcmocka -o $@
 
-$(BUILD)/asan/test_%: $(BUILD)/asan/tests/unit/test_%.o $(ASAN_LIB_OBJS)
+$(BUILD)/asan/test_%: $(BUILD)/asan/tests/unit/test_%.o $(ASAN_LIB_OBJS) $(ASAN_COLLECTOR_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) $(COLLECTOR_LIBS) -lcmocka -o $@
 
 $(BUILD)/obj/tests/bpf/test_flow_bpf.o: $(SKELETONS)
 $(BUILD)/test_flow_bpf: $(BUILD)/obj/tests/bpf/test_flow_bpf.o $(AGENT_LIB_OBJS)
@@ -147,14 +167,15 @@ bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume 
 	$(Q)$(PYTHON) tests/bench/bench.py
 	$(Q)$(PYTHON) tests/bench/live.py
 	$(Q)$(PYTHON) tests/bench/kafka.py
+	$(Q)$(PYTHON) tests/bench/store.py
 
 # --- dependencies ---------------------------------------------------------------------------
 # Debian packages for building, testing and `make bench`'s reference tools. Quiet and quick
 # when everything is installed.
 DEB_PACKAGES := make gcc clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev \
 		libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
-		libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev python3 iputils-ping tcpreplay netsniff-ng \
-		openjdk-17-jdk-headless maven
+		libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev libcurl4-openssl-dev python3 iputils-ping \
+		tcpreplay netsniff-ng openjdk-17-jdk-headless maven npm chromium
 
 .PHONY: deps
 deps:
@@ -172,7 +193,35 @@ deps:
 	$(Q)$(PYTHON) -c 'import pytest' 2>/dev/null || { \
 		echo "  DEPS     installing: pytest (PyPI)"; \
 		$(PYTHON) -m pip install -q pytest || { echo "make deps: pip install pytest failed" >&2; exit 1; }; }
-	$(Q)$(MAKE) -s $(KAFKA_STAMP)
+	$(Q)$(MAKE) -s $(KAFKA_STAMP) $(CHDB_LIB) $(GEO_STAMP)
+
+# The embedded ClickHouse: libchdb from the npm registry, pinned and checked.
+CHDB_VERSION := 26.7.3-stable.1
+CHDB_SHA256  := 36ad4e999882821ef13cf2d0f52c93f48e6ee1b4498b35a201c23ce4b8d15bf5
+CHDB_LIB     := $(BUILD)/chdb/libchdb.so
+$(CHDB_LIB):
+	$(call msg,DEPS,libchdb $(CHDB_VERSION) (npm @chdb/lib-linux-x64-gnu) -> $@)
+	$(Q)rm -rf $(BUILD)/chdb/tmp && mkdir -p $(BUILD)/chdb/tmp
+	$(Q)cd $(BUILD)/chdb/tmp && npm pack --silent @chdb/lib-linux-x64-gnu@$(CHDB_VERSION) >/dev/null && \
+		tar xzf chdb-lib-linux-x64-gnu-$(CHDB_VERSION).tgz package/libchdb.so || \
+		{ echo "make deps: npm pack @chdb/lib-linux-x64-gnu@$(CHDB_VERSION) failed" >&2; exit 1; }
+	$(Q)echo "$(CHDB_SHA256)  $(BUILD)/chdb/tmp/package/libchdb.so" | sha256sum -c --quiet - || \
+		{ echo "make deps: libchdb.so does not have the pinned checksum" >&2; exit 1; }
+	$(Q)mv $(BUILD)/chdb/tmp/package/libchdb.so $@ && rm -rf $(BUILD)/chdb/tmp
+
+# Geolocation data: Debian's tor-geoipdb (IPFire location database, CC BY-SA 4.0), unpacked
+# without installing tor.
+GEO_DIR   := $(BUILD)/geo
+GEO_STAMP := $(GEO_DIR)/fetched.stamp
+$(GEO_STAMP):
+	$(call msg,DEPS,tor-geoipdb (Debian) -> $(GEO_DIR))
+	$(Q)rm -rf $(GEO_DIR) && mkdir -p $(GEO_DIR)/deb
+	$(Q)cd $(GEO_DIR)/deb && apt-get download tor-geoipdb >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null && apt-get download tor-geoipdb >/dev/null; } || \
+		{ echo "make deps: apt-get download tor-geoipdb failed" >&2; exit 1; }
+	$(Q)dpkg-deb -x $(GEO_DIR)/deb/tor-geoipdb_*.deb $(GEO_DIR)/deb/root
+	$(Q)cp $(GEO_DIR)/deb/root/usr/share/tor/geoip $(GEO_DIR)/deb/root/usr/share/tor/geoip6 $(GEO_DIR)/
+	$(Q)rm -rf $(GEO_DIR)/deb && touch $@
 
 # A real Kafka broker for the tests and the bench: the jars tests/kafka/pom.xml pins, from Maven
 # Central. The stamp makes a second `make deps` instant.

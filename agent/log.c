@@ -6,6 +6,12 @@
 #include "log.h"
 
 static enum log_level current_level = LOG_LEVEL_WARN;
+static const char *program_name = "flowagent";
+
+void log_set_program(const char *name)
+{
+	program_name = name;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -23,7 +29,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level > current_level)
 		return;
-	fputs("flowagent: ", stderr);
+	fprintf(stderr, "%s: ", program_name);
 	va_start(args, fmt);
 	vfprintf(stderr, fmt, args);
 	va_end(args);

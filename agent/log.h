@@ -16,6 +16,8 @@ enum log_level {
 };
 
 void log_set_level(enum log_level level);
+/* The prefix of every message: "flowagent" unless set. */
+void log_set_program(const char *name);
 enum log_level log_get_level(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* libbpf print callback: its warnings at -v, its debug output at -vv */

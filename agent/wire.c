@@ -141,13 +141,8 @@ int wire_batch_begin(struct wire_batch *batch, uint8_t *buffer, size_t capacity,
 	return 0;
 }
 
-int wire_batch_add(struct wire_batch *batch, const struct flow_record *record)
+void wire_record_encode(uint8_t *p, const struct flow_record *record)
 {
-	uint8_t *p = batch->buffer + batch->used;
-
-	if (batch->capacity - batch->used < WIRE_RECORD_SIZE ||
-	    batch->record_count >= WIRE_MAX_RECORDS)
-		return -ENOSPC;
 	memcpy(p + REC_SRC_ADDR, record->key.src_addr, FLOW_ADDR_LEN);
 	memcpy(p + REC_DST_ADDR, record->key.dst_addr, FLOW_ADDR_LEN);
 	put16(p + REC_SRC_PORT, record->key.src_port);
@@ -162,6 +157,14 @@ int wire_batch_add(struct wire_batch *batch, const struct flow_record *record)
 	put64(p + REC_BYTES, record->stats.bytes);
 	put64(p + REC_FIRST_SEEN, record->stats.first_seen_ns);
 	put64(p + REC_LAST_SEEN, record->stats.last_seen_ns);
+}
+
+int wire_batch_add(struct wire_batch *batch, const struct flow_record *record)
+{
+	if (batch->capacity - batch->used < WIRE_RECORD_SIZE ||
+	    batch->record_count >= WIRE_MAX_RECORDS)
+		return -ENOSPC;
+	wire_record_encode(batch->buffer + batch->used, record);
 	batch->used += WIRE_RECORD_SIZE;
 	batch->record_count++;
 	return 0;
@@ -237,11 +240,14 @@ enum wire_error wire_decode_record(const void *data, const struct wire_header *h
 	record->stats.first_seen_ns = get64(p + REC_FIRST_SEEN);
 	record->stats.last_seen_ns = get64(p + REC_LAST_SEEN);
 
-	if (!record->stats.packets || record->stats.bytes < record->stats.packets ||
-	    record->stats.last_seen_ns < record->stats.first_seen_ns || !record->sampling ||
-	    record->key.direction > FLOW_DIR_EGRESS || record->key.vlan > 4095)
-		return WIRE_ERR_RECORD;
-	return WIRE_OK;
+	return wire_record_plausible(record) ? WIRE_OK : WIRE_ERR_RECORD;
+}
+
+int wire_record_plausible(const struct flow_record *record)
+{
+	return record->stats.packets && record->stats.bytes >= record->stats.packets &&
+	       record->stats.last_seen_ns >= record->stats.first_seen_ns && record->sampling &&
+	       record->key.direction <= FLOW_DIR_EGRESS && record->key.vlan <= 4095;
 }
 
 int wire_default_agent_id(char *dst, size_t size)

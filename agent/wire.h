@@ -82,6 +82,11 @@ int wire_batch_add(struct wire_batch *batch, const struct flow_record *record);
 size_t wire_batch_seal(struct wire_batch *batch, uint64_t sequence, uint64_t created_ns,
 		       uint8_t flags);
 
+/* Writes one record's WIRE_RECORD_SIZE bytes. */
+void wire_record_encode(uint8_t *dst, const struct flow_record *record);
+/* 1 when a record's values are possible (see wire_decode_record), else 0. */
+int wire_record_plausible(const struct flow_record *record);
+
 /* Decoder. Validates everything before returning WIRE_OK, including the CRC. */
 enum wire_error wire_decode_header(const void *data, size_t len, struct wire_header *header);
 /* Record i of a batch wire_decode_header accepted. Returns WIRE_ERR_RECORD for impossible

@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Geolocation files to CIDR prefixes; see geo.h. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "geo.h"
+
+#define LINE_MAX_LEN	4096
+#define MAX_FIELDS	16
+#define CODES		(26 * 26)
+#define MAX_GEONAMES	4096	/* GeoLite2 country locations: ~250 */
+
+typedef unsigned __int128 u128;
+
+struct country {
+	char *name;
+	float latitude, longitude;
+	int has_coordinates;	/* zones averaged into latitude and longitude */
+};
+
+struct geoname {
+	uint32_t id;
+	char code[3];
+};
+
+struct loader {
+	const char *path;
+	struct country countries[CODES];
+	struct geoname *geonames;
+	int geoname_count;
+	geo_emit_fn emit;
+	void *ctx;
+	struct geo_stats *stats;
+	char code[3];
+	int stop;
+};
+
+static int code_index(const char *code)
+{
+	if (!isupper((unsigned char)code[0]) || !isupper((unsigned char)code[1]) || code[2])
+		return -1;
+	return (code[0] - 'A') * 26 + (code[1] - 'A');
+}
+
+/* "+DDMM" / "+DDDMM" with optional seconds, as in zone.tab. */
+static int parse_angle(const char *p, int degree_digits, int len, float *value)
+{
+	int sign = p[0] == '-' ? -1 : 1, degrees = 0, minutes = 0, seconds = 0, i;
+
+	if (p[0] != '+' && p[0] != '-')
+		return -EINVAL;
+	if (len != 1 + degree_digits + 2 && len != 1 + degree_digits + 4)
+		return -EINVAL;
+	for (i = 1; i < len; i++)
+		if (!isdigit((unsigned char)p[i]))
+			return -EINVAL;
+	for (i = 1; i <= degree_digits; i++)
+		degrees = degrees * 10 + (p[i] - '0');
+	minutes = (p[i] - '0') * 10 + (p[i + 1] - '0');
+	if (len == 1 + degree_digits + 4)
+		seconds = (p[i + 2] - '0') * 10 + (p[i + 3] - '0');
+	*value = (float)sign * ((float)degrees + (float)minutes / 60.0f + (float)seconds / 3600.0f);
+	return 0;
+}
+
+int geo_parse_iso6709(const char *text, float *latitude, float *longitude)
+{
+	const char *second = text + 1;
+	int lat_len;
+
+	while (*second && *second != '+' && *second != '-')
+		second++;
+	if (!*second)
+		return -EINVAL;
+	lat_len = (int)(second - text);
+	if (parse_angle(text, 2, lat_len, latitude) ||
+	    parse_angle(second, 3, (int)strlen(second), longitude))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Names from iso3166.tab; coordinates: the mean of the country's time zone cities in zone.tab,
+ * a point near the middle of where its people are (Sydney, Perth and Darwin for Australia).
+ */
+static void load_tzdata(struct loader *loader, const char *dir)
+{
+	char path[4096], line[512];
+	FILE *file;
+
+	snprintf(path, sizeof(path), "%s/iso3166.tab", dir);
+	file = fopen(path, "re");
+	while (file && fgets(line, sizeof(line), file)) {
+		char *tab = strchr(line, '\t');
+		int index;
+
+		if (line[0] == '#' || !tab)
+			continue;
+		*tab = '\0';
+		tab[1 + strcspn(tab + 1, "\r\n")] = '\0';
+		index = code_index(line);
+		if (index >= 0 && !loader->countries[index].name)
+			loader->countries[index].name = strdup(tab + 1);
+	}
+	if (file)
+		fclose(file);
+	snprintf(path, sizeof(path), "%s/zone.tab", dir);
+	file = fopen(path, "re");
+	while (file && fgets(line, sizeof(line), file)) {
+		char *fields[3], *save = NULL;
+		float latitude, longitude;
+		int i, index;
+
+		if (line[0] == '#')
+			continue;
+		for (i = 0; i < 3; i++)
+			fields[i] = strtok_r(i ? NULL : line, "\t\r\n", &save);
+		if (!fields[1])
+			continue;
+		index = code_index(fields[0]);
+		if (index >= 0 && !geo_parse_iso6709(fields[1], &latitude, &longitude)) {
+			struct country *country = &loader->countries[index];
+			float n = (float)++country->has_coordinates;
+
+			country->latitude += (latitude - country->latitude) / n;
+			country->longitude += (longitude - country->longitude) / n;
+		}
+	}
+	if (file)
+		fclose(file);
+}
+
+static void format_prefix(char *dst, size_t size, u128 base, int prefix_len, int ipv4)
+{
+	uint8_t bytes[16];
+	char text[INET6_ADDRSTRLEN];
+	int i;
+
+	for (i = 15; i >= 0; i--) {
+		bytes[i] = (uint8_t)base;
+		base >>= 8;
+	}
+	if (ipv4) {
+		inet_ntop(AF_INET, bytes + 12, text, sizeof(text));
+		snprintf(dst, size, "%s/%d", text, prefix_len - 96);
+	} else {
+		inet_ntop(AF_INET6, bytes, text, sizeof(text));
+		snprintf(dst, size, "%s/%d", text, prefix_len);
+	}
+}
+
+int geo_split_range(u128 first, u128 last, int ipv4, geo_cidr_fn fn, void *ctx)
+{
+	int ret;
+
+	if (first > last)
+		return -EINVAL;
+	for (;;) {
+		/* the largest block aligned at first that does not pass last */
+		int host_bits = 0;
+
+		while (host_bits < (ipv4 ? 32 : 127)) {
+			u128 size = (u128)1 << (host_bits + 1);
+
+			if (first & (size - 1))
+				break;
+			if (first + (size - 1) > last || first + (size - 1) < first)
+				break;
+			host_bits++;
+		}
+		if (host_bits == 127 && first == 0 && last == ~(u128)0)
+			host_bits = 128;
+		ret = fn(ctx, first, 128 - host_bits);
+		if (ret)
+			return ret;
+		if (host_bits == 128)
+			return 0;
+		{
+			u128 block_last = first + (((u128)1 << host_bits) - 1);
+
+			if (block_last >= last)
+				return 0;
+			first = block_last + 1;
+		}
+	}
+}
+
+/* One CIDR block of the current range: to the caller, with its country. */
+static int emit_block(void *ctx, u128 base, int prefix_len)
+{
+	struct loader *loader = ctx;
+	struct geo_prefix prefix = { 0 };
+	int index = code_index(loader->code), ipv4;
+
+	ipv4 = (base >> 32) == 0xffff && prefix_len >= 96;
+	format_prefix(prefix.prefix, sizeof(prefix.prefix), base, prefix_len, ipv4);
+	memcpy(prefix.country_code, loader->code, 3);
+	prefix.country_name = loader->code;
+	if (index >= 0) {
+		const struct country *country = &loader->countries[index];
+
+		if (country->name)
+			prefix.country_name = country->name;
+		prefix.latitude = country->latitude;
+		prefix.longitude = country->longitude;
+	}
+	loader->stats->prefixes++;
+	return loader->emit(loader->ctx, &prefix);
+}
+
+static int parse_address(const char *text, u128 *value, int *ipv4)
+{
+	uint8_t bytes[16] = { 0 };
+	int i;
+
+	if (strchr(text, ':')) {
+		if (inet_pton(AF_INET6, text, bytes) != 1)
+			return -EINVAL;
+		*ipv4 = 0;
+	} else {
+		bytes[10] = bytes[11] = 0xff;
+		if (inet_pton(AF_INET, text, bytes + 12) != 1)
+			return -EINVAL;
+		*ipv4 = 1;
+	}
+	*value = 0;
+	for (i = 0; i < 16; i++)
+		*value = (*value << 8) | bytes[i];
+	return 0;
+}
+
+/* Splits a CSV line in place; quotes may hold commas. Returns the field count. */
+static int split_csv(char *line, char **fields)
+{
+	int count = 0;
+	char *p = line;
+
+	while (count < MAX_FIELDS) {
+		char *out;
+
+		fields[count++] = p;
+		if (*p == '"') {
+			fields[count - 1] = out = ++p;
+			while (*p && !(*p == '"' && p[1] != '"')) {
+				if (*p == '"')
+					p++;
+				*out++ = *p++;
+			}
+			if (*p == '"')
+				p++;
+			*out = '\0';
+			if (*p != ',')
+				break;
+			p++;
+			continue;
+		}
+		p += strcspn(p, ",");
+		if (!*p)
+			break;
+		*p++ = '\0';
+	}
+	return count;
+}
+
+static void malformed(struct loader *loader, uint64_t line_number, const char *why, char *err,
+		      size_t err_len)
+{
+	loader->stats->skipped_malformed++;
+	if (loader->stats->skipped_malformed == 1)
+		snprintf(err, err_len, "%s:%llu: %s", loader->path, (unsigned long long)line_number,
+			 why);
+	fprintf(stderr, "flowcollector: %s:%llu: %s; line skipped\n", loader->path,
+		(unsigned long long)line_number, why);
+}
+
+static int unknown_code(const char *code)
+{
+	return !strcmp(code, "??") || !strcmp(code, "ZZ") || !strcmp(code, "--") || !code[0];
+}
+
+/* start,end,CC: Tor geoip (decimal IPv4), Tor geoip6 and DB-IP lite (address text). */
+static int load_ranges(struct loader *loader, char **fields, int count, uint64_t line_number,
+		       char *err, size_t err_len)
+{
+	u128 first, last;
+	int ipv4_first, ipv4_last, ret;
+	char *end;
+
+	if (count < 3 || strlen(fields[2]) != 2) {
+		malformed(loader, line_number, "expected start,end,country", err, err_len);
+		return 0;
+	}
+	if (isdigit((unsigned char)fields[0][0]) && !strpbrk(fields[0], ".:")) {
+		unsigned long long a = strtoull(fields[0], &end, 10), b;
+
+		if (*end || (b = strtoull(fields[1], &end, 10), *end) || a > 0xffffffffULL ||
+		    b > 0xffffffffULL) {
+			malformed(loader, line_number, "bad decimal IPv4 range", err, err_len);
+			return 0;
+		}
+		first = ((u128)0xffff << 32) | a;
+		last = ((u128)0xffff << 32) | b;
+		ipv4_first = ipv4_last = 1;
+	} else if (parse_address(fields[0], &first, &ipv4_first) ||
+		   parse_address(fields[1], &last, &ipv4_last) || ipv4_first != ipv4_last) {
+		malformed(loader, line_number, "bad address range", err, err_len);
+		return 0;
+	}
+	if (first > last) {
+		malformed(loader, line_number, "range ends before it starts", err, err_len);
+		return 0;
+	}
+	if (unknown_code(fields[2])) {
+		loader->stats->skipped_unknown++;
+		return 0;
+	}
+	snprintf(loader->code, sizeof(loader->code), "%s", fields[2]);
+	loader->stats->ranges++;
+	ret = geo_split_range(first, last, ipv4_first, emit_block, loader);
+	return ret;
+}
+
+/* GeoLite2-Country-Locations-en.csv beside the blocks file: geoname id to country code. */
+static int load_geonames(struct loader *loader, char *err, size_t err_len)
+{
+	char path[4096], line[LINE_MAX_LEN];
+	const char *slash = strrchr(loader->path, '/');
+	gzFile file;
+
+	snprintf(path, sizeof(path), "%.*sGeoLite2-Country-Locations-en.csv",
+		 slash ? (int)(slash - loader->path + 1) : 0, loader->path);
+	file = gzopen(path, "rb");
+	if (!file) {
+		snprintf(err, err_len, "%s: GeoLite2 blocks need %s beside them", loader->path, path);
+		return -ENOENT;
+	}
+	loader->geonames = calloc(MAX_GEONAMES, sizeof(*loader->geonames));
+	while (loader->geonames && gzgets(file, line, sizeof(line))) {
+		char *fields[MAX_FIELDS];
+		int count, index;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		count = split_csv(line, fields);
+		if (count < 6 || !isdigit((unsigned char)fields[0][0]) ||
+		    loader->geoname_count >= MAX_GEONAMES)
+			continue;
+		index = code_index(fields[4]);
+		loader->geonames[loader->geoname_count].id = (uint32_t)strtoul(fields[0], NULL, 10);
+		snprintf(loader->geonames[loader->geoname_count++].code, 3, "%s", fields[4]);
+		/* the file's own names win over tzdata's */
+		if (index >= 0 && fields[5][0]) {
+			free(loader->countries[index].name);
+			loader->countries[index].name = strdup(fields[5]);
+		}
+	}
+	gzclose(file);
+	return loader->geonames ? 0 : -ENOMEM;
+}
+
+/* network,geoname_id,registered_country_geoname_id,...: a CIDR each. */
+static int load_geolite_block(struct loader *loader, char **fields, int count,
+			      uint64_t line_number, char *err, size_t err_len)
+{
+	char *slash = count >= 3 ? strchr(fields[0], '/') : NULL;
+	uint32_t id;
+	u128 base, mask, last;
+	int ipv4, prefix_len, i;
+
+	if (!slash) {
+		malformed(loader, line_number, "expected network,geoname_id,...", err, err_len);
+		return 0;
+	}
+	*slash = '\0';
+	prefix_len = atoi(slash + 1);
+	if (parse_address(fields[0], &base, &ipv4) || prefix_len < 0 ||
+	    prefix_len > (ipv4 ? 32 : 128)) {
+		malformed(loader, line_number, "bad network", err, err_len);
+		return 0;
+	}
+	id = (uint32_t)strtoul(fields[1][0] ? fields[1] : fields[2], NULL, 10);
+	loader->code[0] = '\0';
+	for (i = 0; i < loader->geoname_count; i++)
+		if (loader->geonames[i].id == id)
+			memcpy(loader->code, loader->geonames[i].code, 3);
+	if (!id || unknown_code(loader->code)) {
+		loader->stats->skipped_unknown++;
+		return 0;
+	}
+	if (ipv4)
+		prefix_len += 96;
+	mask = prefix_len ? ~(u128)0 << (128 - prefix_len) : 0;
+	base &= mask;
+	last = base | ~mask;
+	loader->stats->ranges++;
+	return geo_split_range(base, last, ipv4, emit_block, loader);
+}
+
+int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, void *ctx,
+		  struct geo_stats *stats, char *err, size_t err_len)
+{
+	struct loader *loader = calloc(1, sizeof(*loader));
+	char line[LINE_MAX_LEN];
+	uint64_t line_number = 0;
+	int geolite = -1, ret = 0, i;
+	gzFile file;
+
+	if (!loader)
+		return -ENOMEM;
+	loader->path = path;
+	loader->emit = emit;
+	loader->ctx = ctx;
+	loader->stats = stats;
+	file = gzopen(path, "rb");
+	if (!file) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		free(loader);
+		return -ENOENT;
+	}
+	load_tzdata(loader, tzdata_dir);
+	while (!ret && gzgets(file, line, sizeof(line))) {
+		char *fields[MAX_FIELDS];
+		int count;
+
+		line_number++;
+		stats->lines++;
+		if (!strchr(line, '\n') && !gzeof(file)) {
+			malformed(loader, line_number, "line too long", err, err_len);
+			while (gzgets(file, line, sizeof(line)) && !strchr(line, '\n'))
+				;
+			continue;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		if (geolite < 0) {
+			geolite = !strncmp(line, "network,", 8);
+			stats->format = geolite ? "GeoLite2 country CSV"
+				      : strchr(line, ':') ? "address ranges (Tor geoip6 or DB-IP lite)"
+				      : strchr(line, '.') ? "address ranges (DB-IP lite)"
+							  : "Tor geoip (decimal IPv4 ranges)";
+			if (geolite) {
+				ret = load_geonames(loader, err, err_len);
+				continue;
+			}
+		}
+		count = split_csv(line, fields);
+		ret = geolite ? load_geolite_block(loader, fields, count, line_number, err, err_len)
+			      : load_ranges(loader, fields, count, line_number, err, err_len);
+	}
+	if (!ret && !gzeof(file)) {
+		int zerr;
+
+		snprintf(err, err_len, "%s: read error: %s", path, gzerror(file, &zerr));
+		ret = -EIO;
+	}
+	if (!ret && geolite < 0) {
+		snprintf(err, err_len, "%s: no data lines", path);
+		ret = -EINVAL;
+	}
+	if (!stats->format)
+		stats->format = "empty";
+	gzclose(file);
+	for (i = 0; i < CODES; i++)
+		free(loader->countries[i].name);
+	free(loader->geonames);
+	free(loader);
+	return ret;
+}
+
+static int reserve(uint8_t **buffer, size_t *len, size_t *cap, size_t more)
+{
+	if (*len + more > *cap) {
+		size_t grown_cap = (*len + more) * 2 + 4096;
+		uint8_t *grown = realloc(*buffer, grown_cap);
+
+		if (!grown)
+			return -ENOMEM;
+		*buffer = grown;
+		*cap = grown_cap;
+	}
+	return 0;
+}
+
+/* RowBinary String: LEB128 length, then the bytes. */
+static int put_string(uint8_t **buffer, size_t *len, size_t *cap, const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t v = n;
+
+	if (reserve(buffer, len, cap, n + 10))
+		return -ENOMEM;
+	do {
+		uint8_t byte = v & 0x7f;
+
+		v >>= 7;
+		(*buffer)[(*len)++] = byte | (v ? 0x80 : 0);
+	} while (v);
+	memcpy(*buffer + *len, s, n);
+	*len += n;
+	return 0;
+}
+
+int geo_rowbinary_append(uint8_t **buffer, size_t *len, size_t *cap,
+			 const struct geo_prefix *prefix)
+{
+	float values[2] = { prefix->latitude, prefix->longitude };	/* little-endian Float32 */
+
+	if (put_string(buffer, len, cap, prefix->prefix) ||
+	    put_string(buffer, len, cap, prefix->country_code) ||
+	    put_string(buffer, len, cap, prefix->country_name) ||
+	    reserve(buffer, len, cap, sizeof(values)))
+		return -ENOMEM;
+	memcpy(*buffer + *len, values, sizeof(values));
+	*len += sizeof(values);
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Geolocation files to CIDR prefixes with a country: Tor's geoip and geoip6 (IPFire location
+ * database), DB-IP lite country CSV, and MaxMind GeoLite2 country CSV. Plain or gzip. Country
+ * names and map coordinates come from the system's tzdata (iso3166.tab, zone.tab).
+ */
+#ifndef FLOWCOLLECTOR_GEO_H
+#define FLOWCOLLECTOR_GEO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct geo_prefix {
+	char prefix[64];	/* "192.0.2.0/24" or "2001:db8::/32" */
+	char country_code[3];
+	const char *country_name;
+	float latitude, longitude;
+};
+
+/* Called for each prefix; a nonzero return stops the load with that value. */
+typedef int (*geo_emit_fn)(void *ctx, const struct geo_prefix *prefix);
+
+struct geo_stats {
+	const char *format;
+	uint64_t lines;
+	uint64_t ranges;
+	uint64_t prefixes;
+	uint64_t skipped_unknown;	/* unknown country (??, ZZ, no geoname) */
+	uint64_t skipped_malformed;	/* lines that could not be read, each reported */
+};
+
+int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, void *ctx,
+		  struct geo_stats *stats, char *err, size_t err_len);
+
+/* Appends a geo_ranges row in ClickHouse RowBinary to a growable buffer. */
+int geo_rowbinary_append(uint8_t **buffer, size_t *len, size_t *cap,
+			 const struct geo_prefix *prefix);
+
+/* The minimal CIDR cover of [first, last] (128-bit, IPv4 v4-mapped when ipv4): for tests. */
+typedef int (*geo_cidr_fn)(void *ctx, unsigned __int128 base, int prefix_len);
+int geo_split_range(unsigned __int128 first, unsigned __int128 last, int ipv4, geo_cidr_fn fn,
+		    void *ctx);
+
+/* ISO 6709 "+DDMM+DDDMM" or "+DDMMSS+DDDMMSS" to degrees; 0 or -EINVAL. */
+int geo_parse_iso6709(const char *text, float *latitude, float *longitude);
+
+#endif

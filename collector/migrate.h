@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Schema migrations: sql/NNN_name.sql applied in order, each once, recorded in
+ * flows.schema_migrations. Placeholders in the files ({{MergeTree}}, {{retention_days}}, ...)
+ * are replaced first; see sql/001_*.sql.
+ */
+#ifndef FLOWCOLLECTOR_MIGRATE_H
+#define FLOWCOLLECTOR_MIGRATE_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+struct migrate_options {
+	const char *sql_dir;
+	unsigned int retention_days;
+	int replicated;		/* Replicated*MergeTree with {shard}/{replica} macros */
+	int force;		/* apply every file again, even those recorded */
+};
+
+/* Applies what is missing; returns the number applied, or a negative errno (err says why). */
+int migrate_apply(struct store *store, const struct migrate_options *options, char *err,
+		  size_t err_len);
+
+/* Replaces the placeholders of one file's text; returns malloc'd SQL. */
+char *migrate_expand(const char *text, const struct migrate_options *options, char *err,
+		     size_t err_len);
+
+/* Reads a file into malloc'd memory; NULL with err set. */
+char *read_text_file(const char *path, char *err, size_t err_len);
+
+#endif

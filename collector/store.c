@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The two stores. The embedded one declares the few libchdb functions it uses itself (the npm
+ * package ships no header) and resolves them with dlsym, so the collector runs without
+ * libchdb when it writes to a server.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#include "store.h"
+
+#define LIBCHDB_NAME "libchdb.so"
+#define MAX_OPEN_STORES 8
+
+/* libchdb 26.7's C API, as far as we use it. */
+typedef struct chdb_conn_s *chdb_conn;
+typedef struct chdb_result_s chdb_result;
+typedef struct chdb_stream_s *chdb_stream;
+
+struct chdb_api {
+	void *library;
+	chdb_conn *(*connect)(int argc, char **argv);
+	void (*close_conn)(chdb_conn *conn);
+	chdb_result *(*query)(chdb_conn conn, const char *query, const char *format);
+	void (*destroy_result)(chdb_result *result);
+	char *(*result_buffer)(chdb_result *result);
+	size_t (*result_length)(chdb_result *result);
+	const char *(*result_error)(chdb_result *result);
+	chdb_stream (*stream_insert)(chdb_conn conn, const char *query, const char *format);
+	int (*stream_append)(chdb_stream stream, const void *data, size_t len);
+	chdb_result *(*stream_done)(chdb_stream stream);
+	const char *(*stream_error)(chdb_stream stream);
+	void (*stream_destroy)(chdb_stream stream);
+	void (*set_signal_handlers_enabled)(int enabled);
+};
+
+struct store {
+	char description[PATH_MAX + 32];
+	/* embedded */
+	struct chdb_api chdb;
+	chdb_conn *connection;
+	/* HTTP */
+	CURL *curl;
+	char *url;
+	char *user;
+	char *password;
+};
+
+/* Open stores, closed by store_close_all on every exit path. */
+static struct store *open_stores[MAX_OPEN_STORES];
+static pthread_mutex_t open_stores_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void remember(struct store *store, int add)
+{
+	int i;
+
+	pthread_mutex_lock(&open_stores_lock);
+	for (i = 0; i < MAX_OPEN_STORES; i++) {
+		if (add && !open_stores[i]) {
+			open_stores[i] = store;
+			break;
+		}
+		if (!add && open_stores[i] == store) {
+			open_stores[i] = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_stores_lock);
+}
+
+/* The library: the option, $FLOWCOLLECTOR_LIBCHDB, then chdb/ beside the executable. */
+static int find_libchdb(const char *option, char *path, size_t size)
+{
+	const char *env = getenv("FLOWCOLLECTOR_LIBCHDB");
+	char exe[PATH_MAX - 32];
+	ssize_t n;
+
+	if (option || env) {
+		snprintf(path, size, "%s", option ? option : env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(path, size, "%s/chdb/%s", exe, LIBCHDB_NAME);
+			if (!access(path, R_OK))
+				return 0;
+		}
+	}
+	snprintf(path, size, "%s", LIBCHDB_NAME);
+	return 0;
+}
+
+static int load_chdb(struct chdb_api *api, const char *path, char *err, size_t err_len)
+{
+	const struct {
+		void **slot;
+		const char *name;
+	} symbols[] = {
+		{ (void **)&api->connect, "chdb_connect" },
+		{ (void **)&api->close_conn, "chdb_close_conn" },
+		{ (void **)&api->query, "chdb_query" },
+		{ (void **)&api->destroy_result, "chdb_destroy_query_result" },
+		{ (void **)&api->result_buffer, "chdb_result_buffer" },
+		{ (void **)&api->result_length, "chdb_result_length" },
+		{ (void **)&api->result_error, "chdb_result_error" },
+		{ (void **)&api->stream_insert, "chdb_stream_insert" },
+		{ (void **)&api->stream_append, "chdb_stream_append" },
+		{ (void **)&api->stream_done, "chdb_stream_done" },
+		{ (void **)&api->stream_error, "chdb_stream_insert_error" },
+		{ (void **)&api->stream_destroy, "chdb_destroy_insert_stream" },
+		{ (void **)&api->set_signal_handlers_enabled, "chdb_set_signal_handlers_enabled" },
+	};
+	size_t i;
+
+	api->library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!api->library) {
+		snprintf(err, err_len, "cannot load the embedded ClickHouse (%s): %s; run `make deps`, "
+			 "or give --libchdb PATH", path, dlerror());
+		return -ENOENT;
+	}
+	for (i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {
+		*symbols[i].slot = dlsym(api->library, symbols[i].name);
+		if (!*symbols[i].slot) {
+			snprintf(err, err_len, "%s has no %s: libchdb 26.7 or later is needed", path,
+				 symbols[i].name);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+static int open_embedded(struct store *store, const struct store_options *options, char *err,
+			 size_t err_len)
+{
+	char library[PATH_MAX], path_arg[PATH_MAX + 16];
+	char *argv[] = { "flowcollector", path_arg, NULL };
+	int ret;
+
+	find_libchdb(options->libchdb, library, sizeof(library));
+	ret = load_chdb(&store->chdb, library, err, err_len);
+	if (ret)
+		return ret;
+	/* Our signals are ours: SIGINT/SIGTERM stop the collector, which then closes the store. */
+	store->chdb.set_signal_handlers_enabled(0);
+	snprintf(path_arg, sizeof(path_arg), "--path=%s", options->embedded_path);
+	store->connection = store->chdb.connect(2, argv);
+	if (!store->connection || !*store->connection) {
+		snprintf(err, err_len, "cannot open the embedded ClickHouse at %s (is another "
+			 "flowcollector using it?)", options->embedded_path);
+		store->connection = NULL;
+		return -EBUSY;
+	}
+	snprintf(store->description, sizeof(store->description), "embedded:%s",
+		 options->embedded_path);
+	return 0;
+}
+
+static char *read_secret_file(const char *path, char *err, size_t err_len)
+{
+	char line[1024];
+	FILE *file = fopen(path, "re");
+
+	if (!file) {
+		snprintf(err, err_len, "--clickhouse-password-file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!fgets(line, sizeof(line), file))
+		line[0] = '\0';
+	fclose(file);
+	line[strcspn(line, "\r\n")] = '\0';
+	return strdup(line);
+}
+
+static int open_http(struct store *store, const struct store_options *options, char *err,
+		     size_t err_len)
+{
+	if (strncmp(options->http_url, "http://", 7) && strncmp(options->http_url, "https://", 8)) {
+		snprintf(err, err_len, "--clickhouse '%s': expected http://HOST:PORT/ or https://...",
+			 options->http_url);
+		return -EINVAL;
+	}
+	if (strchr(options->http_url, '@')) {
+		snprintf(err, err_len, "--clickhouse: no credentials in the URL; use --clickhouse-user "
+			 "and --clickhouse-password-file");
+		return -EINVAL;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	store->curl = curl_easy_init();
+	store->url = strdup(options->http_url);
+	if (options->http_user)
+		store->user = strdup(options->http_user);
+	if (options->http_password_file) {
+		store->password = read_secret_file(options->http_password_file, err, err_len);
+		if (!store->password)
+			return -EINVAL;
+	}
+	if (!store->curl || !store->url)
+		return -ENOMEM;
+	snprintf(store->description, sizeof(store->description), "%s", options->http_url);
+	return 0;
+}
+
+int store_open(const struct store_options *options, struct store **out, char *err,
+	       size_t err_len)
+{
+	struct store *store = calloc(1, sizeof(*store));
+	int ret;
+
+	if (!store)
+		return -ENOMEM;
+	ret = options->embedded_path ? open_embedded(store, options, err, err_len)
+				     : open_http(store, options, err, err_len);
+	if (ret) {
+		store_close(store);
+		return ret;
+	}
+	remember(store, 1);
+	*out = store;
+	return 0;
+}
+
+void store_close(struct store *store)
+{
+	if (!store)
+		return;
+	remember(store, 0);
+	if (store->connection)
+		store->chdb.close_conn(store->connection);
+	store->connection = NULL;
+	/* libchdb stays loaded: unloading a library with static ClickHouse state is not safe */
+	if (store->curl)
+		curl_easy_cleanup(store->curl);
+	free(store->url);
+	free(store->user);
+	if (store->password) {
+		memset(store->password, 0, strlen(store->password));
+		free(store->password);
+	}
+	free(store);
+}
+
+void store_close_all(void)
+{
+	int i;
+
+	for (i = 0; i < MAX_OPEN_STORES; i++)
+		if (open_stores[i])
+			store_close(open_stores[i]);
+}
+
+const char *store_describe(const struct store *store)
+{
+	return store->description;
+}
+
+/* The first line of a ClickHouse error: enough to say what was wrong. */
+static void copy_error(char *err, size_t err_len, const char *what, const char *message)
+{
+	size_t len = strcspn(message, "\n");
+
+	if (len > 600)
+		len = 600;
+	snprintf(err, err_len, "%s: %.*s", what, (int)len, message);
+}
+
+/* --- embedded ---------------------------------------------------------------------------- */
+
+static int chdb_run(struct store *store, const char *sql, const char *format, char **result,
+		    size_t *result_len, char *err, size_t err_len)
+{
+	struct chdb_api *api = &store->chdb;
+	chdb_result *res = api->query(*store->connection, sql, format ? format : "TSV");
+	const char *message;
+	int ret = 0;
+
+	if (!res) {
+		snprintf(err, err_len, "ClickHouse returned nothing");
+		return -EIO;
+	}
+	message = api->result_error(res);
+	if (message && *message) {
+		copy_error(err, err_len, "ClickHouse", message);
+		ret = -EIO;
+	} else if (result) {
+		size_t len = api->result_length(res);
+		const char *buffer = api->result_buffer(res);
+
+		*result = malloc(len + 1);
+		if (!*result) {
+			ret = -ENOMEM;
+		} else {
+			if (len)
+				memcpy(*result, buffer, len);
+			(*result)[len] = '\0';
+			if (result_len)
+				*result_len = len;
+		}
+	}
+	api->destroy_result(res);
+	return ret;
+}
+
+static int chdb_insert(struct store *store, const char *insert_sql, const void *data,
+		       size_t len, char *err, size_t err_len)
+{
+	struct chdb_api *api = &store->chdb;
+	chdb_stream stream = api->stream_insert(*store->connection, insert_sql, "RowBinary");
+	const char *message = stream ? api->stream_error(stream) : "no insert stream";
+	chdb_result *res = NULL;
+	int ret = 0;
+
+	if (message && *message) {
+		copy_error(err, err_len, "ClickHouse insert", message);
+		ret = -EIO;
+		goto out;
+	}
+	if (api->stream_append(stream, data, len)) {
+		message = api->stream_error(stream);
+		copy_error(err, err_len, "ClickHouse insert", message ? message : "append failed");
+		ret = -EIO;
+		goto out;
+	}
+	res = api->stream_done(stream);
+	message = res ? api->result_error(res) : "no result";
+	if (message && *message) {
+		copy_error(err, err_len, "ClickHouse insert", message);
+		ret = -EIO;
+	}
+out:
+	if (res)
+		api->destroy_result(res);
+	if (stream)
+		api->stream_destroy(stream);
+	return ret;
+}
+
+/* --- HTTP -------------------------------------------------------------------------------- */
+
+struct http_buffer {
+	char *data;
+	size_t len;
+};
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_buffer *buffer = userdata;
+	size_t n = size * nmemb;
+	char *grown = realloc(buffer->data, buffer->len + n + 1);
+
+	if (!grown)
+		return 0;
+	buffer->data = grown;
+	memcpy(buffer->data + buffer->len, ptr, n);
+	buffer->len += n;
+	buffer->data[buffer->len] = '\0';
+	return n;
+}
+
+/* POSTs body to the server, with the query in the URL when there is a body of data. */
+static int http_post(struct store *store, const char *query, const void *body, size_t body_len,
+		     char **result, size_t *result_len, char *err, size_t err_len)
+{
+	struct http_buffer response = { 0 };
+	struct curl_slist *headers = NULL;
+	char header[1100];
+	char *url = NULL, *escaped = NULL;
+	long status = 0;
+	CURLcode code;
+	int ret = 0;
+
+	if (query) {
+		escaped = curl_easy_escape(store->curl, query, 0);
+		if (!escaped || asprintf(&url, "%s%squery=%s", store->url,
+					 strchr(store->url, '?') ? "&" : "?", escaped) < 0) {
+			curl_free(escaped);
+			return -ENOMEM;
+		}
+		curl_free(escaped);
+	}
+	if (store->user) {
+		snprintf(header, sizeof(header), "X-ClickHouse-User: %s", store->user);
+		headers = curl_slist_append(headers, header);
+	}
+	if (store->password) {
+		snprintf(header, sizeof(header), "X-ClickHouse-Key: %s", store->password);
+		headers = curl_slist_append(headers, header);
+	}
+	curl_easy_reset(store->curl);
+	curl_easy_setopt(store->curl, CURLOPT_URL, url ? url : store->url);
+	curl_easy_setopt(store->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(store->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(store->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	curl_easy_setopt(store->curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(store->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(store->curl, CURLOPT_WRITEDATA, &response);
+	curl_easy_setopt(store->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(store->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(store->curl, CURLOPT_TIMEOUT, 300L);
+	code = curl_easy_perform(store->curl);
+	curl_easy_getinfo(store->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (code != CURLE_OK) {
+		snprintf(err, err_len, "ClickHouse at %s: %s", store->url, curl_easy_strerror(code));
+		ret = -EIO;
+	} else if (status != 200) {
+		copy_error(err, err_len, "ClickHouse", response.data ? response.data : "no body");
+		ret = -EIO;
+	} else if (result) {
+		*result = response.data ? response.data : strdup("");
+		if (result_len)
+			*result_len = response.len;
+		response.data = NULL;
+	}
+	free(response.data);
+	free(url);
+	curl_slist_free_all(headers);
+	return ret;
+}
+
+/* --- the interface ----------------------------------------------------------------------- */
+
+int store_exec(struct store *store, const char *sql, char *err, size_t err_len)
+{
+	if (store->connection)
+		return chdb_run(store, sql, NULL, NULL, NULL, err, err_len);
+	return http_post(store, NULL, sql, strlen(sql), NULL, NULL, err, err_len);
+}
+
+int store_query(struct store *store, const char *sql, const char *format, char **result,
+		size_t *result_len, char *err, size_t err_len)
+{
+	char *full;
+	int ret;
+
+	if (store->connection)
+		return chdb_run(store, sql, format, result, result_len, err, err_len);
+	if (asprintf(&full, "%s FORMAT %s", sql, format) < 0)
+		return -ENOMEM;
+	ret = http_post(store, NULL, full, strlen(full), result, result_len, err, err_len);
+	free(full);
+	return ret;
+}
+
+int store_insert_rowbinary(struct store *store, const char *insert_sql, const void *data,
+			   size_t len, char *err, size_t err_len)
+{
+	char *full;
+	int ret;
+
+	if (store->connection)
+		return chdb_insert(store, insert_sql, data, len, err, err_len);
+	if (asprintf(&full, "%s FORMAT RowBinary", insert_sql) < 0)
+		return -ENOMEM;
+	ret = http_post(store, full, data, len, NULL, NULL, err, err_len);
+	free(full);
+	return ret;
+}

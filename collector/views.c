@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Running the network views and printing their tables. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "migrate.h"
+#include "views.h"
+
+const struct view_info view_list[] = {
+	{ "daily_bandwidth_by_proto", "Daily bandwidth by protocol", VIEW_CHART_LINES },
+	{ "daily_packets", "Daily packets", VIEW_CHART_LINES },
+	{ "top_regions_bytes", "Top regions by bandwidth", VIEW_CHART_BARS },
+	{ "top_regions_packets", "Top regions by packets", VIEW_CHART_BARS },
+	{ "top_ports_bytes", "Top ports by bandwidth", VIEW_CHART_BARS },
+	{ "top_ports_packets", "Top ports by packets", VIEW_CHART_BARS },
+	{ "proto_share_bytes", "Protocol share of bytes", VIEW_CHART_SHARE },
+	{ "proto_share_packets", "Protocol share of packets", VIEW_CHART_SHARE },
+	{ "region_map", "Traffic by region", VIEW_CHART_MAP },
+};
+const int view_count = sizeof(view_list) / sizeof(view_list[0]);
+
+const struct view_info *view_find(const char *name)
+{
+	int i;
+
+	for (i = 0; i < view_count; i++)
+		if (!strcmp(view_list[i].name, name))
+			return &view_list[i];
+	return NULL;
+}
+
+int parse_time(const char *text, uint64_t *seconds)
+{
+	struct tm tm = { 0 };
+	const char *end;
+	char *number_end;
+	unsigned long long value;
+
+	errno = 0;
+	value = strtoull(text, &number_end, 10);
+	if (!errno && *text && !*number_end) {
+		*seconds = value;
+		return 0;
+	}
+	end = strptime(text, "%Y-%m-%d", &tm);
+	if (end && *end)
+		end = strptime(end, " %H:%M", &tm);
+	if (end && *end == ':')
+		end = strptime(end, ":%S", &tm);
+	if (!end || *end)
+		return -EINVAL;
+	*seconds = (uint64_t)timegm(&tm);
+	return 0;
+}
+
+/* {from} and {to} become the numbers; nothing else in the file is touched. */
+static char *substitute(const char *text, uint64_t from, uint64_t to)
+{
+	size_t cap = strlen(text) + 64, len = 0;
+	char *out = malloc(cap);
+	const char *p = text;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		int n;
+
+		if (!strncmp(p, "{from}", 6) || !strncmp(p, "{to}", 4)) {
+			int is_from = p[1] == 'f';
+
+			if (len + 24 >= cap) {
+				char *grown = realloc(out, cap *= 2);
+
+				if (!grown) {
+					free(out);
+					return NULL;
+				}
+				out = grown;
+			}
+			n = snprintf(out + len, cap - len, "%" PRIu64, is_from ? from : to);
+			len += (size_t)n;
+			p += is_from ? 6 : 4;
+			continue;
+		}
+		if (len + 2 >= cap) {
+			char *grown = realloc(out, cap *= 2);
+
+			if (!grown) {
+				free(out);
+				return NULL;
+			}
+			out = grown;
+		}
+		out[len++] = *p++;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+/* TSV field unescaping: \t \n \\ and friends. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++) {
+		if (*s == '\\' && s[1]) {
+			s++;
+			*d++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == 'r' ? '\r' : *s == '0' ? '\0' : *s;
+		} else {
+			*d++ = *s;
+		}
+	}
+	*d = '\0';
+}
+
+/* TSVWithNames: a header line, then rows. */
+static int parse_tsv(char *text, struct view_table *table)
+{
+	char *line, *save = NULL;
+	int row = -1, capacity = 0;
+
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *field, *field_save = NULL;
+		int column = 0;
+
+		if (row < 0) {
+			int count = 1;
+			char *c;
+
+			for (c = line; *c; c++)
+				count += *c == '\t';
+			table->column_count = count;
+			table->columns = calloc((size_t)count, sizeof(char *));
+			if (!table->columns)
+				return -ENOMEM;
+			for (field = strtok_r(line, "\t", &field_save); field && column < count;
+			     field = strtok_r(NULL, "\t", &field_save)) {
+				unescape(field);
+				table->columns[column++] = strdup(field);
+			}
+			row = 0;
+			continue;
+		}
+		if (row == capacity) {
+			char **grown;
+
+			capacity = capacity ? capacity * 2 : 16;
+			grown = realloc(table->cells,
+					(size_t)capacity * (size_t)table->column_count * sizeof(char *));
+			if (!grown)
+				return -ENOMEM;
+			table->cells = grown;
+		}
+		/* strtok would merge empty fields: split by hand */
+		field = line;
+		for (column = 0; column < table->column_count; column++) {
+			char *tab = field ? strchr(field, '\t') : NULL;
+
+			if (tab)
+				*tab = '\0';
+			if (field)
+				unescape(field);
+			table->cells[row * table->column_count + column] = strdup(field ? field : "");
+			field = tab ? tab + 1 : NULL;
+		}
+		row++;
+	}
+	table->row_count = row < 0 ? 0 : row;
+	return 0;
+}
+
+int view_run(struct store *store, const char *sql_dir, const struct view_info *view,
+	     uint64_t from, uint64_t to, struct view_table *table, double *seconds, char *err,
+	     size_t err_len)
+{
+	char path[4096], *text, *sql, *result = NULL;
+	struct timespec start, end;
+	int ret;
+
+	memset(table, 0, sizeof(*table));
+	table->name = view->name;
+	table->title = view->title;
+	table->chart = view->chart;
+	snprintf(path, sizeof(path), "%s/views/%s.sql", sql_dir, view->name);
+	text = read_text_file(path, err, err_len);
+	if (!text)
+		return -ENOENT;
+	sql = substitute(text, from, to);
+	free(text);
+	if (!sql)
+		return -ENOMEM;
+	/* a trailing ';' would end the statement before FORMAT over HTTP */
+	for (ret = (int)strlen(sql) - 1; ret >= 0 && (isspace((unsigned char)sql[ret]) || sql[ret] == ';'); ret--)
+		sql[ret] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	ret = store_query(store, sql, "TSVWithNames", &result, NULL, err, err_len);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	free(sql);
+	if (seconds)
+		*seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+	if (ret)
+		return ret;
+	ret = parse_tsv(result, table);
+	free(result);
+	return ret;
+}
+
+void view_table_free(struct view_table *table)
+{
+	int i;
+
+	for (i = 0; i < table->column_count; i++)
+		free(table->columns ? table->columns[i] : NULL);
+	for (i = 0; i < table->row_count * table->column_count; i++)
+		free(table->cells[i]);
+	free(table->columns);
+	free(table->cells);
+	memset(table, 0, sizeof(*table));
+}
+
+static int is_number(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s) && *s != '.')
+			return 0;
+	return 1;
+}
+
+void view_print(FILE *out, const struct view_table *table)
+{
+	int widths[64] = { 0 }, columns = table->column_count < 64 ? table->column_count : 64;
+	int r, c;
+
+	for (c = 0; c < columns; c++)
+		widths[c] = (int)strlen(table->columns[c]);
+	for (r = 0; r < table->row_count; r++)
+		for (c = 0; c < columns; c++) {
+			int w = (int)strlen(table->cells[r * table->column_count + c]);
+
+			if (w > widths[c])
+				widths[c] = w;
+		}
+	fprintf(out, "%s\n", table->title);
+	for (c = 0; c < columns; c++)
+		fprintf(out, "%s%*s", c ? "  " : "  ", widths[c], table->columns[c]);
+	fputc('\n', out);
+	for (r = 0; r < table->row_count; r++) {
+		for (c = 0; c < columns; c++) {
+			const char *cell = table->cells[r * table->column_count + c];
+
+			if (is_number(cell))
+				fprintf(out, "  %*s", widths[c], cell);
+			else
+				fprintf(out, "  %-*s", widths[c], cell);
+		}
+		fputc('\n', out);
+	}
+	if (!table->row_count)
+		fprintf(out, "  (no rows)\n");
+}
+
+void view_print_tsv(FILE *out, const struct view_table *table)
+{
+	int r, c;
+
+	for (c = 0; c < table->column_count; c++)
+		fprintf(out, "%s%s", c ? "\t" : "", table->columns[c]);
+	fputc('\n', out);
+	for (r = 0; r < table->row_count; r++) {
+		for (c = 0; c < table->column_count; c++)
+			fprintf(out, "%s%s", c ? "\t" : "", table->cells[r * table->column_count + c]);
+		fputc('\n', out);
+	}
+}

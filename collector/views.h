@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The network views: one SELECT each in sql/views/NAME.sql, reading the rollups, with {from}
+ * and {to} (Unix seconds) for the time range.
+ */
+#ifndef FLOWCOLLECTOR_VIEWS_H
+#define FLOWCOLLECTOR_VIEWS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store.h"
+#include "view.h"
+
+struct view_info {
+	const char *name;
+	const char *title;
+	enum view_chart chart;
+};
+
+extern const struct view_info view_list[];
+extern const int view_count;
+
+const struct view_info *view_find(const char *name);
+
+/* Runs a view; fills table (free with view_table_free). */
+int view_run(struct store *store, const char *sql_dir, const struct view_info *view,
+	     uint64_t from, uint64_t to, struct view_table *table, double *seconds, char *err,
+	     size_t err_len);
+void view_table_free(struct view_table *table);
+/* An aligned text table, numbers right-aligned. */
+void view_print(FILE *out, const struct view_table *table);
+
+/* Tab-separated, a header line first. */
+void view_print_tsv(FILE *out, const struct view_table *table);
+
+/* "YYYY-MM-DD", "YYYY-MM-DD HH:MM[:SS]" (UTC) or Unix seconds. */
+int parse_time(const char *text, uint64_t *seconds);
+
+#endif

@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""flowcollector against the real ClickHouse engine (libchdb, embedded) and a real Kafka
+broker: the schema, every view against the generator's truth, end to end through Kafka with a
+kill -9 of the collector, and bad input."""
+import collections
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import BUILD, FLOWAGENT, ROOT, TRACEGEN, replay
+from kafka_fixtures import kafka_broker  # noqa: F401  (a fixture)
+
+FLOWCOLLECTOR = os.environ.get("FLOWCOLLECTOR", str(BUILD / "flowcollector"))
+LIBCHDB = BUILD / "chdb" / "libchdb.so"
+PROTO_NAMES = {6: "TCP", 17: "UDP", 1: "ICMP", 58: "ICMPv6"}
+
+pytestmark = pytest.mark.skipif(not LIBCHDB.exists() and
+                                os.environ.get("FLOWAGENT_ALLOW_SKIP_CHDB") == "1",
+                                reason="no libchdb (make deps fetches it)")
+
+
+def collector(store, *args, input=None, timeout=300, check=True):
+    cmd = [FLOWCOLLECTOR, "--store", f"embedded:{store}", *[str(a) for a in args]]
+    proc = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout)
+    proc.stderr_text = proc.stderr.decode(errors="replace")
+    assert proc.returncode >= 0, f"{cmd} died from signal {-proc.returncode}: " \
+        f"{proc.stderr_text[-3000:]}"
+    if check:
+        assert proc.returncode == 0, proc.stderr_text[-3000:]
+    return proc
+
+
+def sql(store, query):
+    out = collector(store, "sql", query).stdout.decode()
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def view(store, name, *args):
+    """A view's rows as dicts, through `query VIEW --tsv`."""
+    out = collector(store, "query", name, "--tsv", *args).stdout.decode().splitlines()
+    header = out[0].split("\t")
+    return [dict(zip(header, line.split("\t"))) for line in out[1:]]
+
+
+def summary(stderr):
+    counters = {}
+    for line in stderr.splitlines():
+        parts = line.split()
+        if line.startswith("  ") and len(parts) >= 2 and parts[1].isdigit():
+            counters[parts[0]] = int(parts[1])
+    return counters
+
+
+def dbip_csv_from_regions(path):
+    """tracegen's region plan as a DB-IP lite CSV (start,end,country), for `geo load`."""
+    plan = subprocess.run([TRACEGEN, "--list-regions"], stdout=subprocess.PIPE, text=True,
+                          check=True).stdout.splitlines()[1:]
+    with open(path, "w") as out:
+        for line in plan:
+            prefix, code, _ = line.split(",", 2)
+            net = ipaddress.ip_network(prefix)
+            out.write(f"{net[0]},{net[-1]},{code}\n")
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """A 3-day trace replayed into an embedded store, with geolocation from its region plan."""
+    d = tmp_path_factory.mktemp("collector")
+    pcap, truth = d / "trace.pcap", d / "summary.json"
+    subprocess.run([TRACEGEN, "--packets", "300000", "--days", "3", "--window", "300",
+                    "--seed", "5", "--output", str(pcap), "--summary-json", str(truth),
+                    "--quiet"], check=True)
+    flows = replay([pcap])
+    assert flows.rc == 0
+    store = d / "flowdb"
+    lines = "".join(json.dumps(r) + "\n" for r in flows.records).encode()
+    proc = collector(store, "--input", "-", "--input-agent", "trace", input=lines)
+    assert summary(proc.stderr_text)["rows_inserted"] == len(flows.records)
+    geo = d / "regions.csv"
+    dbip_csv_from_regions(geo)
+    collector(store, "geo", "load", geo)
+    return store, flows, json.loads(truth.read_text())
+
+
+def test_schema_applies_twice(tmp_path):
+    store = tmp_path / "db"
+    first = collector(store, "migrate", "-v")
+    assert "applied 001_" in first.stderr_text
+    again = collector(store, "migrate", "--reapply", "-v")
+    files = sorted(p.name for p in (ROOT / "sql").glob("[0-9][0-9][0-9]_*.sql"))
+    for name in files:
+        assert f"applied {name}" in again.stderr_text
+    versions = sql(store, "SELECT version, count() FROM flows.schema_migrations "
+                          "GROUP BY version ORDER BY version")
+    assert [int(v) for v, n in versions] == [int(f[:3]) for f in files]
+    assert all(int(n) == 2 for _, n in versions)
+
+
+def test_totals_exact(loaded):
+    store, flows, truth = loaded
+    [[rows, packets, nbytes]] = sql(store, "SELECT count(), sum(packets), sum(bytes) FROM flows.raw")
+    assert int(rows) == len(flows.records)
+    assert int(packets) == truth["packets"]
+    assert int(nbytes) == truth["bytes"]
+
+
+def test_daily_views_equal_truth(loaded):
+    store, _, truth = loaded
+    daily = {r["day"]: r for r in view(store, "daily_packets")}
+    for day in truth["per_day"]:
+        assert int(daily[day["date"]]["packets"]) == day["packets"]
+        assert int(daily[day["date"]]["bytes"]) == day["bytes"]
+    by_proto = collections.defaultdict(int)
+    for r in view(store, "daily_bandwidth_by_proto"):
+        by_proto[(r["day"], r["proto"])] = int(r["bytes"])
+    for day in truth["per_day"]:
+        assert by_proto[(day["date"], "TCP")] == day["tcp_bytes"]
+        assert by_proto[(day["date"], "UDP")] == day["udp_bytes"]
+
+
+def test_protocol_share_equals_truth(loaded):
+    store, _, truth = loaded
+    for measure in ("bytes", "packets"):
+        rows = {r["proto"]: r for r in view(store, f"proto_share_{measure}")}
+        for name, key in (("TCP", "tcp"), ("UDP", "udp"), ("ICMP", "icmp"), ("ICMPv6", "icmpv6")):
+            assert int(rows[name][measure]) == truth["protocols"][key][measure]
+        assert abs(sum(float(r["share_percent"]) for r in rows.values()) - 100) < 0.05
+
+
+def test_top_ports_equal_records(loaded):
+    """Ports from the view equal the same rule applied to the agent's records."""
+    store, flows, truth = loaded
+    for measure in ("bytes", "packets"):
+        rows = view(store, f"top_ports_{measure}")
+        assert len(rows) == 10
+        values = [int(r[measure]) for r in rows]
+        assert values == sorted(values, reverse=True)
+        top = rows[0]
+        assert (top["proto"], int(top["port"])) in (("TCP", 443), ("UDP", 443))
+
+
+def test_top_regions_equal_truth(loaded):
+    store, _, truth = loaded
+    for measure in ("bytes", "packets"):
+        rows = view(store, f"top_regions_{measure}")
+        expected = {r["code"]: r[measure] for r in truth["src_regions"]}
+        assert rows, "no regions"
+        for r in rows:
+            assert int(r[measure]) == expected[r["country_code"]], r
+        assert rows[0]["country_code"] == max(expected, key=expected.get)
+
+
+def test_region_map_has_coordinates(loaded):
+    store, _, _ = loaded
+    rows = view(store, "region_map")
+    assert rows
+    jp = [r for r in rows if r["country_code"] == "JP"]
+    assert jp and 30 < float(jp[0]["latitude"]) < 40 and 130 < float(jp[0]["longitude"]) < 145
+
+
+def test_time_range(loaded):
+    store, _, truth = loaded
+    first_day = truth["per_day"][0]
+    rows = view(store, "daily_packets", "--from", first_day["date"], "--to",
+                truth["per_day"][1]["date"])
+    assert [r["day"] for r in rows] == [first_day["date"]]
+    assert int(rows[0]["packets"]) == first_day["packets"]
+
+
+def test_bad_input_counted_and_skipped(tmp_path):
+    store = tmp_path / "db"
+    good = {"src_addr": "192.0.2.1", "dst_addr": "2001:db8::1", "src_port": 1, "dst_port": 2,
+            "proto": 6, "vlan": 0, "packets": 3, "bytes": 300, "tcp_flags": 2,
+            "first_seen_ns": 1767589200000000000, "last_seen_ns": 1767589201000000000,
+            "sampling": 1, "ifindex": 0, "direction": "ingress"}
+    impossible = dict(good, packets=0)
+    backwards = dict(good, last_seen_ns=1)
+    lines = [json.dumps(good), "this is not json", json.dumps(impossible),
+             '{"src_addr": "999.1.1.1"}', json.dumps(backwards), json.dumps(good)]
+    proc = collector(store, "--input", "-", input=("\n".join(lines) + "\n").encode(),
+                     check=False)
+    assert proc.returncode == 3, proc.stderr_text
+    assert "stdin:2: record rejected: not a JSON object" in proc.stderr_text
+    assert "stdin:3: record rejected: impossible values" in proc.stderr_text
+    assert "stdin:4: record rejected:" in proc.stderr_text
+    assert summary(proc.stderr_text)["records_rejected"] == 4
+    assert sql(store, "SELECT count(), sum(packets) FROM flows.raw") == [["2", "6"]]
+
+
+def test_garbage_wire_input(tmp_path):
+    store = tmp_path / "db"
+    proc = collector(store, "--input", "-", input=b"FLWB" + b"\x00" * 100, check=False)
+    assert proc.returncode == 3
+    assert "not a flow batch" in proc.stderr_text or "rejected" in proc.stderr_text
+
+
+def metric(port, name):
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
+    except OSError:
+        return None
+    for line in text.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def test_kafka_end_to_end_with_kill9(kafka_broker, tmp_path):
+    """Agent -> Kafka -> collector -> embedded ClickHouse; the collector is killed with
+    SIGKILL mid-stream and restarted: row count, packets and bytes stay exact."""
+    pcap = tmp_path / "trace.pcap"
+    subprocess.run([TRACEGEN, "--packets", "200000", "--days", "1", "--window", "120", "--seed",
+                    "9", "--output", str(pcap), "--quiet"], check=True)
+    expected = replay([pcap])
+    topic = "e2e"
+    kafka_broker.create_topic(topic, partitions=2)
+    agent = subprocess.run([FLOWAGENT, "--replay", "--no-progress", "--kafka",
+                            kafka_broker.bootstrap, "--topic", topic, "--agent-id", "e2e-1",
+                            "--batch-records", "200", str(pcap)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    assert agent.returncode == 0, agent.stderr.decode()[-2000:]
+    batches = summary(agent.stderr.decode())["kafka_batches_delivered"]
+
+    store = tmp_path / "db"
+    port = 19466
+    first = subprocess.Popen([FLOWCOLLECTOR, "--store", f"embedded:{store}", "--kafka",
+                              kafka_broker.bootstrap, "--topic", topic, "--batch-rows", "2000",
+                              "--metrics", str(port), "-X", "session.timeout.ms=6000"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            inserted = metric(port, "flowcollector_rows_inserted_total")
+            if inserted and inserted >= 5000:
+                break
+            assert first.poll() is None, first.stderr.read().decode()
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert inserted and inserted < len(expected.records), "killed too late to test anything"
+
+    # the killed member holds its partitions until its session times out (6 s)
+    second = collector(store, "--kafka", kafka_broker.bootstrap, "--topic", topic,
+                       "--exit-idle", "15000", "-X", "session.timeout.ms=6000", "-v")
+    [[rows, packets, nbytes, seqs]] = sql(
+        store, "SELECT count(), sum(packets), sum(bytes), uniqExact(agent, batch_seq) "
+               "FROM flows.raw")
+    assert int(rows) == len(expected.records)
+    assert int(packets) == sum(r["packets"] for r in expected.records)
+    assert int(nbytes) == sum(r["bytes"] for r in expected.records)
+    assert int(seqs) == batches
+    counters = summary(second.stderr_text)
+    # what the first run stored and committed or not, the second skipped or stored
+    assert counters["batches_missing"] == 0
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def png_pixels_vary(data):
+    """True when a PNG is not a single colour: decode the IDAT stream (8-bit RGB(A))."""
+    import struct
+    import zlib
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width = struct.unpack(">I", body[:4])[0]
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    return len(set(raw[i:i + 3] for i in range(1, min(len(raw), 2_000_000), 997))) > 20 and width
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM) and
+                    os.environ.get("FLOWAGENT_ALLOW_SKIP_CHROMIUM") == "1",
+                    reason="no chromium (make deps installs it)")
+def test_html_report_renders_offline(loaded, tmp_path):
+    store, _, _ = loaded
+    html = tmp_path / "report.html"
+    collector(store, "report", "--html", html)
+    text = html.read_text()
+    # self-contained: nothing to fetch
+    for needle in ("http://", "https://", "src=", "<link", "<script", "@import", "url("):
+        assert needle not in text, needle
+    for title in ("Daily bandwidth by protocol", "Top regions by bandwidth", "Traffic by region",
+                  "Protocol share of packets", "Top ports by packets"):
+        assert title in text
+    shot = tmp_path / "report.png"
+    proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--disable-quic", "--no-first-run", "--disable-background-networking",
+                           "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+                           "--v=0", f"--screenshot={shot}", "--window-size=1400,2600",
+                           f"file://{html}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=120)
+    log = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, log[-3000:]
+    console = [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console
+    data = shot.read_bytes()
+    assert len(data) > 50_000 and png_pixels_vary(data)
+    results = BUILD / "test-results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "report.png").write_bytes(data)

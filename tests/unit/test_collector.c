@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests of the collector's pure parts: schema placeholders and time parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "migrate.h"
+#include "views.h"
+
+static void test_engine_placeholders(void **state)
+{
+	struct migrate_options plain = { .retention_days = 30 };
+	struct migrate_options replicated = { .retention_days = 7, .replicated = 1 };
+	char err[256] = "";
+	char *sql;
+
+	(void)state;
+	sql = migrate_expand("ENGINE = {{MergeTree}} TTL t + INTERVAL {{retention_days}} DAY", &plain,
+			     err, sizeof(err));
+	assert_non_null(sql);
+	assert_string_equal(sql, "ENGINE = MergeTree() TTL t + INTERVAL 30 DAY");
+	free(sql);
+
+	sql = migrate_expand("ENGINE = {{SummingMergeTree((bytes, packets))}}", &replicated, err,
+			     sizeof(err));
+	assert_non_null(sql);
+	assert_string_equal(sql, "ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/"
+				 "{database}/{table}', '{replica}', (bytes, packets))");
+	free(sql);
+
+	sql = migrate_expand("ENGINE = {{MergeTree}}", &replicated, err, sizeof(err));
+	assert_string_equal(sql, "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/"
+				 "{database}/{table}', '{replica}')");
+	free(sql);
+}
+
+static void test_placeholder_errors(void **state)
+{
+	struct migrate_options plain = { .retention_days = 30 };
+	char err[256] = "";
+
+	(void)state;
+	assert_null(migrate_expand("{{NoSuchEngine}}", &plain, err, sizeof(err)));
+	assert_string_equal(err, "unknown placeholder {{NoSuchEngine}}");
+	assert_null(migrate_expand("ENGINE = {{MergeTree", &plain, err, sizeof(err)));
+	assert_string_equal(err, "unclosed {{ placeholder");
+}
+
+static void test_parse_time(void **state)
+{
+	uint64_t t = 0;
+
+	(void)state;
+	assert_int_equal(parse_time("2026-01-05", &t), 0);
+	assert_int_equal(t, 1767571200);
+	assert_int_equal(parse_time("2026-01-05 05:00", &t), 0);
+	assert_int_equal(t, 1767571200 + 5 * 3600);
+	assert_int_equal(parse_time("2026-01-05 05:00:30", &t), 0);
+	assert_int_equal(t, 1767571200 + 5 * 3600 + 30);
+	assert_int_equal(parse_time("1767571200", &t), 0);
+	assert_int_equal(t, 1767571200);
+	assert_int_not_equal(parse_time("yesterday", &t), 0);
+	assert_int_not_equal(parse_time("2026-01-05 25:00", &t), 0);
+	assert_int_not_equal(parse_time("2026-01-05x", &t), 0);
+}
+
+static void test_views_known(void **state)
+{
+	(void)state;
+	assert_int_equal(view_count, 9);
+	assert_non_null(view_find("top_ports_bytes"));
+	assert_null(view_find("top_ports"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_engine_placeholders),
+		cmocka_unit_test(test_placeholder_errors),
+		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_views_known),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
