@@ -175,7 +175,7 @@ bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume 
 DEB_PACKAGES := make gcc clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev \
 		libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
 		libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev libcurl4-openssl-dev python3 iputils-ping \
-		tcpreplay netsniff-ng openjdk-17-jdk-headless maven npm chromium
+		tcpreplay netsniff-ng openjdk-17-jdk-headless maven chromium
 
 .PHONY: deps
 deps:
@@ -201,6 +201,8 @@ CHDB_SHA256  := 36ad4e999882821ef13cf2d0f52c93f48e6ee1b4498b35a201c23ce4b8d15bf5
 CHDB_LIB     := $(BUILD)/chdb/libchdb.so
 $(CHDB_LIB):
 	$(call msg,DEPS,libchdb $(CHDB_VERSION) (npm @chdb/lib-linux-x64-gnu) -> $@)
+	$(Q)command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null || \
+		{ echo "make deps: npm is needed to fetch libchdb" >&2; exit 1; }
 	$(Q)rm -rf $(BUILD)/chdb/tmp && mkdir -p $(BUILD)/chdb/tmp
 	$(Q)cd $(BUILD)/chdb/tmp && npm pack --silent @chdb/lib-linux-x64-gnu@$(CHDB_VERSION) >/dev/null && \
 		tar xzf chdb-lib-linux-x64-gnu-$(CHDB_VERSION).tgz package/libchdb.so || \

@@ -22,8 +22,8 @@ ls -l "$demo/trace.pcap.gz" | awk '{printf "   %s: %.1f MB\n", $9, $5 / 1e6}'
 echo "== flowagent --replay $demo/trace.pcap.gz | flowcollector --input - --store embedded:$store"
 build/flowagent --replay --no-progress "$demo/trace.pcap.gz" 2>"$demo/agent.log" |
 	collector --input - --input-agent demo 2>"$demo/collector.log"
-grep -E "^  (packets_read|records|elapsed)" "$demo/agent.log" | sed 's/^/   agent:    /'
-grep -E "^  (rows_inserted|records_rejected|elapsed)" "$demo/collector.log" | sed 's/^/   collector:/'
+grep -E "^  (packets_read|records|elapsed) " "$demo/agent.log" | sed 's/^/   agent:    /'
+grep -E "^  (rows_inserted|records_rejected|elapsed) " "$demo/collector.log" | sed 's/^/   collector:/'
 
 echo "== loading geolocation: Tor's geoip and geoip6 (IPFire location database, CC BY-SA 4.0)"
 collector geo load build/geo/geoip build/geo/geoip6 2>&1 | sed 's/^flowcollector: /   /'
@@ -31,7 +31,7 @@ collector geo load build/geo/geoip build/geo/geoip6 2>&1 | sed 's/^flowcollector
 for view in daily_bandwidth_by_proto daily_packets proto_share_bytes proto_share_packets \
 	top_ports_bytes top_ports_packets top_regions_bytes top_regions_packets region_map; do
 	echo "== $view"
-	collector query "$view" | sed 's/^/   /' | head -16
+	collector query "$view" | sed -n 's/^/   /; 1,16p'
 done
 
 echo "== report"
