@@ -58,7 +58,7 @@ enum {
 	OPT_TSV,
 };
 
-#define DEFAULT_BATCH_ROWS 200000
+#define DEFAULT_BATCH_ROWS 1000000
 #define DEFAULT_BATCH_MS   1000
 #define RETRY_MAX_MS	   30000
 /* the default end of a time range: a midnight, so the views read the daily rollups */
@@ -152,7 +152,7 @@ static const struct argp_option options[] = {
 	{ NULL, 'X', "KEY=VALUE", 0, "One librdkafka property (repeatable)", 2 },
 	{ "input", 'f', "FILE", 0, "Read wire-format batches or JSON lines from FILE ('-' = stdin)", 2 },
 	{ "input-agent", OPT_INPUT_AGENT, "ID", 0, "Agent id for JSON records without one (input)", 2 },
-	{ "batch-rows", OPT_BATCH_ROWS, "N", 0, "Insert when this many rows wait (200000)", 2 },
+	{ "batch-rows", OPT_BATCH_ROWS, "N", 0, "Insert when this many rows wait (1000000)", 2 },
 	{ "batch-ms", OPT_BATCH_MS, "MS", 0, "or this long after the first of them (1000)", 2 },
 	{ "exit-idle", OPT_EXIT_IDLE, "MS", 0, "Kafka: exit after this long without messages", 2 },
 	{ "metrics", 'M', "[ADDR:]PORT", 0, "Prometheus metrics on /metrics (127.0.0.1 unless ADDR)", 2 },
@@ -859,18 +859,13 @@ static int geo_collect(void *ctx, const struct geo_prefix *prefix)
 static int rebuild_regions(struct store *store, char *err, size_t err_len)
 {
 	static const char *const tables[] = { "region_1d", "region_1m" };
-	static const char *const inserts[] = {
-		"INSERT INTO flows.region_1d SELECT toDate(first_seen) AS day, side, "
-		"dictGet('flows.geo', 'country_code', if(side = 'src', src_addr, dst_addr)) AS cc, "
-		"sum(bytes), sum(packets), count() FROM flows.raw "
-		"ARRAY JOIN ['src', 'dst'] AS side "
-		"GROUP BY day, side, cc SETTINGS insert_deduplicate = 0",
+	/* region_1d follows region_1m through its materialized view */
+	static const char *const insert =
 		"INSERT INTO flows.region_1m SELECT toStartOfMinute(first_seen) AS minute, side, "
 		"dictGet('flows.geo', 'country_code', if(side = 'src', src_addr, dst_addr)) AS cc, "
 		"sum(bytes), sum(packets), count() FROM flows.raw "
 		"ARRAY JOIN ['src', 'dst'] AS side "
-		"GROUP BY minute, side, cc SETTINGS insert_deduplicate = 0",
-	};
+		"GROUP BY minute, side, cc SETTINGS insert_deduplicate = 0";
 	char *days = NULL, *day, *save = NULL, sql[256];
 	size_t t;
 	int ret;
@@ -886,8 +881,8 @@ static int rebuild_regions(struct store *store, char *err, size_t err_len)
 		}
 	}
 	free(days);
-	for (t = 0; t < sizeof(inserts) / sizeof(inserts[0]) && !ret; t++)
-		ret = store_exec(store, inserts[t], err, err_len);
+	if (!ret)
+		ret = store_exec(store, insert, err, err_len);
 	return ret;
 }
 

@@ -23,10 +23,10 @@ CREATE TABLE IF NOT EXISTS flows.raw
     -- batch, then the wire record as it came (docs/wire-format.md)
     agent LowCardinality(String) CODEC(ZSTD(1)),
     batch_seq UInt64 CODEC(Delta, ZSTD(1)),
-    src_addr IPv6 CODEC(ZSTD(3)),
-    dst_addr IPv6 CODEC(ZSTD(3)),
-    src_port UInt16 CODEC(ZSTD(3)),
-    dst_port UInt16 CODEC(ZSTD(3)),
+    src_addr IPv6 CODEC(ZSTD(1)),
+    dst_addr IPv6 CODEC(ZSTD(1)),
+    src_port UInt16 CODEC(T64, ZSTD(1)),
+    dst_port UInt16 CODEC(T64, ZSTD(1)),
     proto UInt8 CODEC(ZSTD(1)),
     tcp_flags UInt8 CODEC(ZSTD(1)),
     vlan UInt16 CODEC(ZSTD(1)),
@@ -35,8 +35,10 @@ CREATE TABLE IF NOT EXISTS flows.raw
     sampling UInt32 CODEC(ZSTD(1)),
     packets UInt64 CODEC(T64, ZSTD(1)),
     bytes UInt64 CODEC(T64, ZSTD(1)),
-    first_seen DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
-    last_seen DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    -- rows are in address order, so times are not monotonic within a granule: GCD drops the
+    -- zeros of microsecond captures, T64 the high bits all rows of a block share
+    first_seen DateTime64(9, 'UTC') CODEC(GCD, T64, ZSTD(1)),
+    last_seen DateTime64(9, 'UTC') CODEC(GCD, T64, ZSTD(1)),
     -- ingestion time: retention counts from here, so a replayed trace from 2006 is kept
     inserted_at DateTime DEFAULT now() CODEC(DoubleDelta, ZSTD(1)),
     PROJECTION batches (SELECT agent, batch_seq, count() GROUP BY agent, batch_seq)

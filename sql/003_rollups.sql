@@ -1,6 +1,7 @@
 -- SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
--- Rollups: materialized views from flows.raw into SummingMergeTree tables, per minute and per
--- day. Every network view reads these, never flows.raw. A flow counts in the minute and the
+-- Rollups: materialized views from flows.raw into SummingMergeTree tables per minute, and from
+-- those into tables per day: each flow row is aggregated once per dimension, and the daily
+-- views read a few rows per day. Every network view reads these, never flows.raw. A flow counts in the minute and the
 -- day of its first packet. Rows of one key are summed by merges, so readers sum() anyway.
 --
 -- The service port of a TCP, UDP or SCTP flow is the lower of its two ports: servers listen
@@ -44,9 +45,9 @@ ORDER BY (day, proto)
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS flows.proto_1d_mv TO flows.proto_1d AS
-SELECT toDate(first_seen) AS day, proto, sum(bytes) AS bytes, sum(packets) AS packets,
-       count() AS flows
-FROM flows.raw
+SELECT toDate(minute) AS day, proto, sum(bytes) AS bytes, sum(packets) AS packets,
+       sum(flows) AS flows
+FROM flows.proto_1m
 GROUP BY day, proto;
 
 CREATE TABLE IF NOT EXISTS flows.port_1m
@@ -85,10 +86,9 @@ ORDER BY (day, proto, port)
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS flows.port_1d_mv TO flows.port_1d AS
-SELECT toDate(first_seen) AS day, proto, least(src_port, dst_port) AS port,
-       sum(bytes) AS bytes, sum(packets) AS packets, count() AS flows
-FROM flows.raw
-WHERE proto IN (6, 17, 132, 136)
+SELECT toDate(minute) AS day, proto, port, sum(bytes) AS bytes, sum(packets) AS packets,
+       sum(flows) AS flows
+FROM flows.port_1m
 GROUP BY day, proto, port;
 
 -- Regions, by side: 'src' for the source address, 'dst' for the destination. Partitioned by
@@ -135,16 +135,8 @@ PARTITION BY toYYYYMMDD(day)
 ORDER BY (day, side, country_code)
 SETTINGS non_replicated_deduplication_window = 10000;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS flows.region_src_1d_mv TO flows.region_1d AS
-SELECT toDate(first_seen) AS day, 'src' AS side,
-       dictGet('flows.geo', 'country_code', src_addr) AS country_code,
-       sum(bytes) AS bytes, sum(packets) AS packets, count() AS flows
-FROM flows.raw
-GROUP BY day, country_code;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS flows.region_dst_1d_mv TO flows.region_1d AS
-SELECT toDate(first_seen) AS day, 'dst' AS side,
-       dictGet('flows.geo', 'country_code', dst_addr) AS country_code,
-       sum(bytes) AS bytes, sum(packets) AS packets, count() AS flows
-FROM flows.raw
-GROUP BY day, country_code;
+CREATE MATERIALIZED VIEW IF NOT EXISTS flows.region_1d_mv TO flows.region_1d AS
+SELECT toDate(minute) AS day, side, country_code, sum(bytes) AS bytes,
+       sum(packets) AS packets, sum(flows) AS flows
+FROM flows.region_1m
+GROUP BY day, side, country_code;

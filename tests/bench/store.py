@@ -161,9 +161,10 @@ def main():
         say(f"compression of flows.raw, {mawi_rows} MAWI-like rows: {raw_bytes / 1e6:.1f} MB -> "
             f"{packed / 1e6:.2f} MB on disk, {ratio:.1f}x ({packed / mawi_rows:.1f} bytes a row)")
         say(f"  target >= 15x (the old system: 10.82x): {'PASS' if ratio >= 15 else 'MISS'}")
-        columns = sql(store, "SELECT name, sum(data_uncompressed_bytes), sum(data_compressed_bytes) "
-                             "FROM system.parts_columns WHERE database = 'flows' AND "
-                             "table = 'raw' AND active GROUP BY name ORDER BY 3 DESC")
+        columns = sql(store, "SELECT column, sum(column_data_uncompressed_bytes), "
+                             "sum(column_data_compressed_bytes) FROM system.parts_columns "
+                             "WHERE database = 'flows' AND table = 'raw' AND active "
+                             "GROUP BY column ORDER BY 3 DESC")
         say("  per column (compressed bytes a row): " + ", ".join(
             f"{n} {int(p) / mawi_rows:.2f}" for n, _, p in
             (line.split("\t") for line in columns.splitlines())))
@@ -179,8 +180,9 @@ def main():
                   "src_addr, dst_addr, src_port, dst_port, proto, tcp_flags, vlan, ifindex, "
                   "direction, sampling, packets, bytes, first_seen + toIntervalDay(n), "
                   f"last_seen + toIntervalDay(n) FROM flows.raw, "
-                  f"(SELECT number + 1 AS n FROM numbers({copies})) "
-                  "SETTINGS max_insert_threads = 2")
+                  f"(SELECT number + 1 AS n FROM numbers({copies})) AS copies "
+                  "SETTINGS max_insert_threads = 2, insert_deduplicate = 0, "
+                  "max_partitions_per_insert_block = 0")
         rows = int(sql(store, "SELECT count() FROM flows.raw"))
         say(f"view latency on {rows / 1e6:.1f} M rows ({copies + 1} copies of the MAWI-like rows "
             f"over {copies + 1} days, made in {time.perf_counter() - t0:.0f} s); median of "
