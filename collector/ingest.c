@@ -609,12 +609,14 @@ int ingest_flush(struct ingest *ingest, char *err, size_t err_len)
 	if (!ingest->pending_rows)
 		return 0;
 	/*
+	 * A replayed archive may span more days (partitions) than ClickHouse's default limit of
+	 * 100 per insert; the limit guards against typos in PARTITION BY, not against history.
 	 * The token makes a retry of this very insert (after an error whose outcome is unknown)
 	 * a no-op in ClickHouse; the (agent, sequence) projection covers restarts.
 	 */
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO flows.raw (" INSERT_COLUMNS ") SETTINGS insert_deduplication_token = "
-		 "'flowcollector-%016" PRIx64 "-%" PRIu64 "'",
+		 "'flowcollector-%016" PRIx64 "-%" PRIu64 "', max_partitions_per_insert_block = 0",
 		 ingest->group_hash ^ ingest->pending_rows, ingest->insert_serial);
 	started = monotonic_ns();
 	ret = store_insert_rowbinary(ingest->store, sql, ingest->rows, ingest->rows_len, err,

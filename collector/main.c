@@ -865,7 +865,8 @@ static int rebuild_regions(struct store *store, char *err, size_t err_len)
 		"dictGet('flows.geo', 'country_code', if(side = 'src', src_addr, dst_addr)) AS cc, "
 		"sum(bytes), sum(packets), count() FROM flows.raw "
 		"ARRAY JOIN ['src', 'dst'] AS side "
-		"GROUP BY minute, side, cc SETTINGS insert_deduplicate = 0";
+		"GROUP BY minute, side, cc SETTINGS insert_deduplicate = 0, "
+		"max_partitions_per_insert_block = 0";
 	char *days = NULL, *day, *save = NULL, sql[256];
 	size_t t;
 	int ret;

@@ -316,3 +316,27 @@ def test_html_report_renders_offline(loaded, tmp_path):
     results = BUILD / "test-results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "report.png").write_bytes(data)
+
+
+def test_history_spanning_many_days(tmp_path):
+    """A replayed archive of 150 days in one insert, then geolocation over all of it:
+    ClickHouse's default limit of 100 partitions per insert must not stop either."""
+    store = tmp_path / "db"
+    day = 86400 * 10**9
+    base = 1767571200 * 10**9
+    lines = []
+    for i in range(150):
+        lines.append(json.dumps({"src_addr": "1.0.0.1", "dst_addr": "2001:2::1", "src_port": 40000,
+                                 "dst_port": 443, "proto": 6, "vlan": 0, "packets": 2,
+                                 "bytes": 120 + i, "tcp_flags": 2,
+                                 "first_seen_ns": base + i * day,
+                                 "last_seen_ns": base + i * day + 1000}))
+    collector(store, "--input", "-", input=("\n".join(lines) + "\n").encode())
+    geo = tmp_path / "geo.csv"
+    geo.write_text("1.0.0.0,1.0.0.255,AU\n2001:2::,2001:2:0:ffff:ffff:ffff:ffff:ffff,JP\n")
+    collector(store, "geo", "load", geo)
+    assert sql(store, "SELECT count(), uniqExact(toDate(first_seen)) FROM flows.raw") == \
+        [["150", "150"]]
+    rows = view(store, "top_regions_packets")
+    assert [(r["country_code"], r["packets"]) for r in rows] == [("AU", "300")]
+    assert len(view(store, "daily_packets")) == 150
