@@ -340,3 +340,42 @@ def test_history_spanning_many_days(tmp_path):
     rows = view(store, "top_regions_packets")
     assert [(r["country_code"], r["packets"]) for r in rows] == [("AU", "300")]
     assert len(view(store, "daily_packets")) == 150
+
+
+def spooled_batches(tmp_path, pcap, agent_id, spool):
+    """The agent's wire batches, captured through its spool (Kafka unreachable)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([FLOWAGENT, "--replay", "--no-progress", "--kafka", f"127.0.0.1:{port}",
+                    "--agent-id", agent_id, "--batch-records", "100", "--spool-dir", str(spool),
+                    "--flush-timeout", "0", str(pcap)], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=120)
+    return [f.read_bytes()[16:] for f in sorted(spool.glob("*.batch"))]
+
+
+def test_gaps_restarts_and_late_batches(tmp_path):
+    pcap = tmp_path / "t.pcap"
+    subprocess.run([TRACEGEN, "--packets", "5000", "--days", "1", "--window", "30", "--seed", "3",
+                    "--output", str(pcap), "--quiet"], check=True)
+    first = spooled_batches(tmp_path, pcap, "gap-1", tmp_path / "spool1")
+    assert len(first) >= 6
+    store = tmp_path / "db"
+    # batch 3 is missing: a gap of one
+    missing = first[3]
+    proc = collector(store, "--input", "-", input=b"".join(first[:3] + first[4:]))
+    assert "agent gap-1: 1 batches missing" in proc.stderr_text
+    assert summary(proc.stderr_text)["batches_missing"] == 1
+    # the same batches again: all skipped; then the missing one arrives late
+    proc = collector(store, "--input", "-", input=b"".join(first))
+    counters = summary(proc.stderr_text)
+    assert counters["duplicate_batches"] == len(first) - 1
+    assert counters["batches"] == 1
+    # a second run of the agent without a spool: its numbers jump, flagged as a restart
+    second = spooled_batches(tmp_path, pcap, "gap-1", tmp_path / "spool2")
+    proc = collector(store, "--input", "-", "-v", input=b"".join(second))
+    counters = summary(proc.stderr_text)
+    assert counters["batches_missing"] == 0
+    assert counters["agent_restarts"] == 1
+    assert "agent gap-1 restarted" in proc.stderr_text
