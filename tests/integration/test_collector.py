@@ -379,3 +379,71 @@ def test_gaps_restarts_and_late_batches(tmp_path):
     assert counters["batches_missing"] == 0
     assert counters["agent_restarts"] == 1
     assert "agent gap-1 restarted" in proc.stderr_text
+
+
+def test_http_store_transport(tmp_path):
+    """The HTTP store's side of the protocol, against a stand-in that records what a ClickHouse
+    server would receive: statements as POST bodies, inserts as RowBinary with the query in the
+    URL, the user and password in headers (never in the URL), and errors reported with the
+    server's message. (The engine itself is tested through the embedded store.)"""
+    import http.server
+    import threading
+    import urllib.parse
+
+    seen = {"statements": [], "inserts": [], "headers": set(), "urls": []}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("query")
+            seen["urls"].append(self.path)
+            seen["headers"].add((self.headers.get("X-ClickHouse-User"),
+                                 self.headers.get("X-ClickHouse-Key")))
+            if query:
+                seen["inserts"].append((query[0], body))
+                reply = b""
+            else:
+                seen["statements"].append(body.decode())
+                if b"no_such_table" in body:
+                    self.send_response(404)
+                    self.end_headers()
+                    self.wfile.write(b"Code: 60. DB::Exception: Table flows.no_such_table does "
+                                     b"not exist. (UNKNOWN_TABLE)\n")
+                    return
+                reply = b""
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(reply)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    password = tmp_path / "password"
+    password.write_text("s3cret\n")
+    os.chmod(password, 0o600)
+    good = {"src_addr": "192.0.2.1", "dst_addr": "192.0.2.2", "src_port": 1, "dst_port": 2,
+            "proto": 17, "packets": 1, "bytes": 60, "first_seen_ns": 10, "last_seen_ns": 10}
+    lines = "".join(json.dumps(dict(good, src_port=i)) + "\n" for i in range(3)).encode()
+    try:
+        cmd = [FLOWCOLLECTOR, "--clickhouse", url, "--clickhouse-user", "flows",
+               "--clickhouse-password-file", str(password)]
+        proc = subprocess.run([*cmd, "--input", "-", "--input-agent", "h"], input=lines,
+                              capture_output=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert seen["headers"] == {("flows", "s3cret")}
+        assert not any("s3cret" in u for u in seen["urls"])
+        assert any("CREATE TABLE IF NOT EXISTS flows.raw" in s for s in seen["statements"])
+        [(query, body)] = seen["inserts"]
+        assert query.startswith("INSERT INTO flows.raw (agent, batch_seq, src_addr")
+        assert query.endswith("FORMAT RowBinary")
+        assert len(body) == 3 * (1 + 1 + 8 + 81)  # agent "h", batch_seq, the wire record
+        failed = subprocess.run([*cmd, "sql", "SELECT * FROM flows.no_such_table"],
+                                capture_output=True, timeout=60)
+        assert failed.returncode == 1
+        assert b"Table flows.no_such_table does not exist" in failed.stderr
+        assert b"s3cret" not in failed.stderr
+    finally:
+        server.shutdown()
