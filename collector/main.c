@@ -320,28 +320,11 @@ static uint64_t monotonic_ms(void)
 /* The schema directory: the option, else sql/ next to build/, else ./sql. */
 static void default_sql_dir(void)
 {
-	static char path[PATH_MAX + 16];
-	char exe[PATH_MAX];
-	ssize_t n;
+	static char path[PATH_MAX];
 
 	if (env.migrate.sql_dir)
 		return;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(path, sizeof(path), "%s/../sql", exe);
-			if (!access(path, R_OK)) {
-				env.migrate.sql_dir = path;
-				return;
-			}
-		}
-	}
-	env.migrate.sql_dir = "sql";
+	env.migrate.sql_dir = path_beside_executable(path, sizeof(path), "../sql") ? "sql" : path;
 }
 
 static int open_store(struct store **store, int apply_schema)

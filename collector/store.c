@@ -77,32 +77,35 @@ static void remember(struct store *store, int add)
 	pthread_mutex_unlock(&open_stores_lock);
 }
 
-/* The library: the option, $FLOWCOLLECTOR_LIBCHDB, then chdb/ beside the executable. */
-static int find_libchdb(const char *option, char *path, size_t size)
+int path_beside_executable(char *dst, size_t size, const char *relative)
+{
+	char exe[PATH_MAX], candidate[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -ENOENT;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	snprintf(candidate, sizeof(candidate), "%s/%s", exe, relative);
+	if (access(candidate, R_OK) || strlen(candidate) >= size)
+		return -ENOENT;
+	memcpy(dst, candidate, strlen(candidate) + 1);
+	return 0;
+}
+
+/* The library: the option, $FLOWCOLLECTOR_LIBCHDB, chdb/ beside the executable, the loader's path. */
+static void find_libchdb(const char *option, char *path, size_t size)
 {
 	const char *env = getenv("FLOWCOLLECTOR_LIBCHDB");
-	char exe[PATH_MAX - 32];
-	ssize_t n;
 
-	if (option || env) {
+	if (option || env)
 		snprintf(path, size, "%s", option ? option : env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(path, size, "%s/chdb/%s", exe, LIBCHDB_NAME);
-			if (!access(path, R_OK))
-				return 0;
-		}
-	}
-	snprintf(path, size, "%s", LIBCHDB_NAME);
-	return 0;
+	else if (path_beside_executable(path, size, "chdb/" LIBCHDB_NAME))
+		snprintf(path, size, "%s", LIBCHDB_NAME);
 }
 
 static int load_chdb(struct chdb_api *api, const char *path, char *err, size_t err_len)

@@ -60,6 +60,16 @@ class Replay:
         return totals
 
 
+def summary_counters(stderr):
+    """The "  name value" lines of a summary on stderr (agent or collector), as a dict."""
+    counters = {}
+    for line in stderr.splitlines():
+        parts = line.split()
+        if line.startswith("  ") and len(parts) >= 2 and parts[1].isdigit():
+            counters[parts[0]] = int(parts[1])
+    return counters
+
+
 def replay(files, *args, engine="user", binary=None, stdin=None, timeout=600):
     cmd = [binary or FLOWAGENT, "--replay", "--no-progress", "--engine", engine, *args,
            *[str(f) for f in files]]

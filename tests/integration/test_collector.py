@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, FLOWAGENT, ROOT, TRACEGEN, replay
+from conftest import summary_counters as summary
 from kafka_fixtures import kafka_broker  # noqa: F401  (a fixture)
 
 FLOWCOLLECTOR = os.environ.get("FLOWCOLLECTOR", str(BUILD / "flowcollector"))
@@ -47,15 +48,6 @@ def view(store, name, *args):
     out = collector(store, "query", name, "--tsv", *args).stdout.decode().splitlines()
     header = out[0].split("\t")
     return [dict(zip(header, line.split("\t"))) for line in out[1:]]
-
-
-def summary(stderr):
-    counters = {}
-    for line in stderr.splitlines():
-        parts = line.split()
-        if line.startswith("  ") and len(parts) >= 2 and parts[1].isdigit():
-            counters[parts[0]] = int(parts[1])
-    return counters
 
 
 def dbip_csv_from_regions(path):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, FLOWAGENT, FLOWAGENT_ASAN, TRACEGEN, replay
+from conftest import BUILD, FLOWAGENT, FLOWAGENT_ASAN, TRACEGEN, replay, summary_counters
 from kafka_fixtures import kafka_broker  # noqa: F401  (a fixture)
 import wire
 
@@ -49,15 +49,6 @@ def agent(args, binary=FLOWAGENT, timeout=300, **kwargs):
     assert "Sanitizer" not in proc.stderr_text and "runtime error" not in proc.stderr_text, \
         proc.stderr_text[-4000:]
     return proc
-
-
-def summary_counters(stderr):
-    counters = {}
-    for line in stderr.splitlines():
-        parts = line.split()
-        if line.startswith("  ") and len(parts) >= 2 and parts[1].isdigit():
-            counters[parts[0]] = int(parts[1])
-    return counters
 
 
 class Consumed:
