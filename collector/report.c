@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The HTML report: inline SVG charts drawn from the views' tables; see report.h. */
+/*
+ * The HTML report: one self-contained page, a dark dashboard grid with a panel per view. Every
+ * chart is inline SVG written here and every tooltip an SVG <title>, so the page has no
+ * script, no font, no image and nothing to fetch; a Content-Security-Policy says so to the
+ * browser too. Charts are drawn from the views' decimal text; the tables under them print that
+ * text unchanged, so the exact numbers survive even where a chart rounds.
+ */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,387 +15,1500 @@
 
 #include "report.h"
 
-#define CHART_W 640
-#define CHART_H 260
-#define MAX_SERIES 8
-#define MAX_POINTS 400
+#define CHART_W		640 /* viewBox width of a half-width panel; about 1:1 on screen */
+#define LINES_H		250
+#define MAP_W		1200
+#define MAP_SOUTH	-60 /* the map spans 90N..60S: nobody's traffic comes from Antarctica */
+#define MAP_SCALE	(MAP_W / 360.0)
+#define MAP_H		((int)((90 - MAP_SOUTH) * MAP_SCALE))
+#define MAX_SERIES	8 /* lines and slices; beyond that the smallest become "other" */
+#define BAR_ROWS_MAX	20
+#define TABLE_ROWS_MAX	31
+#define LABEL_CHARS_MAX 24
+#define MAP_LABELS	12 /* the largest bubbles get their country code written on */
 
-static const char *const palette[MAX_SERIES] = { "#3d7bd9", "#e8743b", "#19a979", "#ed4a7b",
-						 "#945ecf", "#13a4b4", "#bf8b00", "#6c757d" };
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static void escape(FILE *out, const char *text)
+/* A protocol keeps its colour in every chart (Grafana's palette). */
+/* clang-format off */
+static const struct {
+	const char *name;
+	const char *color;
+} proto_colors[] = {
+	{ "TCP", "#5794f2" },  { "UDP", "#ff9830" },  { "ICMP", "#73bf69" },
+	{ "ICMPv6", "#b877d9" }, { "SCTP", "#f2495c" }, { "UDP-Lite", "#fade2a" },
+	{ "other", "#6e7380" },
+};
+static const char *const other_colors[] = { "#8ab8ff", "#ffb357", "#96d98d",
+					    "#ca95e5", "#ff7383", "#fff899" };
+#define COLOR_BYTES	"#5794f2"
+#define COLOR_PACKETS	"#73bf69"
+#define COLOR_OTHER	"#6e7380"
+/* clang-format on */
+
+static const char *series_color(const char *name, int index)
 {
-	for (; *text; text++) {
-		switch (*text) {
-		case '&': fputs("&amp;", out); break;
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&#39;", out); break;
-		default: fputc(*text, out);
-		}
-	}
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(proto_colors); i++)
+		if (!strcmp(proto_colors[i].name, name))
+			return proto_colors[i].color;
+	return other_colors[index % (int)ARRAY_SIZE(other_colors)];
 }
 
-/* 1234567 -> "1.23 M"; bytes get B, kB, MB, ... */
-static void human(char *dst, size_t size, double value, int is_bytes)
+/* --- text and numbers ---------------------------------------------------------------------- */
+
+/*
+ * Text from the data as HTML: markup characters escaped, control characters as spaces. At most
+ * max characters (UTF-8 code points, so a name is never cut inside one), the last an ellipsis
+ * when cut; max <= 0 writes it all.
+ */
+static void put_text(FILE *out, const char *text, int max)
 {
-	static const char *const units[] = { "", " k", " M", " G", " T", " P", " E" };
+	const unsigned char *p;
+	int count = 0, shown = 0, limit;
+
+	if (!text)
+		return;
+	for (p = (const unsigned char *)text; *p; p++)
+		count += (*p & 0xc0) != 0x80;
+	limit = max > 0 && count > max ? max - 1 : count;
+	for (p = (const unsigned char *)text; *p; p++) {
+		if ((*p & 0xc0) != 0x80 && shown++ == limit)
+			break;
+		switch (*p) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&#39;", out);
+			break;
+		default:
+			fputc(*p < 0x20 ? ' ' : *p, out);
+		}
+	}
+	if (limit < count)
+		fputs("&#8230;", out);
+}
+
+static int is_number(const char *text)
+{
+	char *end;
+
+	if (!text || !*text || strspn(text, "+-0123456789.eE") != strlen(text))
+		return 0;
+	strtod(text, &end);
+	return !*end;
+}
+
+static int is_integer(const char *text)
+{
+	const char *digits = text && *text == '-' ? text + 1 : text;
+
+	return digits && *digits && strspn(digits, "0123456789") == strlen(digits);
+}
+
+/* A measure to draw: negative, NaN or infinite text is drawn as zero (the table shows it). */
+static double measure(const char *text)
+{
+	double value = text ? strtod(text, NULL) : 0;
+
+	return isfinite(value) && value > 0 ? value : 0;
+}
+
+/* Columns whose integers get their digits grouped: sums, not identifiers like ports. */
+static int column_is_measure(const char *name)
+{
+	return name && (strstr(name, "bytes") || strstr(name, "packets") || strstr(name, "flows"));
+}
+
+/* Digit groups spaced by CSS, not by characters, so a copied number is still plain digits. */
+static void put_number(FILE *out, const char *text)
+{
+	size_t len = strlen(text), sign = text[0] == '-', first, i;
+
+	if (!is_integer(text) || len - sign < 5) {
+		put_text(out, text, 0);
+		return;
+	}
+	first = (len - sign) % 3 ? (len - sign) % 3 : 3;
+	fwrite(text, 1, sign + first, out);
+	for (i = sign + first; i < len; i += 3)
+		fprintf(out, "<span>%.3s</span>", text + i);
+}
+
+static const char *const byte_units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+static const char *const count_units[] = {"", "k", "M", "G", "T", "P", "E"};
+
+/* Decimal (SI) units: 1 MB = 10^6 bytes, as a network's counters are read. */
+static int unit_of(double value)
+{
 	int unit = 0;
 
-	while (fabs(value) >= 1000 && unit < 6) {
+	while (value >= 999.5 && unit < 6) {
 		value /= 1000;
 		unit++;
 	}
-	snprintf(dst, size, unit ? "%.3g%s%s" : "%.0f%s%s", value, units[unit],
-		 is_bytes ? (unit ? "B" : " B") : "");
+	return unit;
 }
+
+/* 636237288 -> "636 MB"; 1348937 -> "1.35 M" (three significant digits). */
+static void format_value(char *dst, size_t size, double value, int is_bytes)
+{
+	int unit = unit_of(value);
+	const char *name = is_bytes ? byte_units[unit] : count_units[unit];
+
+	if (!unit)
+		snprintf(dst, size, "%.0f%s%s", value, *name ? " " : "", name);
+	else
+		snprintf(dst, size, "%.3g %s", value / pow(1000, unit), name);
+}
+
+/* A value axis from 0 with round steps (1, 2, 2.5, 5 times a power of ten), one unit for all. */
+struct axis {
+	double step, top;
+	int unit, decimals, is_bytes;
+};
+
+static void axis_make(struct axis *a, double max, int ticks, int is_bytes)
+{
+	double rough, magnitude, norm, scaled;
+
+	if (max <= 0)
+		max = 1;
+	rough = max / ticks;
+	magnitude = pow(10, floor(log10(rough)));
+	norm = rough / magnitude;
+	if (norm <= 1)
+		a->step = magnitude;
+	else if (norm <= 2)
+		a->step = 2 * magnitude;
+	else if (norm <= 2.5)
+		a->step = 2.5 * magnitude;
+	else if (norm <= 5)
+		a->step = 5 * magnitude;
+	else
+		a->step = 10 * magnitude;
+	/* bytes and packets are whole numbers: no axis at 0.25 packets */
+	if (a->step < 1)
+		a->step = 1;
+	a->top = ceil(max / a->step - 1e-9) * a->step;
+	a->unit = unit_of(a->top);
+	a->is_bytes = is_bytes;
+	scaled = a->step / pow(1000, a->unit);
+	for (a->decimals = 0; a->decimals < 3; a->decimals++) {
+		double shifted = scaled * pow(10, a->decimals);
+
+		if (fabs(shifted - round(shifted)) < 1e-6 * shifted)
+			break;
+	}
+}
+
+static void axis_label(char *dst, size_t size, const struct axis *a, double value)
+{
+	const char *name = a->is_bytes ? byte_units[a->unit] : count_units[a->unit];
+
+	if (value == 0)
+		snprintf(dst, size, "0");
+	else
+		snprintf(dst, size, "%.*f%s%s", a->decimals, value / pow(1000, a->unit),
+			 *name ? " " : "", name);
+}
+
+/* Days since 1970-01-01 of "YYYY-MM-DD" (days_from_civil, proleptic Gregorian). */
+static int day_number(const char *text, long *days)
+{
+	int year, month, day;
+	long era, yoe, doy;
+	char tail;
+
+	if (sscanf(text, "%4d-%2d-%2d%c", &year, &month, &day, &tail) != 3 || month < 1 ||
+	    month > 12 || day < 1 || day > 31)
+		return -EINVAL;
+	year -= month <= 2;
+	era = (year >= 0 ? year : year - 399) / 400;
+	yoe = year - era * 400;
+	doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+	*days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+	return 0;
+}
+
+/* --- view access --------------------------------------------------------------------------- */
 
 static const char *cell(const struct view_table *v, int row, int column)
 {
-	if (row >= v->row_count || column >= v->column_count)
+	const char *text;
+
+	if (!v->cells || row < 0 || row >= v->row_count || column < 0 || column >= v->column_count)
 		return "";
-	return v->cells[row * v->column_count + column];
+	text = v->cells[row * v->column_count + column];
+	return text ? text : "";
 }
 
-static int column_index(const struct view_table *v, const char *name)
+static const char *column_name(const struct view_table *v, int column)
 {
-	int c;
-
-	for (c = 0; c < v->column_count; c++)
-		if (!strcmp(v->columns[c], name))
-			return c;
-	return -1;
+	if (!v->columns || column < 0 || column >= v->column_count || !v->columns[column])
+		return "";
+	return v->columns[column];
 }
 
-/* The measure a view ranks by: bytes unless its name ends in _packets. */
-static int measure_is_packets(const struct view_table *v)
+static int column_is_bytes(const struct view_table *v, int column)
 {
-	size_t len = strlen(v->name);
+	return strstr(column_name(v, column), "bytes") != NULL;
+}
+
+/* daily_bandwidth_by_proto has (day, proto, bytes, ...), daily_packets (day, packets, ...). */
+static int lines_have_series(const struct view_table *v)
+{
+	return v->column_count >= 3 && !column_is_measure(column_name(v, 1));
+}
+
+/* The top-N views rank by packets when their name says so, by bytes otherwise. */
+static int ranks_packets(const struct view_table *v)
+{
+	size_t len = v->name ? strlen(v->name) : 0;
 
 	return len > 8 && !strcmp(v->name + len - 8, "_packets");
 }
 
-static void no_data(FILE *out)
+static const struct view_table *view_named(const struct view_table *views, int count,
+					   const char *name)
 {
-	fprintf(out, "<svg viewBox=\"0 0 %d 80\" class=\"chart\"><text x=\"%d\" y=\"45\" "
-		     "class=\"muted\" text-anchor=\"middle\">no data in this range</text></svg>\n",
-		CHART_W, CHART_W / 2);
+	int i;
+
+	for (i = 0; i < count; i++)
+		if (views[i].name && !strcmp(views[i].name, name) && views[i].row_count > 0)
+			return &views[i];
+	return NULL;
 }
 
-/* Lines over days: x = column 0, series = column 1 when the view has one, y = the measure. */
-static void chart_lines(FILE *out, const struct view_table *v)
-{
-	const char *days[MAX_POINTS], *series[MAX_SERIES];
-	double values[MAX_SERIES][MAX_POINTS] = { { 0 } }, max = 0;
-	int day_count = 0, series_count = 0, has_series, value_column, r, d, s;
-	const int left = 70, right = 20, top = 20, bottom = 40;
-	int is_bytes;
-	char label[32];
+/* Rows ordered by a measure, largest first; ties keep the view's order. */
+struct ranked {
+	double value;
+	int row;
+};
 
-	has_series = v->column_count >= 4 && column_index(v, "proto") == 1;
-	value_column = has_series ? column_index(v, "bytes") : column_index(v, "packets");
-	is_bytes = has_series;
-	if (value_column < 0)
-		value_column = v->column_count - 1;
+static int ranked_compare(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+
+	if (x->value != y->value)
+		return x->value < y->value ? 1 : -1;
+	return x->row - y->row;
+}
+
+static struct ranked *rank_rows(const struct view_table *v, int column)
+{
+	struct ranked *ranked = calloc((size_t)v->row_count, sizeof(*ranked));
+	int r;
+
+	if (!ranked)
+		return NULL;
 	for (r = 0; r < v->row_count; r++) {
-		const char *day = cell(v, r, 0), *name = has_series ? cell(v, r, 1) : "";
-
-		for (d = 0; d < day_count && strcmp(days[d], day); d++)
-			;
-		if (d == day_count && day_count < MAX_POINTS)
-			days[day_count++] = day;
-		for (s = 0; s < series_count && strcmp(series[s], name); s++)
-			;
-		if (s == series_count && series_count < MAX_SERIES)
-			series[series_count++] = name;
-		if (d < MAX_POINTS && s < MAX_SERIES)
-			values[s][d] += strtod(cell(v, r, value_column), NULL);
+		ranked[r].value = measure(cell(v, r, column));
+		ranked[r].row = r;
 	}
-	if (!day_count) {
-		no_data(out);
-		return;
-	}
-	for (s = 0; s < series_count; s++)
-		for (d = 0; d < day_count; d++)
-			if (values[s][d] > max)
-				max = values[s][d];
-	if (max <= 0)
-		max = 1;
-	fprintf(out, "<svg viewBox=\"0 0 %d %d\" class=\"chart\">\n", CHART_W, CHART_H);
-	for (r = 0; r <= 4; r++) {
-		int y = top + (CHART_H - top - bottom) * r / 4;
-
-		human(label, sizeof(label), max * (4 - r) / 4, is_bytes);
-		fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"grid\"/>"
-			     "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"end\">%s</text>\n",
-			left, y, CHART_W - right, y, left - 6, y + 4, label);
-	}
-	for (d = 0; d < day_count; d++) {
-		int x = day_count == 1 ? (left + CHART_W - right) / 2
-				       : left + (CHART_W - left - right) * d / (day_count - 1);
-
-		if (day_count <= 14 || d % (day_count / 10 + 1) == 0) {
-			fprintf(out, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">",
-				x, CHART_H - bottom + 18);
-			escape(out, days[d]);
-			fputs("</text>\n", out);
-		}
-	}
-	for (s = 0; s < series_count; s++) {
-		fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.5\" points=\"",
-			palette[s]);
-		for (d = 0; d < day_count; d++) {
-			double x = day_count == 1 ? (left + CHART_W - right) / 2.0
-					: left + (double)(CHART_W - left - right) * d / (day_count - 1);
-			double y = top + (CHART_H - top - bottom) * (1 - values[s][d] / max);
-
-			fprintf(out, "%.1f,%.1f ", x, y);
-		}
-		fputs("\"/>\n", out);
-		for (d = 0; d < day_count; d++) {
-			double x = day_count == 1 ? (left + CHART_W - right) / 2.0
-					: left + (double)(CHART_W - left - right) * d / (day_count - 1);
-			double y = top + (CHART_H - top - bottom) * (1 - values[s][d] / max);
-
-			human(label, sizeof(label), values[s][d], is_bytes);
-			fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>",
-				x, y, palette[s]);
-			escape(out, days[d]);
-			fputc(' ', out);
-			escape(out, series[s]);
-			fprintf(out, ": %s</title></circle>\n", label);
-		}
-	}
-	fputs("</svg>\n", out);
-	if (has_series) {
-		fputs("<div class=\"legend\">", out);
-		for (s = 0; s < series_count; s++) {
-			fprintf(out, "<span><i style=\"background:%s\"></i>", palette[s]);
-			escape(out, series[s]);
-			fputs("</span>", out);
-		}
-		fputs("</div>\n", out);
-	}
+	qsort(ranked, (size_t)v->row_count, sizeof(*ranked), ranked_compare);
+	return ranked;
 }
 
-/* Horizontal bars, sorted as the view returns them. */
-static void chart_bars(FILE *out, const struct view_table *v)
+/* --- pieces every panel uses --------------------------------------------------------------- */
+
+static void no_data(FILE *out, const char *why)
 {
-	int packets = measure_is_packets(v);
-	int value_column = column_index(v, packets ? "packets" : "bytes");
-	int ports = column_index(v, "port") >= 0, r, rows = v->row_count < 12 ? v->row_count : 12;
-	const int left = 190, row_h = 24;
-	double max = 0;
-	char label[32];
-
-	if (!rows || value_column < 0) {
-		no_data(out);
-		return;
-	}
-	for (r = 0; r < rows; r++)
-		if (strtod(cell(v, r, value_column), NULL) > max)
-			max = strtod(cell(v, r, value_column), NULL);
-	if (max <= 0)
-		max = 1;
-	fprintf(out, "<svg viewBox=\"0 0 %d %d\" class=\"chart\">\n", CHART_W, rows * row_h + 10);
-	for (r = 0; r < rows; r++) {
-		double value = strtod(cell(v, r, value_column), NULL);
-		int width = (int)((CHART_W - left - 90) * value / max);
-		int y = 5 + r * row_h;
-
-		fprintf(out, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"end\">", left - 8,
-			y + 16);
-		if (ports) {
-			escape(out, cell(v, r, 0));
-			fputc('/', out);
-			escape(out, cell(v, r, 1));
-		} else {
-			escape(out, cell(v, r, 1));
-			fputs(" (", out);
-			escape(out, cell(v, r, 0));
-			fputc(')', out);
-		}
-		human(label, sizeof(label), value, !packets);
-		fprintf(out, "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"3\" "
-			     "fill=\"%s\"/><text x=\"%d\" y=\"%d\" class=\"value\">%s</text>\n",
-			left, y + 3, width > 1 ? width : 1, row_h - 6, palette[packets ? 1 : 0],
-			left + width + 6, y + 16, label);
-	}
-	fputs("</svg>\n", out);
-}
-
-/* A 100% bar with a legend: label, value, share. */
-static void chart_share(FILE *out, const struct view_table *v)
-{
-	double x = 0;
-	int r, rows = v->row_count < MAX_SERIES ? v->row_count : MAX_SERIES;
-	char label[32];
-
-	if (!rows) {
-		no_data(out);
-		return;
-	}
-	fprintf(out, "<svg viewBox=\"0 0 %d 60\" class=\"chart\">\n", CHART_W);
-	for (r = 0; r < rows; r++) {
-		double share = strtod(cell(v, r, 2), NULL);
-		double width = (CHART_W - 20) * share / 100.0;
-
-		fprintf(out, "<rect x=\"%.1f\" y=\"10\" width=\"%.1f\" height=\"40\" fill=\"%s\">"
-			     "<title>", 10 + x, width, palette[r]);
-		escape(out, cell(v, r, 0));
-		fprintf(out, ": %s%%</title></rect>\n", cell(v, r, 2));
-		x += width;
-	}
-	fputs("</svg>\n<div class=\"legend\">", out);
-	for (r = 0; r < rows; r++) {
-		human(label, sizeof(label), strtod(cell(v, r, 1), NULL),
-		      !measure_is_packets(v));
-		fprintf(out, "<span><i style=\"background:%s\"></i>", palette[r]);
-		escape(out, cell(v, r, 0));
-		fprintf(out, " %s%% (%s)</span>", cell(v, r, 2), label);
-	}
+	fputs("<div class=\"empty\">", out);
+	put_text(out, why, 0);
 	fputs("</div>\n", out);
 }
 
-/* An equirectangular world: a graticule, and a bubble per region sized by bytes. */
-static void chart_map(FILE *out, const struct view_table *v)
+/* The view's rows as they came, up to max_rows; measures with their digits grouped. */
+static void table_write(FILE *out, const struct view_table *v, int max_rows)
 {
-	const int w = CHART_W, h = CHART_W / 2;
-	int lat_column = column_index(v, "latitude"), lon_column = column_index(v, "longitude");
-	int bytes_column = column_index(v, "bytes"), r, g;
-	double max = 0;
-	char label[32];
+	int rows = v->row_count < max_rows ? v->row_count : max_rows, r, c;
 
-	if (!v->row_count || lat_column < 0 || lon_column < 0 || bytes_column < 0) {
-		no_data(out);
-		return;
-	}
-	for (r = 0; r < v->row_count; r++)
-		if (strtod(cell(v, r, bytes_column), NULL) > max)
-			max = strtod(cell(v, r, bytes_column), NULL);
-	if (max <= 0)
-		max = 1;
-	fprintf(out, "<svg viewBox=\"0 0 %d %d\" class=\"chart map\">\n<rect width=\"%d\" "
-		     "height=\"%d\" class=\"sea\"/>\n", w, h, w, h);
-	for (g = -180; g <= 180; g += 30)
-		fprintf(out, "<line x1=\"%d\" y1=\"0\" x2=\"%d\" y2=\"%d\" class=\"grid\"/>\n",
-			(g + 180) * w / 360, (g + 180) * w / 360, h);
-	for (g = -90; g <= 90; g += 30)
-		fprintf(out, "<line x1=\"0\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"%s\"/>\n",
-			(90 - g) * h / 180, w, (90 - g) * h / 180, g ? "grid" : "equator");
-	/* smallest last, so large bubbles do not hide them */
-	for (r = v->row_count - 1; r >= 0; r--) {
-		double lat = strtod(cell(v, r, lat_column), NULL);
-		double lon = strtod(cell(v, r, lon_column), NULL);
-		double value = strtod(cell(v, r, bytes_column), NULL);
-		double x = (lon + 180) * w / 360, y = (90 - lat) * h / 180;
-		double radius = 3 + 22 * sqrt(value / max);
-
-		human(label, sizeof(label), value, 1);
-		fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" class=\"bubble\"><title>", x,
-			y, radius);
-		escape(out, cell(v, r, 1));
-		fprintf(out, ": %s</title></circle>\n", label);
-		if (r < 10) {
-			fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"maplabel\" "
-				     "text-anchor=\"middle\">", x, y + 4);
-			escape(out, cell(v, r, 0));
-			fputs("</text>\n", out);
-		}
-	}
-	fputs("</svg>\n", out);
-}
-
-static void table(FILE *out, const struct view_table *v)
-{
-	int r, c, rows = v->row_count < 30 ? v->row_count : 30;
-
-	fputs("<table><tr>", out);
+	fputs("<table>\n<thead><tr>", out);
 	for (c = 0; c < v->column_count; c++) {
-		fputs("<th>", out);
-		escape(out, v->columns[c]);
+		int numeric = rows > 0;
+
+		for (r = 0; r < rows && numeric; r++)
+			numeric = is_number(cell(v, r, c));
+		fputs(numeric ? "<th class=\"n\">" : "<th>", out);
+		put_text(out, column_name(v, c), 0);
 		fputs("</th>", out);
 	}
-	fputs("</tr>\n", out);
+	fputs("</tr></thead>\n<tbody>\n", out);
 	for (r = 0; r < rows; r++) {
 		fputs("<tr>", out);
 		for (c = 0; c < v->column_count; c++) {
 			const char *text = cell(v, r, c);
-			int numeric = *text && strspn(text, "0123456789.-") == strlen(text);
 
-			fputs(numeric ? "<td class=\"n\">" : "<td>", out);
-			escape(out, text);
+			if (is_number(text)) {
+				fputs("<td class=\"n\">", out);
+				if (column_is_measure(column_name(v, c)))
+					put_number(out, text);
+				else
+					put_text(out, text, 0);
+			} else {
+				fputs("<td>", out);
+				put_text(out, text, 0);
+			}
 			fputs("</td>", out);
 		}
 		fputs("</tr>\n", out);
 	}
-	fputs("</table>\n", out);
-	if (v->row_count > rows)
-		fprintf(out, "<p class=\"muted\">%d more rows: flowcollector query %s</p>\n",
-			v->row_count - rows, v->name);
+	fputs("</tbody></table>\n", out);
+	if (v->row_count > rows) {
+		fprintf(out, "<p class=\"more\">%d more rows: <code>flowcollector query ",
+			v->row_count - rows);
+		put_text(out, v->name, 0);
+		fputs("</code></p>\n", out);
+	}
 }
+
+static void legend_item(FILE *out, const char *color, const char *shape, const char *name)
+{
+	fprintf(out, "<span><i class=\"%s\" style=\"background:%s\"></i>", shape, color);
+	put_text(out, name, LABEL_CHARS_MAX);
+	fputs("</span>", out);
+}
+
+/* --- lines: a measure per day, one line per series ----------------------------------------- */
+
+struct lines {
+	int day_count, series_count; /* series_count <= MAX_SERIES, "other" last if folded */
+	const char **days;	     /* sorted; ISO dates sort as text */
+	long *day_numbers;	     /* for x; NULL when a day is not a date */
+	const char *series[MAX_SERIES];
+	int folded;	    /* the last series sums those beyond MAX_SERIES - 1 */
+	int repeated;	    /* a (day, series) in more than one row: summed */
+	double *values;	    /* [series][day] */
+	const char **texts; /* [series][day]: the cell, when not folded */
+	double totals[MAX_SERIES];
+};
+
+static int text_compare(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int find_text(const char **list, int count, const char *text)
+{
+	int i;
+
+	for (i = 0; i < count; i++)
+		if (!strcmp(list[i], text))
+			return i;
+	return -1;
+}
+
+static void lines_free(struct lines *l)
+{
+	free(l->days);
+	free(l->day_numbers);
+	free(l->values);
+	free(l->texts);
+}
+
+/* Collects days and series; series by total, largest first, so TCP leads the legend. */
+static int lines_collect(const struct view_table *v, int series_column, int value_column,
+			 struct lines *l)
+{
+	const char **names = NULL;
+	struct ranked *order = NULL;
+	int name_count = 0, r, s, d, ret = -ENOMEM;
+
+	memset(l, 0, sizeof(*l));
+	l->days = calloc((size_t)v->row_count, sizeof(*l->days));
+	names = calloc((size_t)v->row_count, sizeof(*names));
+	order = calloc((size_t)v->row_count, sizeof(*order));
+	if (!l->days || !names || !order)
+		goto cleanup;
+	for (r = 0; r < v->row_count; r++) {
+		const char *day = cell(v, r, 0);
+		const char *name = series_column >= 0 ? cell(v, r, series_column) : "";
+
+		if (find_text(l->days, l->day_count, day) < 0)
+			l->days[l->day_count++] = day;
+		s = find_text(names, name_count, name);
+		if (s < 0) {
+			s = name_count++;
+			names[s] = name;
+			order[s].row = s;
+		}
+		order[s].value += measure(cell(v, r, value_column));
+	}
+	qsort(l->days, (size_t)l->day_count, sizeof(*l->days), text_compare);
+	l->day_numbers = calloc((size_t)l->day_count, sizeof(*l->day_numbers));
+	if (!l->day_numbers)
+		goto cleanup;
+	for (d = 0; d < l->day_count; d++) {
+		if (day_number(l->days[d], &l->day_numbers[d])) {
+			free(l->day_numbers);
+			l->day_numbers = NULL;
+			break;
+		}
+	}
+	qsort(order, (size_t)name_count, sizeof(*order), ranked_compare);
+	l->folded = name_count > MAX_SERIES;
+	l->series_count = l->folded ? MAX_SERIES : name_count;
+	for (s = 0; s < l->series_count; s++)
+		l->series[s] = names[order[s].row];
+	if (l->folded)
+		l->series[MAX_SERIES - 1] = "other";
+	l->values = calloc((size_t)(l->series_count * l->day_count), sizeof(*l->values));
+	l->texts = calloc((size_t)(l->series_count * l->day_count), sizeof(*l->texts));
+	if (!l->values || !l->texts)
+		goto cleanup;
+	for (r = 0; r < v->row_count; r++) {
+		const char *name = series_column >= 0 ? cell(v, r, series_column) : "";
+		double value = measure(cell(v, r, value_column));
+
+		d = find_text(l->days, l->day_count, cell(v, r, 0));
+		s = find_text(l->series, l->folded ? MAX_SERIES - 1 : l->series_count, name);
+		if (s < 0)
+			s = MAX_SERIES - 1;
+		l->repeated |= l->texts[s * l->day_count + d] != NULL;
+		l->values[s * l->day_count + d] += value;
+		l->texts[s * l->day_count + d] = cell(v, r, value_column);
+		l->totals[s] += value;
+	}
+	ret = 0;
+cleanup:
+	free(names);
+	free(order);
+	return ret;
+}
+
+static double lines_x(const struct lines *l, int day, int left, int right)
+{
+	double span;
+
+	if (l->day_count == 1)
+		return (left + right) / 2.0;
+	if (l->day_numbers) {
+		span = (double)(l->day_numbers[l->day_count - 1] - l->day_numbers[0]);
+		return left +
+		       (right - left) * (double)(l->day_numbers[day] - l->day_numbers[0]) / span;
+	}
+	return left + (double)(right - left) * day / (l->day_count - 1);
+}
+
+static int chart_lines(FILE *out, const struct view_table *v)
+{
+	int has_series = lines_have_series(v);
+	int series_column = has_series ? 1 : -1, value_column = has_series ? 2 : 1;
+	int is_bytes = column_is_bytes(v, value_column);
+	const int left = 66, right = CHART_W - 18, top = 12, bottom = LINES_H - 34, pad = 14;
+	int x0 = left + pad, x1 = right - pad, s, d, t, ticks, label_every, ret;
+	const char *unit_text = is_bytes ? "bytes" : column_name(v, value_column);
+	double max = 0, tick;
+	struct axis axis;
+	struct lines l;
+	char label[48];
+
+	if (v->column_count <= value_column) {
+		no_data(out, "unexpected columns for a line chart");
+		return 0;
+	}
+	ret = lines_collect(v, series_column, value_column, &l);
+	if (ret)
+		goto cleanup;
+	for (s = 0; s < l.series_count * l.day_count; s++)
+		if (l.values[s] > max)
+			max = l.values[s];
+	axis_make(&axis, max, 4, is_bytes);
+
+	fprintf(out, "<svg viewBox=\"0 0 %d %d\" class=\"chart\" role=\"img\">\n", CHART_W,
+		LINES_H);
+	ticks = (int)lround(axis.top / axis.step);
+	for (t = 0; t <= ticks; t++) {
+		double y = bottom - (double)(bottom - top) * t / ticks;
+
+		tick = axis.step * t;
+		axis_label(label, sizeof(label), &axis, tick);
+		fprintf(out,
+			"<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"%s\"/>"
+			"<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%s</text>\n",
+			left, y, right, y, t ? "gl" : "ax", left - 8, y + 4, label);
+	}
+	/* six date labels at most: each is ~65 px wide and they sit at their dates, not evenly */
+	label_every = (l.day_count + 5) / 6;
+	for (d = 0; d < l.day_count; d += label_every) {
+		fprintf(out, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">",
+			lines_x(&l, d, x0, x1), bottom + 18);
+		put_text(out, l.days[d], 12);
+		fputs("</text>\n", out);
+	}
+	/* areas first, then lines over them, the largest series on top */
+	for (s = l.series_count - 1; s >= 0; s--) {
+		const char *color = l.folded && s == MAX_SERIES - 1 ? COLOR_OTHER
+				    : has_series		    ? series_color(l.series[s], s)
+								    : COLOR_PACKETS;
+		double *values = &l.values[s * l.day_count];
+
+		/* one area only: overlapping fills would mix the colours */
+		if (l.day_count > 1 && l.series_count == 1) {
+			fprintf(out, "<path class=\"area\" fill=\"%s\" d=\"M%.1f %d", color,
+				lines_x(&l, 0, x0, x1), bottom);
+			for (d = 0; d < l.day_count; d++)
+				fprintf(out, "L%.1f %.1f", lines_x(&l, d, x0, x1),
+					bottom - (bottom - top) * values[d] / axis.top);
+			fprintf(out, "L%.1f %dZ\"/>\n", lines_x(&l, l.day_count - 1, x0, x1),
+				bottom);
+		}
+		if (l.day_count > 1) {
+			fprintf(out, "<polyline class=\"line\" stroke=\"%s\" points=\"", color);
+			for (d = 0; d < l.day_count; d++)
+				fprintf(out, "%.1f,%.1f ", lines_x(&l, d, x0, x1),
+					bottom - (bottom - top) * values[d] / axis.top);
+			fputs("\"/>\n", out);
+		}
+		/* markers only while they stay apart; one day is a dot with its value */
+		for (d = 0; d < l.day_count && l.day_count <= 62; d++) {
+			double x = lines_x(&l, d, x0, x1);
+			double y = bottom - (bottom - top) * values[d] / axis.top;
+
+			fprintf(out,
+				"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\" "
+				"class=\"dot\"/>\n",
+				x, y, l.day_count == 1 ? "5" : "3", color);
+			if (l.day_count == 1 && l.series_count == 1) {
+				format_value(label, sizeof(label), values[d], is_bytes);
+				fprintf(out,
+					"<text x=\"%.1f\" y=\"%.1f\" class=\"value\">%s</text>\n",
+					x + 9, y + 4, label);
+			}
+		}
+	}
+	/* a hover column per day: its tooltip lists every series' exact value */
+	for (d = 0; d < l.day_count; d++) {
+		double x = lines_x(&l, d, x0, x1);
+		double half =
+		    l.day_count == 1 ? (x1 - x0) / 2.0 : (x1 - x0) / 2.0 / (l.day_count - 1);
+
+		fprintf(out,
+			"<rect class=\"hover\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\">"
+			"<title>",
+			x - half, top, 2 * half, bottom - top);
+		put_text(out, l.days[d], 0);
+		for (s = 0; s < l.series_count; s++) {
+			double value = l.values[s * l.day_count + d];
+
+			format_value(label, sizeof(label), value, is_bytes);
+			fputs("&#10;", out);
+			if (has_series) {
+				put_text(out, l.series[s], 0);
+				fputs(": ", out);
+			}
+			fprintf(out, "%.0f %s (%s)", value, unit_text, label);
+		}
+		fputs("</title></rect>\n", out);
+	}
+	fputs("</svg>\n<div class=\"legend rows\">", out);
+	for (s = 0; s < l.series_count; s++) {
+		const char *color = l.folded && s == MAX_SERIES - 1 ? COLOR_OTHER
+				    : has_series		    ? series_color(l.series[s], s)
+								    : COLOR_PACKETS;
+		char total[48], mean[48], peak[48];
+		double top_value = 0;
+
+		for (d = 0; d < l.day_count; d++)
+			if (l.values[s * l.day_count + d] > top_value)
+				top_value = l.values[s * l.day_count + d];
+		format_value(total, sizeof(total), l.totals[s], is_bytes);
+		format_value(mean, sizeof(mean), l.totals[s] / l.day_count, is_bytes);
+		format_value(peak, sizeof(peak), top_value, is_bytes);
+		legend_item(out, color, "line", has_series ? l.series[s] : unit_text);
+		fprintf(out, "<small>total %s &middot; mean %s/day &middot; max %s</small>", total,
+			mean, peak);
+	}
+	fputs("</div>\n", out);
+
+	/* the table: a day per row, a column per series, when every series has its own column */
+	if (!has_series || l.folded || l.repeated) {
+		table_write(out, v, TABLE_ROWS_MAX);
+		goto cleanup;
+	}
+	fputs("<table>\n<thead><tr><th>", out);
+	put_text(out, column_name(v, 0), 0);
+	fputs("</th>", out);
+	for (s = 0; s < l.series_count; s++) {
+		fputs("<th class=\"n\">", out);
+		put_text(out, l.series[s], 0);
+		fprintf(out, " %s</th>", unit_text);
+	}
+	fputs("</tr></thead>\n<tbody>\n", out);
+	for (d = 0; d < l.day_count && d < TABLE_ROWS_MAX; d++) {
+		fputs("<tr><td>", out);
+		put_text(out, l.days[d], 0);
+		fputs("</td>", out);
+		for (s = 0; s < l.series_count; s++) {
+			const char *text = l.texts[s * l.day_count + d];
+
+			fputs("<td class=\"n\">", out);
+			/* no row: nothing of that protocol on that day */
+			put_number(out, text ? text : "0");
+			fputs("</td>", out);
+		}
+		fputs("</tr>\n", out);
+	}
+	fputs("</tbody></table>\n", out);
+	if (l.day_count > TABLE_ROWS_MAX) {
+		fprintf(out, "<p class=\"more\">%d more days: <code>flowcollector query ",
+			l.day_count - TABLE_ROWS_MAX);
+		put_text(out, v->name, 0);
+		fputs("</code></p>\n", out);
+	}
+cleanup:
+	lines_free(&l);
+	return ret;
+}
+
+/* --- bars: the top N, largest first -------------------------------------------------------- */
+
+/* clang-format off */
+static const struct {
+	int port;
+	const char *name;
+} services[] = {
+	{ 20, "ftp-data" }, { 21, "ftp" },	  { 22, "ssh" },	 { 23, "telnet" },
+	{ 25, "smtp" },	    { 53, "dns" },	  { 80, "http" },	 { 110, "pop3" },
+	{ 123, "ntp" },	    { 143, "imap" },	  { 161, "snmp" },	 { 443, "https" },
+	{ 465, "smtps" },   { 587, "submission" }, { 853, "dns-tls" },	 { 873, "rsync" },
+	{ 993, "imaps" },   { 995, "pop3s" },	  { 1194, "openvpn" },	 { 3306, "mysql" },
+	{ 3389, "rdp" },    { 5353, "mdns" },	  { 8080, "http-alt" }, { 8443, "https-alt" },
+};
+/* clang-format on */
+
+static const char *service_name(const char *port)
+{
+	size_t i;
+	int number;
+
+	if (!is_integer(port))
+		return NULL;
+	number = atoi(port);
+	for (i = 0; i < ARRAY_SIZE(services); i++)
+		if (services[i].port == number)
+			return services[i].name;
+	return NULL;
+}
+
+/* "TCP/443"; ICMP has no port (the view gives 0), so just "ICMP". */
+static void port_label(char *dst, size_t size, const char *proto, const char *port)
+{
+	if (!strcmp(port, "0") && !strncmp(proto, "ICMP", 4))
+		snprintf(dst, size, "%.12s", proto);
+	else
+		snprintf(dst, size, "%.12s/%.8s", proto, port);
+}
+
+static int chart_bars(FILE *out, const struct view_table *v)
+{
+	/* regions: (country_code, country_name, bytes, packets); ports: (proto, port, bytes, ...)
+	 */
+	int packets = ranks_packets(v), value_column = packets ? 3 : 2;
+	int ports = !strcmp(column_name(v, 1), "port");
+	int rows = v->row_count < BAR_ROWS_MAX ? v->row_count : BAR_ROWS_MAX, i, t, ticks;
+	const int top = 6, row_h = 26, bar_h = 16, label_w = 178, value_w = 70;
+	const int x0 = label_w + 6, x1 = CHART_W - value_w, height = top + rows * row_h + 26;
+	const char *legend_names[MAX_SERIES];
+	int legend_count = 0;
+	struct ranked *ranked;
+	struct axis axis;
+	char label[48];
+
+	if (v->column_count <= value_column) {
+		no_data(out, "unexpected columns for a bar chart");
+		return 0;
+	}
+	ranked = rank_rows(v, value_column);
+	if (!ranked)
+		return -ENOMEM;
+	axis_make(&axis, ranked[0].value, 4, !packets);
+	fprintf(out, "<svg viewBox=\"0 0 %d %d\" class=\"chart\" role=\"img\">\n", CHART_W, height);
+	ticks = (int)lround(axis.top / axis.step);
+	for (t = 0; t <= ticks; t++) {
+		double x = x0 + (double)(x1 - x0) * t / ticks;
+
+		axis_label(label, sizeof(label), &axis, axis.step * t);
+		fprintf(
+		    out,
+		    "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"%s\"/>"
+		    "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">%s</text>\n",
+		    x, top - 2, x, top + rows * row_h, t ? "gl" : "ax", x, top + rows * row_h + 16,
+		    label);
+	}
+	for (i = 0; i < rows; i++) {
+		int r = ranked[i].row, y = top + i * row_h;
+		double width = (x1 - x0) * ranked[i].value / axis.top;
+		const char *color = packets ? COLOR_PACKETS : COLOR_BYTES, *service = NULL;
+
+		if (ports) {
+			color = series_color(cell(v, r, 0), 0);
+			service = service_name(cell(v, r, 1));
+			if (legend_count < MAX_SERIES &&
+			    find_text(legend_names, legend_count, cell(v, r, 0)) < 0)
+				legend_names[legend_count++] = cell(v, r, 0);
+		}
+		fputs("<g><title>", out);
+		if (ports) {
+			put_text(out, cell(v, r, 0), 0);
+			fputc('/', out);
+			put_text(out, cell(v, r, 1), 0);
+		} else {
+			put_text(out, cell(v, r, 1), 0);
+			fputs(" (", out);
+			put_text(out, cell(v, r, 0), 0);
+			fputc(')', out);
+		}
+		fprintf(out, ": %.0f %s", ranked[i].value, packets ? "packets" : "bytes");
+		fprintf(out,
+			"</title>\n<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"end\">",
+			label_w, y + row_h / 2 + 4);
+		if (ports) {
+			port_label(label, sizeof(label), cell(v, r, 0), cell(v, r, 1));
+			put_text(out, label, 0);
+			if (service) {
+				fputs("<tspan class=\"muted\"> ", out);
+				put_text(out, service, 0);
+				fputs("</tspan>", out);
+			}
+		} else {
+			put_text(out, cell(v, r, 1), LABEL_CHARS_MAX - 4);
+			fputs("<tspan class=\"muted\"> ", out);
+			put_text(out, cell(v, r, 0), 3);
+			fputs("</tspan>", out);
+		}
+		format_value(label, sizeof(label), ranked[i].value, !packets);
+		fprintf(out,
+			"</text>\n<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" rx=\"2\" "
+			"fill=\"%s\" class=\"bar\"/>\n<text x=\"%.1f\" y=\"%d\" class=\"value\">"
+			"%s</text></g>\n",
+			x0, y + (row_h - bar_h) / 2, width > 1 ? width : 1, bar_h, color,
+			x0 + (width > 1 ? width : 1) + 6, y + row_h / 2 + 4, label);
+	}
+	fputs("</svg>\n", out);
+	if (ports && legend_count) {
+		fputs("<div class=\"legend\">", out);
+		for (i = 0; i < legend_count; i++)
+			legend_item(out, series_color(legend_names[i], 0), "box", legend_names[i]);
+		fputs("</div>\n", out);
+	}
+	if (v->row_count > rows)
+		fprintf(out, "<p class=\"more\">the top %d of %d are drawn</p>\n", rows,
+			v->row_count);
+	free(ranked);
+	table_write(out, v, TABLE_ROWS_MAX);
+	return 0;
+}
+
+/* --- share: a donut with its legend -------------------------------------------------------- */
+
+static void donut_slice(FILE *out, double cx, double cy, double outer, double inner, double from,
+			double to, const char *color)
+{
+	int large = to - from > M_PI;
+
+	fprintf(out,
+		"<path fill=\"%s\" class=\"slice\" d=\"M%.2f %.2fA%.1f %.1f 0 %d 1 %.2f %.2f"
+		"L%.2f %.2fA%.1f %.1f 0 %d 0 %.2f %.2fZ\"><title>",
+		color, cx + outer * sin(from), cy - outer * cos(from), outer, outer, large,
+		cx + outer * sin(to), cy - outer * cos(to), cx + inner * sin(to),
+		cy - inner * cos(to), inner, inner, large, cx + inner * sin(from),
+		cy - inner * cos(from));
+}
+
+static int chart_share(FILE *out, const struct view_table *v)
+{
+	/* (proto, bytes or packets, share_percent) */
+	int is_bytes = column_is_bytes(v, 1), has_share = v->column_count >= 3;
+	int slices = v->row_count > MAX_SERIES ? MAX_SERIES : v->row_count, i, r;
+	int folded = v->row_count > MAX_SERIES;
+	const double cx = 112, cy = 104, outer = 92, inner = 60;
+	const int height = 2 * (int)cy, legend_x = 250;
+	double total = 0, values[MAX_SERIES] = {0}, angle = 0;
+	struct ranked *ranked;
+	char label[48];
+
+	if (v->column_count < 2) {
+		no_data(out, "unexpected columns for a share chart");
+		return 0;
+	}
+	ranked = rank_rows(v, 1);
+	if (!ranked)
+		return -ENOMEM;
+	for (r = 0; r < v->row_count; r++) {
+		i = r < slices ? r : slices - 1;
+		values[i] += ranked[r].value;
+		total += ranked[r].value;
+	}
+	if (total <= 0) {
+		free(ranked);
+		no_data(out, "every value is zero");
+		table_write(out, v, TABLE_ROWS_MAX);
+		return 0;
+	}
+	fprintf(out, "<svg viewBox=\"0 0 %d %d\" class=\"chart\" role=\"img\">\n", CHART_W, height);
+	for (i = 0; i < slices; i++) {
+		const char *name = folded && i == slices - 1 ? "other" : cell(v, ranked[i].row, 0);
+		const char *color = folded && i == slices - 1 ? COLOR_OTHER : series_color(name, i);
+		double sweep = 2 * M_PI * values[i] / total;
+
+		if (values[i] <= 0)
+			continue;
+		/* a full ring cannot be one arc: its ends would meet */
+		if (sweep > 2 * M_PI - 1e-4)
+			fprintf(out,
+				"<circle cx=\"%.0f\" cy=\"%.0f\" r=\"%.1f\" fill=\"none\" "
+				"stroke=\"%s\" stroke-width=\"%.0f\"><title>",
+				cx, cy, (outer + inner) / 2, color, outer - inner);
+		else
+			donut_slice(out, cx, cy, outer, inner, angle, angle + sweep, color);
+		put_text(out, name, 0);
+		fprintf(out, ": %.0f %s (%.2f%%)</title>%s\n", values[i],
+			is_bytes ? "bytes" : "packets", 100 * values[i] / total,
+			sweep > 2 * M_PI - 1e-4 ? "</circle>" : "</path>");
+		angle += sweep;
+	}
+	format_value(label, sizeof(label), total, is_bytes);
+	fprintf(out,
+		"<text x=\"%.0f\" y=\"%.0f\" class=\"big\" text-anchor=\"middle\">%s</text>"
+		"<text x=\"%.0f\" y=\"%.0f\" class=\"tick\" text-anchor=\"middle\">%s</text>\n",
+		cx, cy + 3, label, cx, cy + 21, is_bytes ? "bytes" : "packets");
+	for (i = 0; i < slices; i++) {
+		const char *name = folded && i == slices - 1 ? "other" : cell(v, ranked[i].row, 0);
+		const char *color = folded && i == slices - 1 ? COLOR_OTHER : series_color(name, i);
+		int y = (int)cy - slices * 13 + i * 26 + 13;
+		char percent[48];
+
+		/* the view's own rounding when the row is its own slice */
+		if (has_share && !(folded && i == slices - 1) &&
+		    is_number(cell(v, ranked[i].row, 2)))
+			snprintf(percent, sizeof(percent), "%.2f%%",
+				 strtod(cell(v, ranked[i].row, 2), NULL));
+		else
+			snprintf(percent, sizeof(percent), "%.2f%%", 100 * values[i] / total);
+		format_value(label, sizeof(label), values[i], is_bytes);
+		fprintf(out,
+			"<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" rx=\"2\" "
+			"fill=\"%s\"/><text x=\"%d\" y=\"%d\" class=\"label\">",
+			legend_x, y - 10, color, legend_x + 20, y);
+		put_text(out, name, LABEL_CHARS_MAX);
+		fprintf(out,
+			"</text><text x=\"%d\" y=\"%d\" class=\"pct\" text-anchor=\"end\">%s"
+			"</text><text x=\"%d\" y=\"%d\" class=\"value\" text-anchor=\"end\">%s"
+			"</text>\n",
+			legend_x + 250, y, percent, CHART_W - 10, y, label);
+	}
+	fputs("</svg>\n", out);
+	free(ranked);
+	table_write(out, v, TABLE_ROWS_MAX);
+	return 0;
+}
+
+/* --- map: bubbles on an equirectangular world ---------------------------------------------- */
+
+/* clang-format off */
+/*
+ * Coastlines, hand-drawn from memory of an atlas at a few degrees' accuracy: enough to tell
+ * which continent a bubble sits on, no more. (lon, lat) pairs in degrees.
+ */
+static const double coast_north_america[] = {
+	-168, 66, -162, 70, -156, 71.3, -141, 69.7, -128, 70, -115, 68.5, -100, 68, -95, 68.5,
+	-94, 71.5, -86, 68.5, -82, 66.5, -86, 64, -94, 61, -93, 58.5, -88, 56.5, -82, 55,
+	-80, 51.5, -78.5, 55, -77, 60, -74, 62, -70, 60.5, -65, 60.5, -61, 56, -56, 52, -59, 48,
+	-64.5, 48.5, -61, 45.5, -66, 43.8, -70, 42, -74, 40.5, -76, 37, -75.5, 35, -78, 33.8,
+	-81, 31.5, -80, 27, -80.5, 25.2, -81.5, 25.5, -82.7, 28, -84, 30, -87, 30.3, -89.5, 29.2,
+	-94, 29.6, -97.3, 27.5, -97.5, 22, -96, 19, -94.5, 18.2, -91, 18.8, -90.4, 21, -87, 21.5,
+	-87.8, 18, -88.5, 16, -84, 15.8, -83.4, 14, -83.7, 11, -81.7, 9, -79, 9.6, -77.4, 8.6,
+	-78.3, 7.4, -80.3, 7.5, -81.2, 8.2, -83.5, 8.4, -85.8, 10.5, -87.6, 13.1, -91.3, 13.9,
+	-94.3, 16.1, -97.5, 15.9, -101.5, 17.4, -105.4, 20.2, -105.6, 22.6, -108.8, 25.5,
+	-112.2, 29, -114.8, 31.8, -113.1, 29.2, -111, 25.8, -109.5, 23, -110.3, 23.4,
+	-112.2, 24.8, -114.2, 27.5, -115.8, 30, -117.1, 32.5, -118.5, 34, -120.6, 34.6,
+	-122.5, 37.5, -124.2, 40.4, -124, 46.2, -124.7, 48.4, -127.5, 50.5, -130.5, 54.5,
+	-134, 58, -137.5, 58.8, -141, 60, -146, 60.8, -151.5, 59.2, -154, 57.3, -158.5, 55.8,
+	-164.5, 54.4, -159, 57.5, -158, 58.7, -162, 58.6, -165, 60.5, -165.5, 62, -164, 63.5,
+	-161, 64.5, -166, 65.2,
+};
+static const double coast_greenland[] = {
+	-73, 78, -60, 82, -32, 83.6, -18, 81.8, -19, 76.5, -22, 72, -22, 70.3, -32, 68.3, -40, 65,
+	-43, 60, -48.5, 61, -52, 64.5, -54, 69, -56, 73, -66, 76.3,
+};
+static const double coast_south_america[] = {
+	-77.4, 8.6, -75.5, 10.8, -72, 12.3, -71.1, 11, -67, 10.7, -62, 10.7, -60.5, 8.5, -57, 6,
+	-52, 5, -50, 1.8, -48.5, -1, -44.5, -2.5, -40, -2.9, -35.3, -5.3, -35, -9, -37.3, -12.5,
+	-39, -17.5, -40.5, -21.5, -44, -23.2, -48.5, -26.3, -48.8, -28.6, -52, -32, -54.3, -34.8,
+	-57.3, -35.3, -56.8, -37, -58, -38.5, -62, -39, -62.3, -40.8, -65, -41.3, -64.5, -42.5,
+	-65.5, -45, -67.5, -46.5, -65.8, -48, -69, -51.5, -68.4, -52.4, -66, -54.8, -68, -55.5,
+	-71.5, -54.5, -74.5, -52.2, -75.5, -48, -74.2, -44, -73.7, -41.5, -73.5, -37, -71.6, -33,
+	-71.4, -28, -70.4, -23.5, -70.3, -18.3, -72.5, -16.8, -76.2, -14, -77.6, -11.5,
+	-79.5, -7.5, -81.2, -5.5, -80.5, -3.3, -80, -2.2, -80.5, -0.5, -79.8, 1, -78.8, 1.8,
+	-77.5, 3.9, -77.4, 6.6,
+};
+static const double coast_eurasia[] = {
+	-5.6, 36, -9, 37, -9.5, 39, -8.9, 42.5, -8, 43.7, -1.8, 43.4, -1.2, 46, -2.5, 47.3,
+	-4.5, 48, -1.6, 48.7, 0.2, 49.6, 1.6, 50.8, 4, 51.5, 4.8, 53, 8.6, 53.9, 8.2, 55.5,
+	8.3, 57, 10.5, 57.7, 10.3, 56.2, 12.5, 54.4, 14, 54, 18.6, 54.5, 21.1, 55.7, 21.5, 57.4,
+	24.3, 57.1, 23.6, 58.9, 28, 59.5, 29.8, 60, 26, 60.4, 22.4, 60.2, 21.4, 61.5, 21.5, 63.3,
+	25.2, 65, 24.6, 65.8, 22, 65.7, 17.6, 62.5, 18.8, 60.3, 16.5, 57, 14.2, 55.4, 12.8, 56.3,
+	11.7, 58, 10.6, 59.8, 9.5, 59, 7, 58, 5.5, 58.9, 5, 61.5, 7.5, 63, 10.5, 64.8, 13.5, 67.5,
+	16, 69, 19.5, 70.1, 23.5, 70.8, 28, 71, 31, 70.3, 33.5, 69.3, 38.5, 68.3, 41, 67.2,
+	35, 66.2, 34, 64.5, 37, 64, 40.5, 64.6, 43.8, 66.2, 44, 68.5, 53.5, 68.5, 58, 68.9,
+	60.8, 69.8, 66, 69.3, 68.5, 68.2, 69.3, 72.8, 73.5, 71.5, 72.8, 68.8, 76, 71.7,
+	80.6, 73.5, 86.5, 74.2, 87, 75.2, 95, 76.2, 104.3, 77.7, 113, 73.8, 119, 73.1, 128.5, 73,
+	131, 71, 139, 72.5, 146, 72.3, 152, 70.9, 160, 69.7, 168, 69.9, 176, 69.6, 180, 68.9,
+	180, 65.1, 177.5, 64.7, 179.3, 62.5, 173.5, 61.8, 170.3, 60, 166, 60.2, 163.5, 59.9,
+	162, 58, 163.3, 56.2, 160, 54.2, 157.4, 51.3, 156.5, 52.8, 155.5, 56.5, 156.8, 57.8,
+	163, 61.8, 160, 61.5, 154.5, 59.3, 149, 59.3, 142.3, 59.1, 137, 54.2, 140.5, 53.4,
+	141.4, 52.2, 140.5, 48.5, 138, 46.5, 135.2, 43.6, 132.3, 43.2, 129.7, 41, 129.4, 37,
+	129.3, 35.2, 126.5, 34.4, 126.3, 36.6, 126.1, 37.7, 124.7, 39.6, 121.6, 39, 121.5, 40.8,
+	119, 39.3, 117.7, 38.5, 118.9, 37.3, 122.5, 37.2, 120.3, 36, 119.3, 34.7, 120.8, 32.6,
+	121.9, 30.9, 121.6, 28.2, 119.6, 25.5, 116.5, 22.9, 113.6, 22.2, 110.5, 21.3, 110.1, 20.3,
+	108.5, 21.7, 106.6, 20.3, 105.7, 19.1, 107.1, 17, 108.9, 15.3, 109.3, 12.2, 107.5, 10.5,
+	105.1, 8.6, 104.8, 10.4, 102.8, 12.1, 100.9, 12.7, 100, 13.5, 99.2, 10.4, 100.3, 8.3,
+	101.3, 6.9, 103.5, 4.8, 104.3, 1.4, 103.3, 1.4, 101.3, 2.8, 100.3, 5.7, 98.3, 8.2,
+	98.6, 12.5, 97.7, 16.5, 95.4, 15.8, 94.2, 16.3, 94.5, 19.2, 92.2, 21.3, 91.9, 22.5,
+	90.5, 22.1, 88.8, 21.6, 86.9, 21, 85.1, 19.4, 82.3, 16.6, 80.2, 15.2, 80.3, 13.1,
+	79.8, 10.3, 77.5, 8.1, 76.3, 9.5, 74.8, 12.9, 73.4, 16.3, 72.8, 19.2, 72.6, 21.5,
+	70.6, 20.8, 69, 22.4, 70.2, 22.9, 68.5, 23.7, 66.7, 25.4, 61.6, 25.2, 57.3, 25.8,
+	56.3, 27.2, 53.7, 26.8, 51.5, 27.9, 50.3, 30, 48.5, 30, 47.9, 29.3, 49.1, 27.5,
+	50.2, 26.1, 51.6, 25.3, 51.6, 24.3, 54.1, 24.1, 56.4, 26.2, 56.4, 24.8, 58.9, 23.5,
+	59.8, 22.4, 58.7, 20.4, 57.7, 18.9, 55.3, 17.2, 52.2, 15.6, 48.7, 14, 45, 12.8,
+	43.4, 12.7, 42.7, 15.8, 40.8, 19.8, 39, 21.5, 38.4, 24, 36.6, 26, 35, 28.1, 34.9, 29.5,
+	34.3, 31.3, 35, 33.3, 35.9, 35.3, 36.2, 36.6, 34.7, 36.8, 32.8, 36.1, 30.6, 36.7,
+	29, 36.6, 27.4, 37, 26.4, 38.3, 26.9, 39.5, 26.2, 40.2, 27.3, 40.4, 29.2, 41.2,
+	31.2, 41.1, 33.4, 42, 35.2, 42, 38.3, 40.9, 41.6, 41.6, 41.5, 42.7, 38.3, 44.6,
+	37.6, 45.8, 39, 47.1, 36, 46.7, 34.8, 45.8, 35.5, 45.1, 33.6, 44.5, 32.5, 45.4, 33.7, 46,
+	31.5, 46.6, 30.2, 45.8, 29.6, 45.2, 28.7, 44.2, 27.9, 42.8, 28, 41.9, 28.9, 41.2,
+	26.2, 40.6, 25.4, 41, 23.9, 40.3, 22.6, 40.6, 22.8, 39.3, 24, 38.2, 22.9, 36.5,
+	21.7, 36.8, 21.1, 38.3, 20.2, 39.5, 19.4, 40.4, 19.4, 41.8, 17.8, 43, 15.9, 43.6,
+	14.3, 45.3, 13.7, 45.6, 12.3, 45.3, 12.3, 44.5, 13.6, 43.5, 14.8, 42.1, 16.2, 41.9,
+	18.5, 40.2, 17.1, 39, 16.1, 38, 15.6, 38.3, 16.2, 39.3, 15.7, 40, 14.1, 40.8, 12.3, 41.7,
+	10.5, 42.9, 8.8, 44.4, 7.5, 43.8, 6.2, 43.1, 4.7, 43.4, 3.1, 43.1, 3.2, 41.9, 0.9, 41,
+	-0.3, 39.5, 0.2, 38.7, -0.8, 37.6, -2.1, 36.7, -4.4, 36.7,
+};
+static const double coast_africa[] = {
+	32.3, 31.3, 32.6, 29.9, 33.6, 27.5, 35.6, 23.9, 37.4, 18.9, 38.6, 17.8, 39.7, 15.5,
+	41.7, 13.7, 43.3, 11.8, 44.6, 10.4, 51.2, 11.8, 51, 10.4, 49.4, 6.8, 47.5, 4.2, 44, 1,
+	41.5, -1.7, 39.4, -4.7, 39.3, -7.5, 39.8, -10.3, 40.6, -14.8, 39.1, -16.9, 36.3, -19,
+	34.8, -20.8, 35.5, -24, 32.6, -25.9, 32.5, -28.6, 30.4, -31.3, 27.5, -33.3, 25.6, -33.9,
+	22.2, -34.1, 20, -34.8, 18.4, -34.2, 18.2, -32.4, 16.5, -28.6, 15.2, -26.9, 14.5, -22.9,
+	12.8, -19.3, 11.8, -16.8, 12.3, -14.2, 13.8, -11.1, 12.3, -6.1, 11.8, -4.3, 9.2, -1.2,
+	9.3, 0.9, 9.8, 3.2, 8.5, 4.6, 6.1, 4.3, 4.9, 6.2, 1.4, 6.2, -2, 4.8, -4.8, 5.2, -7.5, 4.4,
+	-10.4, 6.4, -13.3, 8.6, -15.1, 11, -16.7, 12.5, -17.5, 14.7, -16.4, 19.5, -17, 21,
+	-14.5, 26, -13.2, 27.7, -9.8, 29.5, -9.7, 31.7, -6.9, 34, -5.9, 35.8, -5.3, 35.9,
+	-2.2, 35.1, 1.2, 36.5, 4.8, 36.9, 8.6, 36.9, 10.3, 37.3, 11.1, 36.9, 10.5, 36.2,
+	11.2, 35.2, 10.3, 34.4, 10.9, 33.6, 12.8, 32.8, 15.3, 32.2, 16.6, 31.2, 19, 30.3,
+	20.1, 31.2, 20.1, 32.4, 22.3, 32.8, 25, 31.7, 27.3, 31.4, 29.7, 31.2, 31.2, 31.6,
+};
+static const double coast_australia[] = {
+	113.5, -22, 113.8, -26, 115, -30, 115.7, -33.4, 115, -34.3, 118, -35, 121.8, -33.9,
+	124, -33.2, 126.1, -32.3, 129, -31.7, 131.2, -31.5, 134.2, -32.7, 135.7, -34.8,
+	137.7, -33, 137.8, -35.2, 138.5, -35.7, 139.7, -37.2, 140.6, -38, 143.5, -38.8,
+	146.4, -39.1, 148.3, -37.8, 150, -37.5, 151.3, -33.8, 153.1, -30.9, 153.6, -28, 153, -25,
+	150.8, -22.6, 149.1, -21, 146.3, -18.9, 145.3, -15, 143.5, -14, 142.5, -10.7, 141.6, -13,
+	141.5, -16.9, 139.3, -17.4, 136, -15.6, 136.9, -12.3, 132.6, -11.5, 130.9, -12.5,
+	129.4, -14.9, 126.8, -13.9, 124.4, -16.3, 122.2, -18, 120.7, -19.7, 118.6, -20.3,
+	116.7, -20.6, 114.6, -21.8,
+};
+static const double coast_britain[] = {
+	-5.7, 50.1, -3, 50.7, 1.4, 51.2, 1.7, 52.7, 0.2, 53.5, -1.4, 54.9, -2, 55.9, -3.2, 56.1,
+	-1.8, 57.6, -4, 57.6, -3, 58.6, -5, 58.6, -6.2, 57.3, -5.6, 56.2, -5, 55.2, -3.3, 54.8,
+	-3.6, 54, -3, 53.4, -4.6, 53.3, -4.1, 52.3, -5.3, 51.7, -3.2, 51.4, -4.4, 51.2,
+};
+static const double coast_ireland[] = {
+	-6, 52.2, -6.1, 53.9, -5.5, 54.6, -7.3, 55.3, -8.5, 54.3, -10, 54.2, -9.3, 53.1,
+	-10.4, 51.9, -8.4, 51.6,
+};
+static const double coast_iceland[] = {
+	-22.5, 64, -24, 65.5, -22, 66.4, -16, 66.5, -13.5, 65.3, -15, 64.3, -18.7, 63.4,
+	-22.5, 63.8,
+};
+static const double coast_japan[] = {
+	130.2, 31.3, 131.5, 31.5, 132, 33.8, 134.6, 33.7, 136, 33.5, 138.6, 34.7, 140, 35,
+	140.8, 35.7, 141, 38.3, 142, 39.5, 141.4, 41.4, 140, 40.7, 140, 39, 139.2, 37.9,
+	136.9, 37.2, 136, 35.7, 133, 35.6, 131, 34.4, 129.7, 33.2,
+};
+static const double coast_hokkaido[] = {
+	140, 41.5, 141.5, 42.5, 143.3, 42, 145.5, 43.3, 144.2, 44.1, 141.7, 45.4, 141.3, 43.3,
+};
+static const double coast_sri_lanka[] = {
+	79.9, 6.5, 79.9, 9.7, 81.9, 7.5, 81.3, 6.2,
+};
+static const double coast_madagascar[] = {
+	49.3, -12, 50.5, -15.5, 49.5, -17.5, 47.1, -24.9, 45.2, -25.5, 43.5, -22, 44.3, -19,
+	44, -17, 46.5, -15.7, 48, -13.5,
+};
+static const double coast_sumatra[] = {
+	95.3, 5.5, 98, 4, 100.5, 1, 104, -1.5, 106, -5.8, 104.5, -5.8, 101, -2.5, 98.5, 1.5,
+};
+static const double coast_java[] = {
+	105.2, -6.8, 108, -6.2, 111, -6.5, 114.5, -7.7, 114.4, -8.7, 108, -7.8, 105.4, -7,
+};
+static const double coast_borneo[] = {
+	109.5, 1.5, 109.6, -1, 110.5, -3, 114, -3.5, 116.5, -3, 118, 1, 119, 5, 117, 7, 116, 6,
+	113.5, 4.5, 111, 1.8,
+};
+static const double coast_new_guinea[] = {
+	131, -1.5, 135, -3.3, 138, -1.6, 141, -2.6, 145.5, -4.5, 147.5, -6, 150.5, -10.5,
+	147, -10, 144, -7.8, 141, -9.2, 138, -8.3, 137.5, -5, 133, -4, 132, -2.8,
+};
+static const double coast_philippines[] = {
+	120.6, 18.5, 122.2, 18.5, 122, 16, 124, 12.5, 125.5, 10, 126.5, 7, 125.5, 6, 122, 7,
+	123.5, 10, 121, 13.7, 120, 15,
+};
+static const double coast_new_zealand_north[] = {
+	172.7, -34.5, 174.8, -36.9, 178.5, -37.7, 177.9, -39.2, 176.8, -40.2, 174.8, -41.3,
+	173.8, -39.2, 174.6, -37,
+};
+static const double coast_new_zealand_south[] = {
+	172.7, -40.5, 174.3, -41.7, 173, -43.8, 171.2, -44.5, 169, -46.6, 166.5, -46, 168, -44,
+	171, -42,
+};
+static const double coast_tasmania[] = {
+	144.6, -40.7, 148.3, -40.9, 148, -43.2, 146, -43.6,
+};
+static const double coast_cuba[] = {
+	-84.9, 21.9, -82, 23.1, -77.2, 22.1, -74.2, 20.2, -77.7, 19.9, -81, 21.6,
+};
+static const double coast_hispaniola[] = {
+	-74.4, 18.4, -72.8, 19.9, -70, 19.7, -68.4, 18.6, -71.3, 17.6,
+};
+static const double coast_taiwan[] = {
+	121.5, 25.3, 122, 24.8, 120.9, 22, 120.1, 23,
+};
+
+static const struct {
+	const double *points;
+	int count;
+} coasts[] = {
+#define COAST(a) { a, (int)ARRAY_SIZE(a) / 2 }
+	COAST(coast_north_america), COAST(coast_greenland),  COAST(coast_south_america),
+	COAST(coast_eurasia),	    COAST(coast_africa),     COAST(coast_australia),
+	COAST(coast_britain),	    COAST(coast_ireland),    COAST(coast_iceland),
+	COAST(coast_japan),	    COAST(coast_hokkaido),   COAST(coast_sri_lanka),
+	COAST(coast_madagascar),    COAST(coast_sumatra),    COAST(coast_java),
+	COAST(coast_borneo),	    COAST(coast_new_guinea), COAST(coast_philippines),
+	COAST(coast_new_zealand_north), COAST(coast_new_zealand_south), COAST(coast_tasmania),
+	COAST(coast_cuba),	    COAST(coast_hispaniola), COAST(coast_taiwan),
+#undef COAST
+};
+/* clang-format on */
+
+static double map_x(double longitude)
+{
+	return (longitude + 180) * MAP_SCALE;
+}
+
+static double map_y(double latitude)
+{
+	return (90 - latitude) * MAP_SCALE;
+}
+
+static void map_background(FILE *out)
+{
+	size_t c;
+	int i, g;
+
+	fprintf(out, "<rect width=\"%d\" height=\"%d\" class=\"sea\"/>\n", MAP_W, MAP_H);
+	for (c = 0; c < ARRAY_SIZE(coasts); c++) {
+		fputs("<path class=\"land\" d=\"", out);
+		for (i = 0; i < coasts[c].count; i++)
+			fprintf(out, "%c%.0f %.0f", i ? 'L' : 'M', map_x(coasts[c].points[2 * i]),
+				map_y(coasts[c].points[2 * i + 1]));
+		fputs("Z\"/>\n", out);
+	}
+	for (g = -150; g <= 150; g += 30) {
+		fprintf(out,
+			"<line x1=\"%.0f\" y1=\"0\" x2=\"%.0f\" y2=\"%d\" class=\"grat\"/>"
+			"<text x=\"%.0f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">"
+			"%d&#176;%s</text>\n",
+			map_x(g), map_x(g), MAP_H, map_x(g), MAP_H - 6, abs(g),
+			g < 0	? "W"
+			: g > 0 ? "E"
+				: "");
+	}
+	for (g = 60; g > MAP_SOUTH; g -= 30) {
+		fprintf(out,
+			"<line x1=\"0\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" class=\"%s\"/>"
+			"<text x=\"6\" y=\"%.0f\" class=\"tick\">%d&#176;%s</text>\n",
+			map_y(g), MAP_W, map_y(g), g ? "grat" : "equator", map_y(g) - 4, abs(g),
+			g < 0	? "S"
+			: g > 0 ? "N"
+				: "");
+	}
+}
+
+static int chart_map(FILE *out, const struct view_table *v)
+{
+	/* (country_code, country_name, latitude, longitude, bytes, packets) */
+	const int lat_column = 2, lon_column = 3, bytes_column = 4;
+	const double max_radius = 34, min_radius = 2.5;
+	int i, off_map = 0, labels = 0;
+	struct ranked *ranked;
+	char label[48];
+	double max;
+
+	if (v->column_count <= bytes_column) {
+		no_data(out, "unexpected columns for a map");
+		return 0;
+	}
+	ranked = rank_rows(v, bytes_column);
+	if (!ranked)
+		return -ENOMEM;
+	max = ranked[0].value > 0 ? ranked[0].value : 1;
+	fprintf(out, "<svg viewBox=\"0 0 %d %d\" class=\"chart map\" role=\"img\">\n", MAP_W,
+		MAP_H);
+	map_background(out);
+	/* largest first, so the small ones stay visible on top */
+	for (i = 0; i < v->row_count; i++) {
+		int r = ranked[i].row;
+		const char *lat_text = cell(v, r, lat_column), *lon_text = cell(v, r, lon_column);
+		double lat = strtod(lat_text, NULL), lon = strtod(lon_text, NULL);
+		/* area, not radius, proportional to bytes */
+		double radius = max_radius * sqrt(ranked[i].value / max);
+
+		if (!is_number(lat_text) || !is_number(lon_text) || lat > 90 || lat < MAP_SOUTH ||
+		    lon < -180 || lon > 180) {
+			off_map++;
+			continue;
+		}
+		if (radius < min_radius)
+			radius = min_radius;
+		format_value(label, sizeof(label), ranked[i].value, 1);
+		fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" class=\"bubble\"><title>",
+			map_x(lon), map_y(lat), radius);
+		put_text(out, cell(v, r, 1), 0);
+		fputs(" (", out);
+		put_text(out, cell(v, r, 0), 0);
+		fprintf(out, "): %.0f bytes (%s), ", ranked[i].value, label);
+		put_text(out, cell(v, r, 5), 0);
+		fputs(" packets</title></circle>\n", out);
+	}
+	/* codes last, above every bubble; inside a large bubble, beside a small one */
+	for (i = 0; i < v->row_count && labels < MAP_LABELS; i++) {
+		int r = ranked[i].row;
+		double lat = strtod(cell(v, r, lat_column), NULL);
+		double lon = strtod(cell(v, r, lon_column), NULL);
+		double radius = max_radius * sqrt(ranked[i].value / max);
+		int inside = radius >= 11, left = map_x(lon) > MAP_W - 40;
+		double offset = (radius > min_radius ? radius : min_radius) + 3;
+
+		if (!is_number(cell(v, r, lat_column)) || !is_number(cell(v, r, lon_column)) ||
+		    lat > 90 || lat < MAP_SOUTH || lon < -180 || lon > 180 || ranked[i].value <= 0)
+			continue;
+		/* near the right edge the code goes left of its bubble */
+		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"code\" text-anchor=\"%s\">",
+			inside ? map_x(lon)
+			: left ? map_x(lon) - offset
+			       : map_x(lon) + offset,
+			map_y(lat) + 4,
+			inside ? "middle"
+			: left ? "end"
+			       : "start");
+		put_text(out, cell(v, r, 0), 3);
+		fputs("</text>\n", out);
+		labels++;
+	}
+	/* the size key, in the empty South Pacific */
+	if (ranked[0].value > 0) {
+		const double fractions[] = {1, 0.25, 0.04};
+		double key_x = 104, key_base = MAP_H - 40;
+		size_t k;
+
+		fprintf(out,
+			"<rect x=\"48\" y=\"%.0f\" width=\"176\" height=\"%.0f\" rx=\"4\" "
+			"class=\"key\"/><text x=\"58\" y=\"%.0f\" class=\"tick\">bubble area "
+			"&#8733; bytes</text>\n",
+			key_base - 2 * max_radius - 30, 2 * max_radius + 44,
+			key_base - 2 * max_radius - 12);
+		for (k = 0; k < ARRAY_SIZE(fractions); k++) {
+			double radius = max_radius * sqrt(fractions[k]);
+
+			format_value(label, sizeof(label), max * fractions[k], 1);
+			fprintf(out,
+				"<circle cx=\"%.0f\" cy=\"%.1f\" r=\"%.1f\" class=\"keyring\"/>"
+				"<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" "
+				"class=\"keyline\"/><text x=\"%.0f\" y=\"%.1f\" class=\"tick\">%s"
+				"</text>\n",
+				key_x, key_base - radius, radius, key_x, key_base - 2 * radius,
+				key_x + max_radius + 8, key_base - 2 * radius,
+				key_x + max_radius + 12, key_base - 2 * radius + 4, label);
+		}
+	}
+	fputs("</svg>\n<p class=\"note\">Equirectangular, 90&#176;N to 60&#176;S; bubbles at each "
+	      "country's coordinates, the largest labelled. The coastlines are a coarse sketch "
+	      "for orientation only.",
+	      out);
+	if (off_map)
+		fprintf(out,
+			" Not drawn, for want of coordinates or south of 60&#176;S: %d region%s "
+			"(in the table).",
+			off_map, off_map == 1 ? "" : "s");
+	fputs("</p>\n", out);
+	free(ranked);
+	table_write(out, v, 20);
+	return 0;
+}
+
+/* --- the page ------------------------------------------------------------------------------ */
+
+static double column_sum(const struct view_table *v, int column)
+{
+	double sum = 0;
+	int r;
+
+	for (r = 0; r < v->row_count; r++)
+		sum += measure(cell(v, r, column));
+	return sum;
+}
+
+/* A name (not a number) as the value is set smaller, so "United States" fits. */
+static void stat_tile(FILE *out, const char *title, const char *value, const char *note,
+		      int is_name)
+{
+	fputs("<div class=\"stat\"><span>", out);
+	put_text(out, title, 0);
+	fputs(is_name ? "</span><b class=\"name\">" : "</span><b>", out);
+	put_text(out, value, LABEL_CHARS_MAX);
+	fputs("</b><small>", out);
+	put_text(out, note, 40);
+	fputs("</small></div>\n", out);
+}
+
+/* The header's summary, from whichever of the well-known views are present and not empty. */
+static void stat_tiles(FILE *out, const struct view_table *views, int count)
+{
+	const struct view_table *v;
+	char value[64], note[96];
+	struct ranked *ranked;
+
+	fputs("<div class=\"stats\">\n", out);
+	v = view_named(views, count, "proto_share_bytes");
+	if (v) {
+		format_value(value, sizeof(value), column_sum(v, 1), 1);
+		stat_tile(out, "Traffic", value, "bytes in the time range", 0);
+	}
+	v = view_named(views, count, "proto_share_packets");
+	if (v) {
+		format_value(value, sizeof(value), column_sum(v, 1), 0);
+		stat_tile(out, "Packets", value, "packets in the time range", 0);
+	}
+	v = view_named(views, count, "daily_packets");
+	if (v) {
+		snprintf(value, sizeof(value), "%d", v->row_count);
+		snprintf(note, sizeof(note), "%.12s to %.12s", cell(v, 0, 0),
+			 cell(v, v->row_count - 1, 0));
+		stat_tile(out, v->row_count == 1 ? "Day with traffic" : "Days with traffic", value,
+			  note, 0);
+	}
+	v = view_named(views, count, "proto_share_bytes");
+	if (v && v->column_count >= 3 && (ranked = rank_rows(v, 1))) {
+		snprintf(note, sizeof(note), "%.12s%% of bytes", cell(v, ranked[0].row, 2));
+		stat_tile(out, "Top protocol", cell(v, ranked[0].row, 0), note, 1);
+		free(ranked);
+	}
+	v = view_named(views, count, "top_regions_bytes");
+	if (v && v->column_count >= 3 && (ranked = rank_rows(v, 2))) {
+		format_value(value, sizeof(value), ranked[0].value, 1);
+		snprintf(note, sizeof(note), "%s from %.2s", value, cell(v, ranked[0].row, 0));
+		stat_tile(out, "Top source region", cell(v, ranked[0].row, 1), note, 1);
+		free(ranked);
+	}
+	v = view_named(views, count, "top_ports_bytes");
+	if (v && v->column_count >= 3 && (ranked = rank_rows(v, 2))) {
+		const char *service = service_name(cell(v, ranked[0].row, 1));
+
+		port_label(value, sizeof(value), cell(v, ranked[0].row, 0),
+			   cell(v, ranked[0].row, 1));
+		format_value(note, sizeof(note), ranked[0].value, 1);
+		if (service) {
+			size_t len = strlen(note);
+
+			snprintf(note + len, sizeof(note) - len, " (%s)", service);
+		}
+		stat_tile(out, "Top port", value, note, 1);
+		free(ranked);
+	}
+	v = view_named(views, count, "region_map");
+	if (v) {
+		snprintf(value, sizeof(value), "%d", v->row_count);
+		stat_tile(out, "Source regions", value, "countries seen", 0);
+	}
+	fputs("</div>\n", out);
+}
+
+static const char *describe(const struct view_table *v)
+{
+	switch (v->chart) {
+	case VIEW_CHART_LINES:
+		if (lines_have_series(v))
+			return column_is_bytes(v, 2) ? "Bytes per UTC day, a line per protocol"
+						     : "Per UTC day, a line per protocol";
+		return column_is_bytes(v, 1) ? "Bytes per UTC day" : "Packets per UTC day";
+	case VIEW_CHART_BARS:
+		return ranks_packets(v) ? "Packets, largest first" : "Bytes, largest first";
+	case VIEW_CHART_SHARE:
+		return column_is_bytes(v, 1) ? "Share of all bytes" : "Share of all packets";
+	case VIEW_CHART_MAP:
+		return "Bytes by source region";
+	}
+	return "";
+}
+
+/* clang-format off */
+static const char style[] =
+	":root{color-scheme:dark}\n"
+	"*{box-sizing:border-box}\n"
+	"body{margin:0;background:#111217;color:#ccccdc;font:13px/1.45 system-ui,-apple-system,"
+	"'Segoe UI',Roboto,'Helvetica Neue',Arial,'Liberation Sans','DejaVu Sans',sans-serif}\n"
+	"header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:flex-end;"
+	"gap:12px 32px;padding:16px 24px 14px;background:#181b1f;border-bottom:1px solid #2a2d33}\n"
+	"h1{margin:0;font-size:20px;font-weight:600;color:#f0f0f5}\n"
+	"header p{margin:2px 0 0;color:#8e8e9a;font-size:12px}\n"
+	"dl{display:flex;gap:32px;margin:0}\n"
+	"dt{color:#8e8e9a;font-size:11px;text-transform:uppercase;letter-spacing:.06em}\n"
+	"dd{margin:2px 0 0;color:#f0f0f5;font-size:14px}\n"
+	".stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px;"
+	"padding:14px 24px 0}\n"
+	".stat{background:#181b1f;border:1px solid #2a2d33;border-radius:4px;padding:10px 14px}\n"
+	".stat span{display:block;color:#8e8e9a;font-size:12px}\n"
+	".stat b{display:block;margin:2px 0;font-size:24px;line-height:34px;font-weight:500;"
+	"color:#f0f0f5;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}\n"
+	".stat b.name{font-size:19px}\n"
+	".stat small{color:#8e8e9a;font-size:11px}\n"
+	"main{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:12px;"
+	"padding:12px 24px}\n"
+	"@media (max-width:1000px){main{grid-template-columns:minmax(0,1fr)}}\n"
+	"section{background:#181b1f;border:1px solid #2a2d33;border-radius:4px;"
+	"padding:10px 14px 12px;min-width:0}\n"
+	"section.wide{grid-column:1/-1}\n"
+	".ph{display:flex;justify-content:space-between;align-items:baseline;gap:8px}\n"
+	"h2{margin:0;font-size:14px;font-weight:500;color:#f0f0f5}\n"
+	"code{font:11px ui-monospace,'DejaVu Sans Mono',monospace;color:#7e7e8a}\n"
+	".ph+p{margin:1px 0 8px;color:#8e8e9a;font-size:12px}\n"
+	"svg.chart{display:block;width:100%;height:auto}\n"
+	"svg.map{border-radius:3px}\n"
+	"svg text{font-family:inherit}\n"
+	".tick{fill:#8e8e9a;font-size:11px}.label{fill:#ccccdc;font-size:12px}\n"
+	".value{fill:#ccccdc;font-size:11px}.pct{fill:#f0f0f5;font-size:13px;font-weight:600}\n"
+	".muted{fill:#7e7e8a}.big{fill:#f0f0f5;font-size:20px;font-weight:500}\n"
+	".empty{display:flex;align-items:center;justify-content:center;height:120px;color:#7e7e8a;"
+	"font-size:14px}\n"
+	".gl{stroke:#25282e;stroke-width:1}.ax{stroke:#3d424b;stroke-width:1}\n"
+	".line{fill:none;stroke-width:2;stroke-linejoin:round}.area{opacity:.1}\n"
+	".dot{stroke:#181b1f;stroke-width:1.5}\n"
+	".hover{fill:#fff;fill-opacity:0}.hover:hover{fill-opacity:.04}\n"
+	".bar{opacity:.85}g:hover .bar{opacity:1}\n"
+	".slice{stroke:#181b1f;stroke-width:1.5}\n"
+	".sea{fill:#13161b}\n"
+	".land{fill:#22262d;stroke:#343a43;stroke-width:1;stroke-linejoin:round}\n"
+	".grat{stroke:#2a2f37;stroke-width:1}.equator{stroke:#4f5866;stroke-width:1.5;"
+	"stroke-dasharray:6 4}\n"
+	".bubble{fill:#5794f2;fill-opacity:.45;stroke:#8ab8ff;stroke-width:1}"
+	".bubble:hover{fill-opacity:.75}\n"
+	".code{fill:#fff;font-size:11px;font-weight:600;paint-order:stroke;stroke:#13161b;"
+	"stroke-width:3px;stroke-linejoin:round;pointer-events:none}\n"
+	".key{fill:#181b1f;fill-opacity:.85;stroke:#2a2d33}.keyring{fill:none;stroke:#8ab8ff}"
+	".keyline{stroke:#5c6370;stroke-dasharray:2 2}\n"
+	".legend{display:flex;flex-wrap:wrap;gap:4px 18px;margin:6px 0 0;font-size:12px}\n"
+	".legend i{display:inline-block;vertical-align:middle;margin-right:6px;border-radius:1px}\n"
+	".legend i.line{width:14px;height:3px}.legend i.box{width:10px;height:10px}\n"
+	".legend small{margin-left:8px;color:#8e8e9a;font-size:11px}\n"
+	".legend.rows{display:grid;grid-template-columns:max-content 1fr;gap:2px 0}\n"
+	".note,.more{margin:6px 0 0;color:#8e8e9a;font-size:11px}\n"
+	"table{width:100%;border-collapse:collapse;margin-top:10px;font-size:12px;"
+	"font-variant-numeric:tabular-nums}\n"
+	"th{padding:4px 8px;background:#1e2126;color:#8e8e9a;font-weight:500;text-align:left;"
+	"border-bottom:1px solid #2a2d33;white-space:nowrap}\n"
+	"td{padding:3px 8px;border-bottom:1px solid #202329}\n"
+	"tbody tr:hover td{background:#1f2228}\n"
+	"th.n,td.n{text-align:right}td.n span{margin-left:.3em}\n"
+	"footer{padding:4px 24px 20px;color:#6e6e7a;font-size:11px}\n";
+/* clang-format on */
 
 int report_write_html(FILE *out, const char *heading, const char *time_range_text,
 		      const struct view_table *views, int view_count)
 {
 	char generated[64];
 	time_t now = time(NULL);
-	int i;
+	struct tm tm;
+	int i, ret = 0;
 
-	strftime(generated, sizeof(generated), "%Y-%m-%d %H:%M UTC", gmtime(&now));
-	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+	if (!heading)
+		heading = "";
+	if (!time_range_text)
+		time_range_text = "";
+	if (!gmtime_r(&now, &tm) ||
+	    !strftime(generated, sizeof(generated), "%Y-%m-%d %H:%M UTC", &tm))
+		snprintf(generated, sizeof(generated), "unknown");
+
+	/* the policy makes "nothing is fetched" the browser's rule, not only our intent */
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+	      "style-src 'unsafe-inline'\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	      "<meta name=\"generator\" content=\"flowcollector\">\n<title>",
 	      out);
-	escape(out, heading);
-	fputs("</title>\n<style>\n"
-	      "body{margin:0;background:#111217;color:#d8d9da;font:14px/1.4 -apple-system,"
-	      "'Segoe UI',Roboto,Helvetica,Arial,sans-serif}\n"
-	      "header{padding:18px 28px;background:#181b1f;border-bottom:1px solid #2c3235}\n"
-	      "h1{margin:0;font-size:20px;font-weight:600}header p{margin:4px 0 0;color:#8e8e8e}\n"
-	      "main{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px;"
-	      "padding:16px 28px}\n"
-	      "section{background:#181b1f;border:1px solid #2c3235;border-radius:4px;padding:12px 16px}\n"
-	      "h2{margin:0 0 8px;font-size:15px;font-weight:500}\n"
-	      ".chart{width:100%;height:auto;display:block}\n"
-	      ".grid{stroke:#2c3235;stroke-width:1}.equator{stroke:#464c54;stroke-width:1.5}\n"
-	      ".axis,.value,.muted{fill:#8e8e8e;color:#8e8e8e;font-size:11px}\n"
-	      ".label{fill:#d8d9da;font-size:12px}.sea{fill:#14161a}\n"
-	      ".bubble{fill:#3d7bd9;fill-opacity:.55;stroke:#6ea0ec;stroke-width:1}\n"
-	      ".maplabel{fill:#fff;font-size:10px;font-weight:600}\n"
-	      ".legend{display:flex;flex-wrap:wrap;gap:14px;margin:6px 0;font-size:12px}\n"
-	      ".legend i{display:inline-block;width:10px;height:10px;margin-right:5px;"
-	      "border-radius:2px}\n"
-	      "table{border-collapse:collapse;width:100%;margin-top:10px;font-size:12px}\n"
-	      "th,td{padding:3px 8px;border-bottom:1px solid #2c3235;text-align:left}\n"
-	      "th{color:#8e8e8e;font-weight:500}td.n{text-align:right;"
-	      "font-variant-numeric:tabular-nums}\n"
-	      "</style></head><body>\n<header><h1>", out);
-	escape(out, heading);
-	fputs("</h1><p>", out);
-	escape(out, time_range_text);
-	fprintf(out, " &middot; generated %s &middot; exact sums from the rollup tables</p>"
-		     "</header>\n<main>\n", generated);
+	put_text(out, heading, 0);
+	fputs("</title>\n<style>\n", out);
+	fputs(style, out);
+	fputs("</style>\n</head>\n<body>\n<header>\n<div><h1>", out);
+	put_text(out, heading, 0);
+	fputs(
+	    "</h1><p>Flows captured by flowagent, summed in ClickHouse by flowcollector</p></div>\n"
+	    "<dl><div><dt>Time range</dt><dd>",
+	    out);
+	put_text(out, time_range_text, 0);
+	fputs("</dd></div><div><dt>Generated</dt><dd>", out);
+	put_text(out, generated, 0);
+	fputs("</dd></div></dl>\n</header>\n", out);
+	stat_tiles(out, views, view_count);
+	fputs("<main>\n", out);
 	for (i = 0; i < view_count; i++) {
 		const struct view_table *v = &views[i];
+		int err = 0;
 
-		fputs("<section>\n<h2>", out);
-		escape(out, v->title ? v->title : v->name);
-		fputs("</h2>\n", out);
-		if (!v->row_count)
-			no_data(out);
+		fprintf(out, "<section%s id=\"",
+			v->chart == VIEW_CHART_MAP ? " class=\"wide\"" : "");
+		put_text(out, v->name, 0);
+		fputs("\">\n<div class=\"ph\"><h2>", out);
+		put_text(out, v->title ? v->title : v->name, 0);
+		fputs("</h2><code>", out);
+		put_text(out, v->name, 0);
+		fputs("</code></div>\n<p>", out);
+		put_text(out, describe(v), 0);
+		fputs("</p>\n", out);
+		if (v->row_count <= 0 || !v->cells)
+			no_data(out, "No data in this time range");
 		else if (v->chart == VIEW_CHART_LINES)
-			chart_lines(out, v);
+			err = chart_lines(out, v);
 		else if (v->chart == VIEW_CHART_BARS)
-			chart_bars(out, v);
+			err = chart_bars(out, v);
 		else if (v->chart == VIEW_CHART_SHARE)
-			chart_share(out, v);
+			err = chart_share(out, v);
 		else
-			chart_map(out, v);
-		if (v->row_count)
-			table(out, v);
+			err = chart_map(out, v);
+		if (err && !ret)
+			ret = err;
 		fputs("</section>\n", out);
 	}
-	fputs("</main>\n</body></html>\n", out);
-	return ferror(out) ? -EIO : 0;
+	fputs("</main>\n<footer>Self-contained page: no script and nothing fetched. Charts round; "
+	      "the tables are exact. Every view, in full: <code>flowcollector query VIEW</code>."
+	      "</footer>\n</body>\n</html>\n",
+	      out);
+	errno = 0;
+	if (fflush(out) || ferror(out))
+		return errno ? -errno : -EIO;
+	return ret;
 }

@@ -256,60 +256,6 @@ def test_kafka_end_to_end_with_kill9(kafka_broker, tmp_path):
     assert counters["batches_missing"] == 0
 
 
-CHROMIUM = "/usr/bin/chromium"
-
-
-def png_pixels_vary(data):
-    """True when a PNG is not a single colour: decode the IDAT stream (8-bit RGB(A))."""
-    import struct
-    import zlib
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, width = 8, b"", 0
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            width = struct.unpack(">I", body[:4])[0]
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    raw = zlib.decompress(idat)
-    return len(set(raw[i:i + 3] for i in range(1, min(len(raw), 2_000_000), 997))) > 20 and width
-
-
-@pytest.mark.skipif(not os.path.exists(CHROMIUM) and
-                    os.environ.get("FLOWAGENT_ALLOW_SKIP_CHROMIUM") == "1",
-                    reason="no chromium (make deps installs it)")
-def test_html_report_renders_offline(loaded, tmp_path):
-    store, _, _ = loaded
-    html = tmp_path / "report.html"
-    collector(store, "report", "--html", html)
-    text = html.read_text()
-    # self-contained: nothing to fetch
-    for needle in ("http://", "https://", "src=", "<link", "<script", "@import", "url("):
-        assert needle not in text, needle
-    for title in ("Daily bandwidth by protocol", "Top regions by bandwidth", "Traffic by region",
-                  "Protocol share of packets", "Top ports by packets"):
-        assert title in text
-    shot = tmp_path / "report.png"
-    proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                           "--disable-quic", "--no-first-run", "--disable-background-networking",
-                           "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
-                           "--v=0", f"--screenshot={shot}", "--window-size=1400,2600",
-                           f"file://{html}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=120)
-    log = proc.stderr.decode(errors="replace")
-    assert proc.returncode == 0, log[-3000:]
-    console = [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line]
-    assert not console, console
-    data = shot.read_bytes()
-    assert len(data) > 50_000 and png_pixels_vary(data)
-    results = BUILD / "test-results"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "report.png").write_bytes(data)
-
-
 def test_history_spanning_many_days(tmp_path):
     """A replayed archive of 150 days in one insert, then geolocation over all of it:
     ClickHouse's default limit of 100 partitions per insert must not stop either."""
