@@ -168,9 +168,7 @@ static char *trim(char *text)
 	return text;
 }
 
-/* key=value lines; '#' and '!' start comments, as in Java properties files. */
-static int load_properties_file(rd_kafka_conf_t *conf, const char *path, char *err,
-				size_t err_len)
+int kafka_conf_load_file(rd_kafka_conf_t *conf, const char *path, char *err, size_t err_len)
 {
 	char line[4096], where[4200];
 	int line_number = 0, has_secret = 0, ret = 0;
@@ -421,7 +419,7 @@ static int producer_create(struct kafka_export *exporter, int for_check, rd_kafk
 	if (!ret && for_check)
 		ret = conf_set(conf, "allow.auto.create.topics", "false", "default", err, err_len);
 	if (!ret && config->properties_file)
-		ret = load_properties_file(conf, config->properties_file, err, err_len);
+		ret = kafka_conf_load_file(conf, config->properties_file, err, err_len);
 	for (i = 0; !ret && i < config->property_count; i++) {
 		char *property = strdup(config->properties[i]), *eq;
 

@@ -91,6 +91,15 @@ int kafka_check(const struct kafka_export_config *config, int timeout_ms);
 /* The librdkafka handle, for tests that drive librdkafka's mock cluster. */
 struct rd_kafka_s *kafka_export_handle(struct kafka_export *exporter);
 
+/*
+ * librdkafka properties from a file of key=value lines ('#' and '!' start comments, as in Java
+ * properties files), into a rd_kafka_conf_t. Errors name the file and line and never repeat a
+ * value; a file holding secrets that others can read gets a warning.
+ */
+struct rd_kafka_conf_s;
+int kafka_conf_load_file(struct rd_kafka_conf_s *conf, const char *path, char *err,
+			 size_t err_len);
+
 /* A property name that holds a secret (passwords, keys, tokens): never on the command line. */
 int kafka_property_is_secret(const char *name);
 

@@ -20,6 +20,7 @@
 
 #include "geo.h"
 #include "ingest.h"
+#include "kafka_export.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -223,12 +224,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.kafka_config = arg;
 		break;
 	case 'X': {
-		char **grown;
+		char name[256], **grown;
 
 		if (!strchr(arg, '=') || arg[0] == '=')
 			argp_error(state, "-X '%s': expected KEY=VALUE", arg);
-		if (strstr(arg, "password") || strstr(arg, "secret"))
-			argp_error(state, "-X: secrets never go on the command line; use --kafka-config");
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+		if (kafka_property_is_secret(name))
+			argp_error(state, "-X: secrets never go on the command line (other users can read "
+				   "it in /proc); put them in a --kafka-config file with mode 600");
 		grown = realloc(env.properties, (size_t)(env.property_count + 1) * sizeof(*grown));
 		if (!grown)
 			argp_failure(state, EXIT_FAILURE_RUNTIME, ENOMEM, "-X");
@@ -614,43 +617,9 @@ static rd_kafka_t *kafka_consumer(char *err, size_t err_len)
 			return NULL;
 		}
 	}
-	if (env.kafka_config) {
-		FILE *file = fopen(env.kafka_config, "re");
-		char line[4096];
-		int number = 0;
-
-		if (!file) {
-			snprintf(err, err_len, "--kafka-config %s: %s", env.kafka_config, strerror(errno));
-			rd_kafka_conf_destroy(conf);
-			return NULL;
-		}
-		while (fgets(line, sizeof(line), file)) {
-			char *eq, *key = line, *value;
-
-			number++;
-			line[strcspn(line, "\r\n")] = '\0';
-			while (*key == ' ' || *key == '\t')
-				key++;
-			if (!*key || *key == '#' || *key == '!')
-				continue;
-			eq = strchr(key, '=');
-			if (!eq) {
-				snprintf(err, err_len, "%s:%d: expected key=value", env.kafka_config, number);
-				fclose(file);
-				rd_kafka_conf_destroy(conf);
-				return NULL;
-			}
-			*eq = '\0';
-			value = eq + 1;
-			if (rd_kafka_conf_set(conf, key, value, why, sizeof(why))) {
-				snprintf(err, err_len, "%s:%d: Kafka property '%.100s': %s", env.kafka_config,
-					 number, key, why);
-				fclose(file);
-				rd_kafka_conf_destroy(conf);
-				return NULL;
-			}
-		}
-		fclose(file);
+	if (env.kafka_config && kafka_conf_load_file(conf, env.kafka_config, err, err_len)) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
 	}
 	for (p = 0; p < env.property_count; p++) {
 		char *property = strdup(env.properties[p]), *eq = strchr(property, '=');
@@ -796,8 +765,10 @@ static int run_ingest(void)
 			else if (rejected)
 				status = EXIT_INPUT_ERROR;
 		}
-	} else if (ingest_kafka(&c)) {
-		status = EXIT_FAILURE_RUNTIME;
+	} else {
+		ret = ingest_kafka(&c);
+		if (ret)
+			status = ret == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
 	}
 	metrics_server_stop(c.metrics);
 	print_summary(&c, (double)(monotonic_ms() - c.started_ms) / 1000.0);

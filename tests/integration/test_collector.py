@@ -385,3 +385,19 @@ def test_http_store_transport(tmp_path):
         assert b"s3cret" not in failed.stderr
     finally:
         server.shutdown()
+
+
+def test_kafka_configuration_errors(tmp_path):
+    config = tmp_path / "kafka.properties"
+    config.write_text("# comment\nbootstrap.servers=127.0.0.1:1\nsasl.password=hunter2\nno equals\n")
+    os.chmod(config, 0o600)
+    proc = collector(tmp_path / "db", "--kafka", "127.0.0.1:1", "--kafka-config", config,
+                     check=False)
+    assert proc.returncode == 2
+    assert f"{config}:4: expected key=value" in proc.stderr_text
+    assert "hunter2" not in proc.stderr_text
+    proc = collector(tmp_path / "db", "--kafka", "127.0.0.1:1", "-X", "sasl.password=hunter2",
+                     check=False)
+    assert proc.returncode == 2
+    assert "secrets never go on the command line" in proc.stderr_text
+    assert "hunter2" not in proc.stderr_text
