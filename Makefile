@@ -47,7 +47,7 @@ SKELETONS	:= $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 # loaded with dlopen at run time, only for the embedded store.
 COLLECTOR_SRCS	:= $(wildcard collector/*.c)
 COLLECTOR_LIB_SRCS := $(filter-out collector/main.c,$(COLLECTOR_SRCS)) agent/wire.c agent/metrics.c \
-		   agent/flow_output.c agent/log.c agent/kafka_export.c agent/spool.c
+		   agent/flow_output.c agent/log.c agent/kafka_export.c agent/spool.c agent/args.c
 COLLECTOR_LIBS	:= -lrdkafka -lcurl -lmicrohttpd -lisal -lz -ldl -lpthread -lm
 COLLECTOR_OBJS	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(COLLECTOR_SRCS) $(filter agent/%,$(COLLECTOR_LIB_SRCS)))
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "args.h"
 #include "kafka_export.h"
 #include "live.h"
 #include "metrics.h"
@@ -217,19 +218,6 @@ static int parse_seconds(const char *text, uint64_t *ns)
 	    seconds > MAX_TIMEOUT_S)
 		return -EINVAL;
 	*ns = (uint64_t)llround(seconds * 1e9);
-	return 0;
-}
-
-static int parse_u32(const char *text, unsigned long min, unsigned long max, uint32_t *value)
-{
-	unsigned long parsed;
-	char *end;
-
-	errno = 0;
-	parsed = strtoul(text, &end, 10);
-	if (errno || end == text || *end || text[0] == '-' || parsed < min || parsed > max)
-		return -EINVAL;
-	*value = (uint32_t)parsed;
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "geo.h"
 #include "ingest.h"
 #include "kafka_export.h"
+#include "args.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -167,19 +168,6 @@ static const struct argp_option options[] = {
 	{ "verbose", 'v', NULL, 0, "More messages", 4 },
 	{},
 };
-
-static int parse_u32(const char *text, unsigned long min, unsigned long max, uint32_t *value)
-{
-	unsigned long parsed;
-	char *end;
-
-	errno = 0;
-	parsed = strtoul(text, &end, 10);
-	if (errno || end == text || *end || text[0] == '-' || parsed < min || parsed > max)
-		return -EINVAL;
-	*value = (uint32_t)parsed;
-	return 0;
-}
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
@@ -652,6 +640,18 @@ static rd_kafka_t *kafka_consumer(char *err, size_t err_len)
 	return rk;
 }
 
+/* The offset to commit for a partition: one entry each, moved forward as messages come. */
+static void commit_offset(rd_kafka_topic_partition_list_t *offsets, const char *topic,
+			  int32_t partition, int64_t offset)
+{
+	rd_kafka_topic_partition_t *entry =
+		rd_kafka_topic_partition_list_find(offsets, topic, partition);
+
+	if (!entry)
+		entry = rd_kafka_topic_partition_list_add(offsets, topic, partition);
+	entry->offset = offset;
+}
+
 static int ingest_kafka(struct collector *c)
 {
 	uint64_t last_message = monotonic_ms(), last_snapshot = 0;
@@ -693,8 +693,8 @@ static int ingest_kafka(struct collector *c)
 				} else {
 					ingest_add_wire(c->ingest, message->payload, message->len, where);
 				}
-				rd_kafka_topic_partition_list_add(c->offsets, topic, message->partition)
-					->offset = message->offset + 1;
+				commit_offset(c->offsets, topic, message->partition,
+					      message->offset + 1);
 			}
 			rd_kafka_message_destroy(message);
 		}

@@ -61,42 +61,25 @@ int parse_time(const char *text, uint64_t *seconds)
 /* {from} and {to} become the numbers; nothing else in the file is touched. */
 static char *substitute(const char *text, uint64_t from, uint64_t to)
 {
-	size_t cap = strlen(text) + 64, len = 0;
-	char *out = malloc(cap);
-	const char *p = text;
+	size_t placeholders = 0, len = 0;
+	const char *p;
+	char *out;
 
+	for (p = strchr(text, '{'); p; p = strchr(p + 1, '{'))
+		placeholders++;
+	/* a placeholder's digits are never longer than 20 */
+	out = malloc(strlen(text) + placeholders * 20 + 1);
 	if (!out)
 		return NULL;
-	while (*p) {
-		int n;
-
+	for (p = text; *p;) {
 		if (!strncmp(p, "{from}", 6) || !strncmp(p, "{to}", 4)) {
 			int is_from = p[1] == 'f';
 
-			if (len + 24 >= cap) {
-				char *grown = realloc(out, cap *= 2);
-
-				if (!grown) {
-					free(out);
-					return NULL;
-				}
-				out = grown;
-			}
-			n = snprintf(out + len, cap - len, "%" PRIu64, is_from ? from : to);
-			len += (size_t)n;
+			len += (size_t)sprintf(out + len, "%" PRIu64, is_from ? from : to);
 			p += is_from ? 6 : 4;
-			continue;
+		} else {
+			out[len++] = *p++;
 		}
-		if (len + 2 >= cap) {
-			char *grown = realloc(out, cap *= 2);
-
-			if (!grown) {
-				free(out);
-				return NULL;
-			}
-			out = grown;
-		}
-		out[len++] = *p++;
 	}
 	out[len] = '\0';
 	return out;

@@ -5,14 +5,8 @@ import pathlib
 import struct
 import sys
 
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
-    return crc ^ 0xFFFFFFFF
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "integration"))
+from wire import crc32c  # noqa: E402  (the tests' reader of the same format)
 
 
 def record(i):
