@@ -12,14 +12,6 @@
 #include <bpf/bpf_helpers.h>
 
 #include "flow.h"
-
-struct flow_frame;
-struct flow_key;
-struct flow_packet;
-static __always_inline int flow_parse_ip_checked_once(const struct flow_frame *frame, __u32 off,
-						      int version, struct flow_key *key,
-						      struct flow_packet *pkt);
-#define FLOW_PARSE_IP flow_parse_ip_checked_once
 #include "flow_parse.h"
 
 #define EEXIST 17
@@ -104,17 +96,51 @@ __noinline int flow_parse_ip_skb(struct __sk_buff *ctx, __u32 packed_args, __u32
 				      packed_args, orig_len, key, pkt);
 }
 
-static __always_inline int flow_parse_ip_checked_once(const struct flow_frame *frame, __u32 off,
-						      int version, struct flow_key *key,
-						      struct flow_packet *pkt)
+/*
+ * The link layer, parsed inline; on FLOW_CNT_RECORDED, *packed holds the arguments of the IP
+ * parse that follows. The frame is clamped to what the parser may read.
+ */
+static __always_inline int flow_parse_link_packed(struct flow_frame *frame, struct flow_key *key,
+						  __u32 *packed)
 {
-	__u32 packed = IP_ARGS_PACK(off, version, frame->cap_len);
+	int version, result;
+	__u32 off;
 
+	if (frame->cap_len > FLOW_PARSE_MAX_BYTES)
+		frame->cap_len = FLOW_PARSE_MAX_BYTES;
+	result = flow_parse_link(frame, key, &off, &version);
+	if (result != FLOW_CNT_RECORDED)
+		return result;
 	if (off > FLOW_PARSE_MAX_BYTES)
 		return FLOW_CNT_IP_TRUNCATED;
-	if (frame->bpf_hook == FLOW_HOOK_TC)
-		return flow_parse_ip_skb(frame->bpf_ctx, packed, frame->orig_len, key, pkt);
-	return flow_parse_ip_xdp(frame->bpf_ctx, packed, frame->orig_len, key, pkt);
+	*packed = IP_ARGS_PACK(off, version, frame->cap_len);
+	return FLOW_CNT_RECORDED;
+}
+
+/*
+ * One frame parse per hook, so which global IP parse a program calls is fixed when it is
+ * compiled: no runtime branch the verifier would have to see folded away.
+ */
+static __always_inline int flow_parse_xdp(struct xdp_md *ctx, struct flow_frame *frame,
+					  struct flow_key *key, struct flow_packet *pkt)
+{
+	__u32 packed = 0;
+	int result = flow_parse_link_packed(frame, key, &packed);
+
+	if (result != FLOW_CNT_RECORDED)
+		return result;
+	return flow_parse_ip_xdp(ctx, packed, frame->orig_len, key, pkt);
+}
+
+static __always_inline int flow_parse_tc(struct __sk_buff *skb, struct flow_frame *frame,
+					 struct flow_key *key, struct flow_packet *pkt)
+{
+	__u32 packed = 0;
+	int result = flow_parse_link_packed(frame, key, &packed);
+
+	if (result != FLOW_CNT_RECORDED)
+		return result;
+	return flow_parse_ip_skb(skb, packed, frame->orig_len, key, pkt);
 }
 
 static __always_inline void counter_add(__u32 counter, __u64 value)
@@ -179,32 +205,28 @@ static __always_inline int flow_account(const struct flow_key *key, __u64 ts_ns,
 }
 
 /*
- * Parses and records one frame. A GSO skb on egress stands for `segments` packets on the wire,
- * each with its own copy of the headers; the IP length field covers one copy.
+ * Records one parsed frame, or counts why it was not: result is what the parse returned. A GSO
+ * skb on egress stands for `segments` packets on the wire, each with its own copy of the
+ * headers; the IP length field covers one copy.
  */
-static __always_inline void flow_meter(struct flow_frame *frame, __u64 ts_ns, __u32 ifindex,
-				       __u8 direction, __u32 segments)
+static __always_inline void flow_meter(int result, struct flow_key *key, struct flow_packet *pkt,
+				       __u64 ts_ns, __u32 ifindex, __u8 direction, __u32 segments)
 {
-	struct flow_packet pkt = {};
-	struct flow_key key = {};
-	int result, i;
+	int i;
 
-	if (frame->cap_len > FLOW_PARSE_MAX_BYTES)
-		frame->cap_len = FLOW_PARSE_MAX_BYTES;
-	result = flow_parse_frame(frame, &key, &pkt);
 	if (result == FLOW_CNT_RECORDED) {
-		key.ifindex = ifindex;
-		key.direction = direction;
-		if (segments > 1 && pkt.header_len)
-			pkt.bytes += (segments - 1) * pkt.header_len;
+		key->ifindex = ifindex;
+		key->direction = direction;
+		if (segments > 1 && pkt->header_len)
+			pkt->bytes += (segments - 1) * pkt->header_len;
 		else
 			segments = 1;
-		result = flow_account(&key, ts_ns, &pkt, segments);
+		result = flow_account(key, ts_ns, pkt, segments);
 	}
 	counter_add(result, 1);
-	if (result == FLOW_CNT_RECORDED && pkt.notes) {
+	if (result == FLOW_CNT_RECORDED && pkt->notes) {
 		for (i = 0; i < FLOW_CNT_MAX - FLOW_CNT_NOTES_FIRST; i++)
-			if (pkt.notes & (1u << i))
+			if (pkt->notes & (1u << i))
 				counter_add(FLOW_CNT_NOTES_FIRST + i, 1);
 	}
 }
@@ -227,10 +249,10 @@ int xdp_flow_ingress(struct xdp_md *ctx)
 	struct flow_frame frame = {
 		.data = data,
 		.data_end = data_end,
-		.bpf_ctx = ctx,
-		.bpf_hook = FLOW_HOOK_XDP,
 	};
 	__u32 readable = data_end - data;
+	struct flow_packet pkt = {};
+	struct flow_key key = {};
 	__u64 ts_ns;
 
 	if (flow_sampled_out())
@@ -246,14 +268,16 @@ int xdp_flow_ingress(struct xdp_md *ctx)
 		frame.cap_len = meta->cap_len < readable ? meta->cap_len : readable;
 		frame.orig_len = meta->orig_len;
 		frame.link_type = meta->link_type;
-		flow_meter(&frame, ts_ns, 0, FLOW_DIR_INGRESS, 1);
+		flow_meter(flow_parse_xdp(ctx, &frame, &key, &pkt), &key, &pkt, ts_ns, 0,
+			   FLOW_DIR_INGRESS, 1);
 		return XDP_PASS;
 	}
 	/* without xdp.frags the program only ever gets linear frames: all of it is readable */
 	frame.cap_len = readable;
 	frame.orig_len = readable;
 	frame.link_type = link_type;
-	flow_meter(&frame, bpf_ktime_get_ns(), ctx->ingress_ifindex, FLOW_DIR_INGRESS, 1);
+	flow_meter(flow_parse_xdp(ctx, &frame, &key, &pkt), &key, &pkt, bpf_ktime_get_ns(),
+		   ctx->ingress_ifindex, FLOW_DIR_INGRESS, 1);
 	return XDP_PASS;
 }
 
@@ -269,12 +293,13 @@ int tc_flow_egress(struct __sk_buff *skb)
 		.cap_len = data_end - data,
 		.orig_len = skb->len,
 		.link_type = FLOW_LINKTYPE_ETHERNET,
-		.bpf_ctx = skb,
-		.bpf_hook = FLOW_HOOK_TC,
 	};
+	struct flow_packet pkt = {};
+	struct flow_key key = {};
 
 	if (!flow_sampled_out())
-		flow_meter(&frame, bpf_ktime_get_ns(), skb->ifindex, FLOW_DIR_EGRESS, skb->gso_segs);
+		flow_meter(flow_parse_tc(skb, &frame, &key, &pkt), &key, &pkt, bpf_ktime_get_ns(),
+			   skb->ifindex, FLOW_DIR_EGRESS, skb->gso_segs);
 	return TC_ACT_OK;
 }
 

@@ -67,13 +67,6 @@ struct flow_frame {
 	__u32 cap_len;		/* captured bytes, <= data_end - data, <= FLOW_PARSE_MAX_BYTES */
 	__u32 orig_len;		/* bytes on the wire */
 	__u32 link_type;
-	void *bpf_ctx;		/* the program's context in BPF, NULL in userspace */
-	__u32 bpf_hook;		/* enum flow_hook: which context bpf_ctx is */
-};
-
-enum flow_hook {
-	FLOW_HOOK_XDP = 0,
-	FLOW_HOOK_TC = 1,
 };
 
 /* What the parser returns besides the key. */
@@ -288,11 +281,6 @@ FLOW_INLINE int flow_parse_ip(const struct flow_frame *frame, __u32 off, int ver
 	return flow_parse_ipv6(frame, off, key, pkt);
 }
 
-/* The BPF side routes the IP parse through a function the verifier checks once. */
-#ifndef FLOW_PARSE_IP
-#define FLOW_PARSE_IP flow_parse_ip
-#endif
-
 /* Address family of a BSD NULL/LOOP header, in either byte order: 4, 6 or 0. */
 FLOW_INLINE int flow_null_family_version(const __u8 *p)
 {
@@ -309,11 +297,13 @@ FLOW_INLINE int flow_null_family_version(const __u8 *p)
 }
 
 /*
- * Parses one frame. key must be zeroed and pkt zeroed by the caller. Returns
- * FLOW_CNT_RECORDED when key and pkt describe a flow packet, else the counter to bump.
+ * Parses the link layer of a frame: the VLAN id into key, and where the IP header starts. Returns
+ * FLOW_CNT_RECORDED when an IP header should follow at *ip_off, with *ip_version the version
+ * the link layer announces (0: read it from the header), else the counter to bump. The BPF
+ * programs call this and then their own IP parse (see bpf/flow.bpf.c).
  */
-FLOW_INLINE int flow_parse_frame(const struct flow_frame *frame, struct flow_key *key,
-				 struct flow_packet *pkt)
+FLOW_INLINE int flow_parse_link(const struct flow_frame *frame, struct flow_key *key,
+				__u32 *ip_off, int *ip_version)
 {
 	const __u8 *p;
 	__u32 off = 0;
@@ -424,7 +414,25 @@ FLOW_INLINE int flow_parse_frame(const struct flow_frame *frame, struct flow_key
 	}
 
 ip:
-	return FLOW_PARSE_IP(frame, off, version, key, pkt);
+	*ip_off = off;
+	*ip_version = version;
+	return FLOW_CNT_RECORDED;
+}
+
+/*
+ * Parses one frame. key must be zeroed and pkt zeroed by the caller. Returns
+ * FLOW_CNT_RECORDED when key and pkt describe a flow packet, else the counter to bump.
+ */
+FLOW_INLINE int flow_parse_frame(const struct flow_frame *frame, struct flow_key *key,
+				 struct flow_packet *pkt)
+{
+	int version, result;
+	__u32 off;
+
+	result = flow_parse_link(frame, key, &off, &version);
+	if (result != FLOW_CNT_RECORDED)
+		return result;
+	return flow_parse_ip(frame, off, version, key, pkt);
 }
 
 #endif
