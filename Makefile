@@ -3,10 +3,15 @@
 # BPF: bpf/NAME.bpf.c -> build/NAME.bpf.o -> build/NAME.skel.h; each user object that loads a
 # program depends on its skeleton. Userspace objects also build with ASan+UBSan under
 # build/asan/ for the test suite.
+#
+# Dependencies point one way: agent/ and collector/ use lib/ and the data contract bpf/flow.h,
+# never each other. Each folder compiles with its own include path, so an include across that
+# line fails to build, and each program and unit test links only the objects it needs.
 
 .DELETE_ON_ERROR:
 # Keep intermediate objects so a second `make test` relinks nothing.
 .SECONDARY:
+.SECONDEXPANSION:
 .DEFAULT_GOAL := all
 
 BUILD	:= build
@@ -15,14 +20,16 @@ CLANG	?= clang
 BPFTOOL	?= bpftool
 CC	?= gcc
 PYTHON	?= python3
+CLANG_FORMAT ?= clang-format
 
+# CFLAGS is the user's (optimisation, debug info); warnings stay on whatever it says.
+CFLAGS	 ?= -O2 -g
+WARNINGS := -Wall -Wextra -Werror
+STD	 := -std=gnu11
+DEPFLAGS := -MMD -MP
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Ivmlinux/$(ARCH) -Ibpf -I$(BUILD)
-CFLAGS	 ?= -O2 -g
-CFLAGS	 += -Wall -Wextra -Werror -std=gnu11
-CPPFLAGS += -Iagent -Ibpf -Icollector -I$(BUILD) -MMD -MP
-LDLIBS	 := -lxdp -lbpf -lelf -lrdkafka -lisal -lmicrohttpd -lz -lm -lpthread
-SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 ifeq ($(V),1)
 Q	=
@@ -32,42 +39,47 @@ Q	= @
 msg	= @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+# --- sources --------------------------------------------------------------------------------
 BPF_PROGS	:= flow
-AGENT_SRCS	:= $(wildcard agent/*.c)
-AGENT_LIB_SRCS	:= $(filter-out agent/main.c,$(AGENT_SRCS))
-UNIT_TESTS	:= $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
-TOOLS		:= tracegen pcap_loop
-
-AGENT_OBJS	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
-AGENT_LIB_OBJS	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_LIB_SRCS))
-ASAN_LIB_OBJS	:= $(patsubst %.c,$(BUILD)/asan/%.o,$(AGENT_LIB_SRCS))
 SKELETONS	:= $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
-
-# The collector: its own sources plus the agent's wire format and metrics endpoint. libchdb is
-# loaded with dlopen at run time, only for the embedded store.
+LIB_SRCS	:= $(wildcard lib/*.c)
+AGENT_SRCS	:= $(wildcard agent/*.c)
 COLLECTOR_SRCS	:= $(wildcard collector/*.c)
-COLLECTOR_LIB_SRCS := $(filter-out collector/main.c,$(COLLECTOR_SRCS)) agent/wire.c agent/metrics.c \
-		   agent/flow_output.c agent/log.c agent/kafka_export.c agent/spool.c agent/args.c
-COLLECTOR_LIBS	:= -lrdkafka -lcurl -lmicrohttpd -lisal -lz -ldl -lpthread -lm
-COLLECTOR_OBJS	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(COLLECTOR_SRCS) $(filter agent/%,$(COLLECTOR_LIB_SRCS)))
+
+# Include paths by folder: what a file may include is decided by where it lives.
+LIB_INCLUDES	   := -Ilib -Ibpf
+AGENT_INCLUDES	   := -Iagent -Ilib -Ibpf -I$(BUILD)
+COLLECTOR_INCLUDES := -Icollector -Ilib -Ibpf
+
+# What each program links: its own objects, the lib/ objects it uses, and libraries.
+AGENT_LIB_OBJS	   := log parse wire kafka_conf metrics_http prom
+AGENT_LIBS	   := -lxdp -lbpf -lelf -lrdkafka -lisal -lmicrohttpd -lz -lm -lpthread
+COLLECTOR_LIB_OBJS := log parse wire kafka_conf metrics_http prom paths
+# libchdb is loaded with dlopen at run time, only for the embedded store.
+COLLECTOR_LIBS	   := -lrdkafka -lcurl -lmicrohttpd -lisal -lz -ldl -lpthread -lm
+
+lib_objs = $(patsubst %,$(1)/lib/%.o,$(filter $(patsubst lib/%.c,%,$(LIB_SRCS)),$(2)))
+AGENT_OBJS	   = $(patsubst %.c,$(1)/%.o,$(AGENT_SRCS)) $(call lib_objs,$(1),$(AGENT_LIB_OBJS))
+COLLECTOR_OBJS	   = $(patsubst %.c,$(1)/%.o,$(COLLECTOR_SRCS)) \
+		     $(call lib_objs,$(1),$(COLLECTOR_LIB_OBJS))
 
 .PHONY: all
 all: $(BUILD)/flowagent $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS)) $(BUILD)/tracegen \
 	$(BUILD)/flowcollector
 
 # --- BPF ------------------------------------------------------------------------------------
-$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)/.
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # An empty XDP program: the baseline for the per-packet cost in `make bench`.
-$(BUILD)/xdp_pass.bpf.o: tests/bench/xdp_pass.bpf.c | $(BUILD)
+$(BUILD)/xdp_pass.bpf.o: tests/bench/xdp_pass.bpf.c | $(BUILD)/.
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 .PHONY: vmlinux
 vmlinux:
@@ -76,68 +88,130 @@ vmlinux:
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
 # --- userspace ------------------------------------------------------------------------------
+# Objects that load a BPF program depend on its skeleton.
 $(BUILD)/obj/agent/engine_kernel.o $(BUILD)/asan/agent/engine_kernel.o: $(SKELETONS)
 $(BUILD)/obj/agent/live.o $(BUILD)/asan/agent/live.o: $(SKELETONS)
+$(BUILD)/obj/tests/bpf/test_flow_bpf.o: $(SKELETONS)
+# The report's stylesheet and map data are assembled in with .incbin.
+REPORT_ASSETS := $(wildcard collector/report/*)
+$(BUILD)/obj/collector/report_assets.o $(BUILD)/asan/collector/report_assets.o: $(REPORT_ASSETS)
 
-$(BUILD)/obj/%.o: %.c | $(BUILD)
+$(BUILD)/obj/lib/%.o $(BUILD)/asan/lib/%.o: INCLUDES = $(LIB_INCLUDES)
+$(BUILD)/obj/agent/%.o $(BUILD)/asan/agent/%.o: INCLUDES = $(AGENT_INCLUDES)
+$(BUILD)/obj/collector/%.o $(BUILD)/asan/collector/%.o: INCLUDES = $(COLLECTOR_INCLUDES)
+# A unit test sees its module's folder (UNIT_DIR, below) and lib/.
+$(BUILD)/obj/tests/unit/%.o $(BUILD)/asan/tests/unit/%.o: \
+	INCLUDES = -I$(UNIT_DIR_$(basename $(notdir $@))) -Ilib -Ibpf -I$(BUILD)
+$(BUILD)/obj/tests/bpf/%.o: INCLUDES = -Ibpf -I$(BUILD)
+$(BUILD)/obj/tests/kafka/%.o: INCLUDES = -Iagent -Ilib -Ibpf
+
+$(BUILD)/obj/%.o: %.c | $$(@D)/.
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(INCLUDES) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) $(STD) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/asan/%.o: %.c | $(BUILD)
+$(BUILD)/asan/%.o: %.c | $$(@D)/.
 	$(call msg,CC-ASAN,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)$(CC) $(INCLUDES) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) $(STD) $(DEPFLAGS) $(SAN_FLAGS) \
+		-c $< -o $@
 
-$(BUILD)/flowagent: $(AGENT_OBJS)
+$(BUILD)/flowagent: $(call AGENT_OBJS,$(BUILD)/obj)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(AGENT_LIBS) -o $@
 
-$(BUILD)/flowcollector: $(sort $(COLLECTOR_OBJS))
+$(BUILD)/asan/flowagent: $(call AGENT_OBJS,$(BUILD)/asan)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(AGENT_LIBS) -o $@
+
+$(BUILD)/flowcollector: $(call COLLECTOR_OBJS,$(BUILD)/obj)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(COLLECTOR_LIBS) -o $@
 
-$(BUILD)/asan/flowcollector: $(sort $(patsubst %.c,$(BUILD)/asan/%.o,$(COLLECTOR_SRCS) $(filter agent/%,$(COLLECTOR_LIB_SRCS))))
+$(BUILD)/asan/flowcollector: $(call COLLECTOR_OBJS,$(BUILD)/asan)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(COLLECTOR_LIBS) -o $@
 
-$(BUILD)/asan/flowagent: $(patsubst %.c,$(BUILD)/asan/%.o,$(AGENT_SRCS))
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+# --- unit tests -----------------------------------------------------------------------------
+# One cmocka test per module: tests/unit/test_NAME.c links the objects UNIT_OBJS_NAME names
+# (paths without .o) and the libraries UNIT_LIBS_NAME, and nothing else.
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
-# --- tests and tools ------------------------------------------------------------------------
-# Unit tests link the agent's and the collector's objects (not the mains).
-COLLECTOR_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out collector/main.c,$(COLLECTOR_SRCS)))
-ASAN_COLLECTOR_OBJS := $(patsubst %.c,$(BUILD)/asan/%.o,$(filter-out collector/main.c,$(COLLECTOR_SRCS)))
-$(BUILD)/test_%: $(BUILD)/obj/tests/unit/test_%.o $(AGENT_LIB_OBJS) $(COLLECTOR_TEST_OBJS)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(COLLECTOR_LIBS) -lcmocka -o $@
+UNIT_DIR_test_wire	    := lib
+UNIT_OBJS_test_wire	    := lib/wire
+UNIT_LIBS_test_wire	    := -lisal
+UNIT_DIR_test_parse	    := lib
+UNIT_OBJS_test_parse	    := lib/parse
+UNIT_LIBS_test_parse	    := -lm
+UNIT_DIR_test_prom	    := lib
+UNIT_OBJS_test_prom	    := lib/prom
+UNIT_DIR_test_kafka_conf    := lib
+UNIT_OBJS_test_kafka_conf   := lib/kafka_conf lib/log
+UNIT_LIBS_test_kafka_conf   := -lrdkafka
+UNIT_DIR_test_flow_parse    := bpf
+UNIT_DIR_test_flow_output   := agent
+UNIT_OBJS_test_flow_output  := agent/flow_output
+UNIT_DIR_test_flow_table    := agent
+UNIT_OBJS_test_flow_table   := agent/flow_table agent/engine_user lib/log
+UNIT_DIR_test_pcap_reader   := agent
+UNIT_OBJS_test_pcap_reader  := agent/pcap_reader agent/gzip_inflate
+UNIT_LIBS_test_pcap_reader  := -lisal -lz -lpthread
+UNIT_DIR_test_spool	    := agent
+UNIT_OBJS_test_spool	    := agent/spool lib/wire
+UNIT_LIBS_test_spool	    := -lisal
+UNIT_DIR_test_kafka_export  := agent
+UNIT_OBJS_test_kafka_export := agent/kafka_export agent/kafka_config agent/spool \
+			       agent/flow_output lib/wire lib/log lib/kafka_conf
+UNIT_LIBS_test_kafka_export := -lrdkafka -lisal
+UNIT_DIR_test_geo	    := collector
+UNIT_OBJS_test_geo	    := collector/geo
+UNIT_LIBS_test_geo	    := -lz
+UNIT_DIR_test_collector	    := collector
+UNIT_OBJS_test_collector    := collector/migrate collector/views collector/store lib/paths \
+			       lib/log
+UNIT_LIBS_test_collector    := -lcurl -ldl -lpthread
+UNIT_DIR_test_ingest	    := collector
+UNIT_OBJS_test_ingest	    := collector/ingest lib/wire lib/log lib/parse tests/unit/stub_store
+UNIT_LIBS_test_ingest	    := -lisal -lm
+UNIT_DIR_stub_store	    := collector
 
-$(BUILD)/asan/test_%: $(BUILD)/asan/tests/unit/test_%.o $(ASAN_LIB_OBJS) $(ASAN_COLLECTOR_OBJS)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) $(COLLECTOR_LIBS) -lcmocka -o $@
+unit_objs = $(patsubst %,$(1)/%.o,$(UNIT_OBJS_$(2)))
 
-$(BUILD)/obj/tests/bpf/test_flow_bpf.o: $(SKELETONS)
-$(BUILD)/test_flow_bpf: $(BUILD)/obj/tests/bpf/test_flow_bpf.o $(AGENT_LIB_OBJS)
+$(BUILD)/test_%: $(BUILD)/obj/tests/unit/test_%.o $$(call unit_objs,$(BUILD)/obj,test_$$*)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(UNIT_LIBS_test_$*) -lcmocka -o $@
 
-# libFuzzer over the reader and the parser; clang, with ASan and UBSan
+$(BUILD)/asan/test_%: $(BUILD)/asan/tests/unit/test_%.o $$(call unit_objs,$(BUILD)/asan,test_$$*)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(UNIT_LIBS_test_$*) -lcmocka -o $@
+
+# BPF programs through BPF_PROG_TEST_RUN: the skeleton and libbpf only.
+$(BUILD)/test_flow_bpf: $(BUILD)/obj/tests/bpf/test_flow_bpf.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lbpf -lelf -lz -lcmocka -o $@
+
+# --- fuzzers and tools ----------------------------------------------------------------------
+# libFuzzer with clang, ASan and UBSan; header dependencies tracked like every other object.
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
-$(BUILD)/fuzz_replay: tests/fuzz/fuzz_replay.c agent/pcap_reader.c | $(BUILD)
-	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -Wall -Werror -Iagent -Ibpf $^ -lisal -o $@
+FUZZ_OBJS_fuzz_replay := tests/fuzz/fuzz_replay agent/pcap_reader agent/gzip_inflate
+FUZZ_LIBS_fuzz_replay := -lisal -lpthread
+FUZZ_OBJS_fuzz_wire   := tests/fuzz/fuzz_wire lib/wire
+FUZZ_LIBS_fuzz_wire   := -lisal
 
-$(BUILD)/fuzz_wire: tests/fuzz/fuzz_wire.c agent/wire.c | $(BUILD)
+$(BUILD)/fuzz/%.o: %.c | $$(@D)/.
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(WARNINGS) $(DEPFLAGS) -Iagent -Ilib -Ibpf -c $< -o $@
+
+fuzz_objs = $(patsubst %,$(BUILD)/fuzz/%.o,$(FUZZ_OBJS_$(1)))
+
+$(BUILD)/fuzz_%: $$(call fuzz_objs,fuzz_$$*)
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -Wall -Werror -Iagent -Ibpf $^ -lisal -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ $(FUZZ_LIBS_fuzz_$*) -o $@
 
 $(BUILD)/tracegen: $(BUILD)/obj/tests/tracegen/tracegen.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lz -lm -o $@
 
-# The tests' Kafka consumer (decodes with the agent's wire decoder) and the bench's producer.
-$(BUILD)/flowconsume: $(BUILD)/obj/tests/kafka/flowconsume.o $(BUILD)/obj/agent/wire.o \
+# The tests' Kafka consumer (decodes with the shared wire decoder) and the bench's producer.
+$(BUILD)/flowconsume: $(BUILD)/obj/tests/kafka/flowconsume.o $(BUILD)/obj/lib/wire.o \
 		      $(BUILD)/obj/agent/flow_output.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lrdkafka -lisal -o $@
@@ -154,6 +228,7 @@ TEST_BINS := $(patsubst %,$(BUILD)/%,$(UNIT_TESTS)) $(patsubst %,$(BUILD)/asan/%
 	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent $(BUILD)/fuzz_replay $(BUILD)/fuzz_wire \
 	     $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume $(BUILD)/flowproduce
 
+# --- test, demo, bench ----------------------------------------------------------------------
 .PHONY: test
 test: deps all $(TEST_BINS)
 	$(Q)tests/run-tests.sh
@@ -169,13 +244,23 @@ bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume 
 	$(Q)$(PYTHON) tests/bench/kafka.py
 	$(Q)$(PYTHON) tests/bench/store.py
 
+# Formatting against .clang-format: every tracked C file, or FILES. `make test` runs the check.
+.PHONY: format-check format
+format-check:
+	$(Q)tests/format-check.sh $(FILES)
+
+format:
+	$(Q)$(CLANG_FORMAT) -i --style=file $(or $(FILES),$(shell git ls-files '*.c' '*.h' | \
+		grep -v '^vmlinux/'))
+
 # --- dependencies ---------------------------------------------------------------------------
 # Debian packages for building, testing and `make bench`'s reference tools. Quiet and quick
 # when everything is installed.
-DEB_PACKAGES := make gcc clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev \
-		libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark softflowd nfdump xdp-tools \
-		libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev libcurl4-openssl-dev python3 iputils-ping \
-		tcpreplay netsniff-ng openjdk-17-jdk-headless maven chromium
+DEB_PACKAGES := make gcc clang clang-format llvm libbpf-dev libxdp-dev bpftool libelf-dev \
+		zlib1g-dev libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark \
+		softflowd nfdump xdp-tools libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev \
+		libcurl4-openssl-dev python3 iputils-ping tcpreplay netsniff-ng \
+		openjdk-17-jdk-headless maven chromium
 
 .PHONY: deps
 deps:
@@ -240,7 +325,8 @@ $(KAFKA_STAMP): tests/kafka/pom.xml
 	$(Q)touch $@
 
 # --- housekeeping ---------------------------------------------------------------------------
-$(BUILD):
+# Output directories, made on demand as order-only prerequisites.
+%/.:
 	$(Q)mkdir -p $@
 
 .PHONY: clean
@@ -251,13 +337,18 @@ clean:
 .PHONY: help
 help:
 	@echo 'Targets:'
-	@echo '  all (default)  build/flowagent, the BPF objects and skeletons, build/tracegen'
-	@echo '  deps           install missing system packages (Debian 12) and pytest'
-	@echo '  test           run every test (unit, ASan+UBSan, BPF, integration)'
-	@echo '  demo           generate a MAWI-like trace, replay it, print the top flows'
+	@echo '  all (default)  build/flowagent, build/flowcollector, the BPF objects and'
+	@echo '                 skeletons, build/tracegen'
+	@echo '  deps           install missing system packages (Debian 12), pytest, libchdb, the'
+	@echo '                 Kafka jars and the geolocation data'
+	@echo '  test           run every test (unit, ASan+UBSan, BPF, fuzzing, integration, format)'
+	@echo '  demo           a MAWI-like trace through agent, collector and embedded ClickHouse,'
+	@echo '                 every view and build/demo/report.html'
 	@echo '  bench          side-by-side performance against reference tools -> build/bench/'
+	@echo '  format-check   check every C file (or FILES) against .clang-format'
+	@echo '  format         rewrite them with clang-format'
 	@echo '  vmlinux        regenerate vmlinux/$(ARCH)/vmlinux.h from the running kernel'
 	@echo '  clean          remove build/'
-	@echo 'V=1 shows full commands.'
+	@echo 'V=1 shows full commands; CFLAGS sets optimisation and debug flags (warnings stay).'
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -3,27 +3,24 @@
  * Kafka export with librdkafka. One thread: delivery reports and errors are served by
  * rd_kafka_poll() from the caller's loop, so the spool and the counters need no locks.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "flow_output.h"
+#include "kafka_config.h"
 #include "kafka_export.h"
 #include "log.h"
 #include "spool.h"
 #include "wire.h"
 
-#define NS_PER_MS		1000000ULL
 #define RETRY_MIN_MS		500
 #define RETRY_MAX_MS		30000
 #define WARN_INTERVAL_NS	(10 * 1000 * NS_PER_MS)
-#define DEFAULT_MESSAGE_TIMEOUT	"30000"
 
 /* What librdkafka carries with each message, handed back in its delivery report. */
 struct batch_ref {
@@ -100,22 +97,6 @@ static void payload_release(struct kafka_export *exporter, void *payload, int fr
 		buffer_put(exporter, payload);
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Returns 1 when the warning may be printed now, and how many were held back before it. */
 static int warning_due(struct rate_limited_warning *warning, uint64_t *suppressed)
 {
@@ -129,99 +110,6 @@ static int warning_due(struct rate_limited_warning *warning, uint64_t *suppresse
 	warning->suppressed = 0;
 	warning->last_ns = now;
 	return 1;
-}
-
-int kafka_property_is_secret(const char *name)
-{
-	static const char *const secret_words[] = { "password", "secret", "key.pem", "token",
-						     "oauthbearer.config", "sasl.jaas" };
-	size_t i;
-
-	for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
-		if (strstr(name, secret_words[i]))
-			return 1;
-	return 0;
-}
-
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
-		    const char *where, char *err, size_t err_len)
-{
-	char why[512];
-
-	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-		/* The value is not repeated: it may be a secret. */
-		snprintf(err, err_len, "%s: Kafka property '%s': %s", where, name, why);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static char *trim(char *text)
-{
-	char *end;
-
-	while (isspace((unsigned char)*text))
-		text++;
-	end = text + strlen(text);
-	while (end > text && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return text;
-}
-
-int kafka_conf_load_file(rd_kafka_conf_t *conf, const char *path, char *err, size_t err_len)
-{
-	char line[4096], where[4200];
-	int line_number = 0, has_secret = 0, ret = 0;
-	struct stat st;
-	FILE *file;
-
-	file = fopen(path, "re");
-	if (!file) {
-		snprintf(err, err_len, "--kafka-config %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	while (fgets(line, sizeof(line), file)) {
-		char *text, *eq;
-
-		line_number++;
-		snprintf(where, sizeof(where), "%s:%d", path, line_number);
-		if (!strchr(line, '\n') && !feof(file)) {
-			snprintf(err, err_len, "%s: line longer than %zu bytes", where,
-				 sizeof(line) - 2);
-			ret = -EINVAL;
-			break;
-		}
-		text = trim(line);
-		if (!*text || *text == '#' || *text == '!')
-			continue;
-		eq = strchr(text, '=');
-		if (!eq || eq == text) {
-			snprintf(err, err_len, "%s: expected key=value", where);
-			ret = -EINVAL;
-			break;
-		}
-		*eq = '\0';
-		text = trim(text);
-		has_secret |= kafka_property_is_secret(text);
-		ret = conf_set(conf, text, trim(eq + 1), where, err, err_len);
-		if (ret)
-			break;
-	}
-	if (!ret && !fstat(fileno(file), &st) && has_secret && (st.st_mode & 0077))
-		pr_warn("warning: %s holds secrets and is readable by other users; chmod 600 it\n",
-			path);
-	fclose(file);
-	return ret;
-}
-
-static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
-{
-	(void)rk;
-	/* syslog levels: 0-4 are errors and warnings, which error_cb and delivery reports show */
-	if (level <= 4)
-		pr_info("kafka: %s: %s\n", facility, message);
-	else
-		pr_debug("kafka: %s: %s\n", facility, message);
 }
 
 /*
@@ -374,79 +262,21 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *message, void *o
 	free(ref);
 }
 
-static int producer_create(struct kafka_export *exporter, int for_check, rd_kafka_t **out,
-			   char *err, size_t err_len)
+static int producer_create(struct kafka_export *exporter, rd_kafka_t **out, char *err,
+			   size_t err_len)
 {
-	const struct kafka_export_config *config = &exporter->config;
-	char value[64], client_id[WIRE_AGENT_ID_MAX + 16], why[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	unsigned long long queue_kb;
-	size_t message_max;
-	int i, ret;
+	rd_kafka_conf_t *conf;
+	char why[512];
 	rd_kafka_t *rk;
+	int ret;
 
-	snprintf(client_id, sizeof(client_id), "flowagent-%s", exporter->agent_id);
-	queue_kb = config->queue_max_bytes / 1024 + 4096;
-	if (queue_kb > 0x7fffffff)
-		queue_kb = 0x7fffffff;
-	message_max = config->batch_bytes + 4096;
-	if (message_max < 1000000)
-		message_max = 1000000;
-
-	ret = conf_set(conf, "bootstrap.servers", config->brokers, "--kafka", err, err_len);
-	if (!ret)
-		ret = conf_set(conf, "client.id", client_id, "--agent-id", err, err_len);
-	if (!ret && !for_check)
-		ret = conf_set(conf, "enable.idempotence", "true", "default", err, err_len);
-	if (!ret)
-		ret = conf_set(conf, "compression.codec", config->compression, "--compression", err,
-			       err_len);
-	if (!ret)
-		ret = conf_set(conf, "linger.ms", "5", "default", err, err_len);
-	if (!ret)
-		ret = conf_set(conf, "message.timeout.ms", DEFAULT_MESSAGE_TIMEOUT, "default", err,
-			       err_len);
-	snprintf(value, sizeof(value), "%llu", queue_kb);
-	if (!ret)
-		ret = conf_set(conf, "queue.buffering.max.kbytes", value, "--queue-max-bytes", err,
-			       err_len);
-	if (!ret)
-		ret = conf_set(conf, "queue.buffering.max.messages", "1000000", "default", err,
-			       err_len);
-	snprintf(value, sizeof(value), "%zu", message_max);
-	if (!ret)
-		ret = conf_set(conf, "message.max.bytes", value, "--batch-bytes", err, err_len);
-	if (!ret && for_check)
-		ret = conf_set(conf, "allow.auto.create.topics", "false", "default", err, err_len);
-	if (!ret && config->properties_file)
-		ret = kafka_conf_load_file(conf, config->properties_file, err, err_len);
-	for (i = 0; !ret && i < config->property_count; i++) {
-		char *property = strdup(config->properties[i]), *eq;
-
-		if (!property) {
-			ret = -ENOMEM;
-			break;
-		}
-		eq = strchr(property, '=');
-		if (!eq || eq == property) {
-			snprintf(err, err_len, "-X %s: expected key=value", config->properties[i]);
-			ret = -EINVAL;
-		} else {
-			*eq = '\0';
-			ret = conf_set(conf, property, eq + 1, "-X", err, err_len);
-		}
-		free(property);
-	}
-	if (ret) {
-		rd_kafka_conf_destroy(conf);
+	ret = kafka_config_producer_conf(&exporter->config, exporter->agent_id, 0, &conf, err,
+					 err_len);
+	if (ret)
 		return ret;
-	}
 	rd_kafka_conf_set_opaque(conf, exporter);
-	rd_kafka_conf_set_log_cb(conf, log_cb);
-	if (!for_check) {
-		rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-		rd_kafka_conf_set_error_cb(conf, error_cb);
-	}
+	rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
 	if (!rk) {
 		rd_kafka_conf_destroy(conf);
@@ -455,49 +285,6 @@ static int producer_create(struct kafka_export *exporter, int for_check, rd_kafk
 	}
 	*out = rk;
 	return 0;
-}
-
-static int valid_agent_id(const char *id)
-{
-	size_t len = strlen(id), i;
-
-	if (!len || len > WIRE_AGENT_ID_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!isalnum((unsigned char)id[i]) && !strchr("._:-", id[i]))
-			return 0;
-	return 1;
-}
-
-static int exporter_prepare(struct kafka_export *exporter, const struct kafka_export_config *config,
-			    char *err, size_t err_len)
-{
-	exporter->config = *config;
-	if (config->agent_id) {
-		snprintf(exporter->agent_id, sizeof(exporter->agent_id), "%s", config->agent_id);
-	} else if (wire_default_agent_id(exporter->agent_id, sizeof(exporter->agent_id))) {
-		snprintf(err, err_len, "cannot read the host name for the agent id; give --agent-id");
-		return -EINVAL;
-	}
-	if (!valid_agent_id(config->agent_id ? config->agent_id : exporter->agent_id)) {
-		snprintf(err, err_len,
-			 "--agent-id '%s': use 1 to %d letters, digits, '.', '_', ':' or '-'",
-			 config->agent_id ? config->agent_id : exporter->agent_id,
-			 WIRE_AGENT_ID_MAX);
-		return -EINVAL;
-	}
-	exporter->agent_id_len = strlen(exporter->agent_id);
-	if (!exporter->config.compression)
-		exporter->config.compression = "lz4";
-	if (!strcmp(exporter->config.compression, "zstd") ||
-	    !strcmp(exporter->config.compression, "lz4") ||
-	    !strcmp(exporter->config.compression, "gzip") ||
-	    !strcmp(exporter->config.compression, "snappy") ||
-	    !strcmp(exporter->config.compression, "none"))
-		return 0;
-	snprintf(err, err_len, "--compression '%s': use lz4, zstd, gzip, snappy or none",
-		 exporter->config.compression);
-	return -EINVAL;
 }
 
 int kafka_export_open(const struct kafka_export_config *config, struct kafka_export **out,
@@ -510,9 +297,11 @@ int kafka_export_open(const struct kafka_export_config *config, struct kafka_exp
 	exporter = calloc(1, sizeof(*exporter));
 	if (!exporter)
 		return -ENOMEM;
-	ret = exporter_prepare(exporter, config, err, err_len);
+	exporter->config = *config;
+	ret = kafka_config_validate(config, exporter->agent_id, err, err_len);
 	if (ret)
 		goto fail;
+	exporter->agent_id_len = strlen(exporter->agent_id);
 	smallest_batch = wire_batch_size(exporter->agent_id_len, 1) + FLOW_RECORD_JSON_MAX +
 			 exporter->agent_id_len + 64;
 	if (config->batch_bytes < smallest_batch || config->batch_bytes > 64u << 20) {
@@ -544,7 +333,7 @@ int kafka_export_open(const struct kafka_export_config *config, struct kafka_exp
 	if (!exporter->next_sequence)
 		exporter->next_sequence = wall_ns() / 1000;
 	exporter->first_of_run = 1;
-	ret = producer_create(exporter, 0, &exporter->rk, err, err_len);
+	ret = producer_create(exporter, &exporter->rk, err, err_len);
 	if (ret)
 		goto fail;
 	/*
@@ -756,7 +545,7 @@ static void producer_restart(struct kafka_export *exporter)
 
 	rd_kafka_purge(exporter->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(exporter->rk, 0);
-	if (producer_create(exporter, 0, &fresh, err, sizeof(err))) {
+	if (producer_create(exporter, &fresh, err, sizeof(err))) {
 		pr_warn("kafka: cannot restart the producer: %s\n", err);
 		return;
 	}
@@ -836,133 +625,5 @@ int kafka_export_close(struct kafka_export *exporter, int timeout_ms,
 	while (exporter->pooled)
 		free(exporter->buffer_pool[--exporter->pooled]);
 	free(exporter);
-	return ret;
-}
-
-void kafka_export_print_stats(const struct kafka_export_stats *stats, void *file)
-{
-	const struct {
-		const char *name;
-		uint64_t value;
-	} rows[] = {
-		{ "kafka_records", stats->records },
-		{ "kafka_batches", stats->batches },
-		{ "kafka_batches_delivered", stats->batches_delivered },
-		{ "kafka_records_delivered", stats->records_delivered },
-		{ "kafka_bytes_delivered", stats->bytes_delivered },
-		{ "kafka_delivery_failures", stats->delivery_failures },
-		{ "kafka_batches_spooled", stats->batches_spooled },
-		{ "kafka_records_spooled", stats->records_spooled },
-		{ "kafka_batches_resent", stats->batches_resent },
-		{ "kafka_records_dropped", stats->records_dropped },
-		{ "kafka_batches_dropped", stats->batches_dropped },
-		{ "kafka_spool_corrupt", stats->spool_corrupt },
-		{ "kafka_spool_batches", stats->spool_batches },
-		{ "kafka_spool_bytes", stats->spool_bytes },
-		{ "kafka_next_sequence", stats->next_sequence },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		fprintf(file, "  %-24s %" PRIu64 "\n", rows[i].name, rows[i].value);
-}
-
-size_t kafka_metrics_render(const struct kafka_export_stats *stats, char *buf, size_t size)
-{
-	int n = snprintf(buf, size,
-		"# HELP flowagent_kafka_records_total Flow records by what became of them.\n"
-		"# TYPE flowagent_kafka_records_total counter\n"
-		"flowagent_kafka_records_total{state=\"batched\"} %" PRIu64 "\n"
-		"flowagent_kafka_records_total{state=\"delivered\"} %" PRIu64 "\n"
-		"flowagent_kafka_records_total{state=\"spooled\"} %" PRIu64 "\n"
-		"flowagent_kafka_records_total{state=\"dropped\"} %" PRIu64 "\n"
-		"# HELP flowagent_kafka_batches_total Kafka messages by what became of them.\n"
-		"# TYPE flowagent_kafka_batches_total counter\n"
-		"flowagent_kafka_batches_total{state=\"sealed\"} %" PRIu64 "\n"
-		"flowagent_kafka_batches_total{state=\"delivered\"} %" PRIu64 "\n"
-		"flowagent_kafka_batches_total{state=\"spooled\"} %" PRIu64 "\n"
-		"flowagent_kafka_batches_total{state=\"resent\"} %" PRIu64 "\n"
-		"flowagent_kafka_batches_total{state=\"dropped\"} %" PRIu64 "\n"
-		"# HELP flowagent_kafka_delivery_failures_total Failed delivery reports.\n"
-		"# TYPE flowagent_kafka_delivery_failures_total counter\n"
-		"flowagent_kafka_delivery_failures_total %" PRIu64 "\n"
-		"# HELP flowagent_kafka_bytes_delivered_total Message bytes delivered, before compression.\n"
-		"# TYPE flowagent_kafka_bytes_delivered_total counter\n"
-		"flowagent_kafka_bytes_delivered_total %" PRIu64 "\n"
-		"# HELP flowagent_kafka_inflight_bytes Bytes handed to Kafka and not yet acknowledged.\n"
-		"# TYPE flowagent_kafka_inflight_bytes gauge\n"
-		"flowagent_kafka_inflight_bytes %" PRIu64 "\n"
-		"# HELP flowagent_kafka_spool_bytes Bytes waiting in the on-disk spool.\n"
-		"# TYPE flowagent_kafka_spool_bytes gauge\n"
-		"flowagent_kafka_spool_bytes %" PRIu64 "\n"
-		"# HELP flowagent_kafka_spool_batches Batches waiting in the on-disk spool.\n"
-		"# TYPE flowagent_kafka_spool_batches gauge\n"
-		"flowagent_kafka_spool_batches %" PRIu64 "\n"
-		"# HELP flowagent_kafka_up 1 while Kafka acknowledges batches.\n"
-		"# TYPE flowagent_kafka_up gauge\n"
-		"flowagent_kafka_up %d\n",
-		stats->records, stats->records_delivered, stats->records_spooled,
-		stats->records_dropped, stats->batches, stats->batches_delivered,
-		stats->batches_spooled, stats->batches_resent, stats->batches_dropped,
-		stats->delivery_failures, stats->bytes_delivered, stats->inflight_bytes,
-		stats->spool_bytes, stats->spool_batches, stats->kafka_up);
-
-	if (n < 0)
-		return 0;
-	return (size_t)n < size ? (size_t)n : size - 1;
-}
-
-int kafka_check(const struct kafka_export_config *config, int timeout_ms)
-{
-	const struct rd_kafka_metadata *metadata = NULL;
-	struct kafka_export exporter = { 0 };
-	rd_kafka_topic_t *topic = NULL;
-	rd_kafka_resp_err_t err;
-	char why[512];
-	int i, ret = 1;
-
-	if (exporter_prepare(&exporter, config, why, sizeof(why)) ||
-	    producer_create(&exporter, 1, &exporter.rk, why, sizeof(why))) {
-		fprintf(stderr, "flowagent: %s\n", why);
-		return 2;
-	}
-	topic = rd_kafka_topic_new(exporter.rk, config->topic, NULL);
-	err = rd_kafka_metadata(exporter.rk, 0, topic, &metadata, timeout_ms);
-	if (err) {
-		fprintf(stderr, "flowagent: no answer from the brokers %s within %d ms: %s\n",
-			config->brokers, timeout_ms, rd_kafka_err2str(err));
-		goto out;
-	}
-	printf("brokers (%d):\n", metadata->broker_cnt);
-	for (i = 0; i < metadata->broker_cnt; i++)
-		printf("  %" PRId32 "  %s:%d\n", metadata->brokers[i].id, metadata->brokers[i].host,
-		       metadata->brokers[i].port);
-	if (metadata->topic_cnt != 1 || metadata->topics[0].err) {
-		err = metadata->topic_cnt ? metadata->topics[0].err
-					  : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-		fprintf(stderr, "flowagent: topic '%s': %s\n", config->topic, rd_kafka_err2str(err));
-		goto out;
-	}
-	ret = 0;
-	printf("topic %s: %d partition(s)\n", config->topic, metadata->topics[0].partition_cnt);
-	for (i = 0; i < metadata->topics[0].partition_cnt; i++) {
-		const rd_kafka_metadata_partition_t *partition = &metadata->topics[0].partitions[i];
-
-		printf("  partition %" PRId32 "  leader %" PRId32 "%s%s\n", partition->id,
-		       partition->leader, partition->err ? "  error: " : "",
-		       partition->err ? rd_kafka_err2str(partition->err) : "");
-		if (partition->err || partition->leader < 0)
-			ret = 1;
-	}
-	printf("agent id %s: batches go to one partition, chosen by this key\n", exporter.agent_id);
-	if (ret)
-		fprintf(stderr, "flowagent: topic '%s' has partitions without a leader\n",
-			config->topic);
-out:
-	if (metadata)
-		rd_kafka_metadata_destroy(metadata);
-	if (topic)
-		rd_kafka_topic_destroy(topic);
-	rd_kafka_destroy(exporter.rk);
 	return ret;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "flow.h"
+#include "kafka_conf.h"
 
 enum kafka_format {
 	KAFKA_FORMAT_BINARY = 0,	/* the wire format */
@@ -28,8 +29,7 @@ struct kafka_export_config {
 	enum kafka_format format;
 	const char *compression;	/* lz4 (default), zstd, gzip, snappy, none */
 	const char *properties_file;	/* librdkafka properties, key=value lines; may be NULL */
-	char **properties;		/* -X key=value, applied after the file */
-	int property_count;
+	struct kafka_properties properties;	/* -X key=value, applied after the file */
 	uint32_t batch_records;		/* a batch is sealed at this many records, */
 	size_t batch_bytes;		/* or this many bytes, */
 	uint32_t batch_ms;		/* or this long after its first record */
@@ -76,31 +76,7 @@ void kafka_export_poll(struct kafka_export *exporter);
 int kafka_export_close(struct kafka_export *exporter, int timeout_ms,
 		       struct kafka_export_stats *final_stats);
 void kafka_export_get_stats(struct kafka_export *exporter, struct kafka_export_stats *stats);
-/* Prints the stats as "  name value" lines, the agent's summary format. */
-void kafka_export_print_stats(const struct kafka_export_stats *stats, void *file);
-
-/* Prometheus text for the stats; returns the length written (at most size - 1). */
-size_t kafka_metrics_render(const struct kafka_export_stats *stats, char *buf, size_t size);
-
-/*
- * Connectivity check: asks the brokers for the topic's metadata and prints brokers and
- * partitions. Returns 0 when the topic exists and every partition has a leader.
- */
-int kafka_check(const struct kafka_export_config *config, int timeout_ms);
-
 /* The librdkafka handle, for tests that drive librdkafka's mock cluster. */
 struct rd_kafka_s *kafka_export_handle(struct kafka_export *exporter);
-
-/*
- * librdkafka properties from a file of key=value lines ('#' and '!' start comments, as in Java
- * properties files), into a rd_kafka_conf_t. Errors name the file and line and never repeat a
- * value; a file holding secrets that others can read gets a warning.
- */
-struct rd_kafka_conf_s;
-int kafka_conf_load_file(struct rd_kafka_conf_s *conf, const char *path, char *err,
-			 size_t err_len);
-
-/* A property name that holds a secret (passwords, keys, tokens): never on the command line. */
-int kafka_property_is_secret(const char *name);
 
 #endif

@@ -25,12 +25,15 @@
 #include <xdp/libxdp.h>
 
 #include "flow.skel.h"
-#include "flow_maps.h"
+#include "clock.h"
 #include "export.h"
+#include "flow_maps.h"
 #include "flow_table.h"
+#include "kafka_stats.h"
 #include "live.h"
 #include "log.h"
-#include "metrics.h"
+#include "metrics_http.h"
+#include "prom.h"
 #include "replay.h"
 
 #define XDP_PROG_NAME	   "xdp_flow_ingress"
@@ -42,7 +45,6 @@
 #define POLL_MS		   50
 #define TCP_FIN		   0x01
 #define TCP_RST		   0x04
-#define NS_PER_SEC	   1000000000ULL
 #define CAP_NET_ADMIN_BIT  12
 #define CAP_PERFMON_BIT	   38
 #define CAP_BPF_BIT	   39
@@ -94,14 +96,6 @@ static void on_stop_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 /* Effective capabilities of this process, from /proc/self/status. */
@@ -409,13 +403,10 @@ static void live_snapshot_update(struct live *live)
 	pthread_mutex_unlock(&live->snapshot_lock);
 }
 
-#define METRIC(p, end, ...) ((p) += snprintf((p), (size_t)((end) - (p)), __VA_ARGS__))
-
 /* Prometheus text: the packet outcomes and notes, and the drain loop's own numbers. */
-static size_t live_metrics_render(void *ctx, char *buf, size_t size)
+static void live_metrics_render(void *ctx, struct prom_writer *out)
 {
 	struct live *live = ctx;
-	char *p = buf, *end = buf + size;
 	uint64_t counters[FLOW_CNT_MAX];
 	uint64_t records, drains, drain_total, drain_last, flows_open, forced;
 	struct kafka_export_stats kafka;
@@ -433,55 +424,47 @@ static size_t live_metrics_render(void *ctx, char *buf, size_t size)
 	has_kafka = live->snapshot_has_kafka;
 	pthread_mutex_unlock(&live->snapshot_lock);
 
-	METRIC(p, end, "# HELP flowagent_packets_seen_total Packets the XDP and TC programs saw.\n"
-		       "# TYPE flowagent_packets_seen_total counter\n"
-		       "flowagent_packets_seen_total %" PRIu64 "\n",
-	       counters[FLOW_CNT_PACKETS]);
-	METRIC(p, end, "# HELP flowagent_packets_total Packets by outcome: recorded, or why not.\n"
-		       "# TYPE flowagent_packets_total counter\n");
-	for (i = FLOW_CNT_RECORDED; i < FLOW_CNT_NOTES_FIRST && p < end; i++)
-		METRIC(p, end, "flowagent_packets_total{outcome=\"%s\"} %" PRIu64 "\n",
-		       flow_counter_names[i], counters[i]);
-	METRIC(p, end, "# HELP flowagent_events_total Notes on recorded packets and records.\n"
-		       "# TYPE flowagent_events_total counter\n");
-	for (i = FLOW_CNT_NOTES_FIRST; i < FLOW_CNT_MAX && p < end; i++)
-		METRIC(p, end, "flowagent_events_total{event=\"%s\"} %" PRIu64 "\n",
-		       flow_counter_names[i], counters[i]);
-	METRIC(p, end,
-	       "# HELP flowagent_map_full_total Packets not recorded because the flow map was full.\n"
-	       "# TYPE flowagent_map_full_total counter\n"
-	       "flowagent_map_full_total %" PRIu64 "\n"
-	       "# HELP flowagent_flows_seen_total New flow map entries.\n"
-	       "# TYPE flowagent_flows_seen_total counter\n"
-	       "flowagent_flows_seen_total %" PRIu64 "\n"
-	       "# HELP flowagent_records_exported_total Flow records written.\n"
-	       "# TYPE flowagent_records_exported_total counter\n"
-	       "flowagent_records_exported_total %" PRIu64 "\n"
-	       "# HELP flowagent_drains_total Times the flow map was swapped and emptied.\n"
-	       "# TYPE flowagent_drains_total counter\n"
-	       "flowagent_drains_total %" PRIu64 "\n"
-	       "# HELP flowagent_drain_seconds_total Time spent draining.\n"
-	       "# TYPE flowagent_drain_seconds_total counter\n"
-	       "flowagent_drain_seconds_total %.6f\n"
-	       "# HELP flowagent_drain_last_seconds Duration of the last drain.\n"
-	       "# TYPE flowagent_drain_last_seconds gauge\n"
-	       "flowagent_drain_last_seconds %.6f\n"
-	       "# HELP flowagent_records_per_drain Records written per drain, on average.\n"
-	       "# TYPE flowagent_records_per_drain gauge\n"
-	       "flowagent_records_per_drain %.3f\n"
-	       "# HELP flowagent_flows_open Flows waiting in userspace for their record.\n"
-	       "# TYPE flowagent_flows_open gauge\n"
-	       "flowagent_flows_open %" PRIu64 "\n"
-	       "# HELP flowagent_forced_exports_total Drains that exported every open flow early "
-	       "to stay within --max-flows.\n"
-	       "# TYPE flowagent_forced_exports_total counter\n"
-	       "flowagent_forced_exports_total %" PRIu64 "\n",
-	       counters[FLOW_CNT_MAP_FULL], counters[FLOW_CNT_FLOW_CREATED], records, drains,
-	       (double)drain_total / 1e9, (double)drain_last / 1e9,
-	       drains ? (double)records / (double)drains : 0.0, flows_open, forced);
-	if (has_kafka && p < end)
-		p += kafka_metrics_render(&kafka, p, (size_t)(end - p));
-	return p < end ? (size_t)(p - buf) : size - 1;
+	prom_counter(out, "flowagent_packets_seen_total",
+		     "Packets the XDP and TC programs saw.", counters[FLOW_CNT_PACKETS]);
+	prom_family(out, "flowagent_packets_total", "counter",
+		    "Packets by outcome: recorded, or why not.");
+	for (i = FLOW_CNT_RECORDED; i < FLOW_CNT_NOTES_FIRST; i++) {
+		char label[64];
+
+		snprintf(label, sizeof(label), "outcome=\"%s\"", flow_counter_names[i]);
+		prom_u64(out, "flowagent_packets_total", label, counters[i]);
+	}
+	prom_family(out, "flowagent_events_total", "counter",
+		    "Notes on recorded packets and records.");
+	for (i = FLOW_CNT_NOTES_FIRST; i < FLOW_CNT_MAX; i++) {
+		char label[64];
+
+		snprintf(label, sizeof(label), "event=\"%s\"", flow_counter_names[i]);
+		prom_u64(out, "flowagent_events_total", label, counters[i]);
+	}
+	prom_counter(out, "flowagent_map_full_total",
+		     "Packets not recorded because the flow map was full.",
+		     counters[FLOW_CNT_MAP_FULL]);
+	prom_counter(out, "flowagent_flows_seen_total", "New flow map entries.",
+		     counters[FLOW_CNT_FLOW_CREATED]);
+	prom_counter(out, "flowagent_records_exported_total", "Flow records written.", records);
+	prom_counter(out, "flowagent_drains_total", "Times the flow map was swapped and emptied.",
+		     drains);
+	prom_family(out, "flowagent_drain_seconds_total", "counter", "Time spent draining.");
+	prom_double(out, "flowagent_drain_seconds_total", "", "%.6f", (double)drain_total / 1e9);
+	prom_family(out, "flowagent_drain_last_seconds", "gauge", "Duration of the last drain.");
+	prom_double(out, "flowagent_drain_last_seconds", "", "%.6f", (double)drain_last / 1e9);
+	prom_family(out, "flowagent_records_per_drain", "gauge",
+		    "Records written per drain, on average.");
+	prom_double(out, "flowagent_records_per_drain", "", "%.3f",
+		    drains ? (double)records / (double)drains : 0.0);
+	prom_gauge(out, "flowagent_flows_open", "Flows waiting in userspace for their record.",
+		   flows_open);
+	prom_counter(out, "flowagent_forced_exports_total",
+		     "Drains that exported every open flow early to stay within --max-flows.",
+		     forced);
+	if (has_kafka)
+		kafka_stats_prometheus(&kafka, out);
 }
 
 static void live_detach_all(struct live *live)
@@ -648,7 +631,7 @@ int live_run(const struct live_options *options)
 
 		if (exporter_close(&live.exporter, options->flush_timeout_ms, &kafka_stats))
 			exit_status = EXIT_FAILURE_RUNTIME;
-		kafka_export_print_stats(&kafka_stats, stderr);
+		kafka_stats_print(&kafka_stats, stderr);
 	} else if (exporter_close(&live.exporter, 0, NULL)) {
 		exit_status = EXIT_FAILURE_RUNTIME;
 	}

@@ -12,11 +12,13 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
-#include "args.h"
+#include "bpf_log.h"
+#include "kafka_check.h"
 #include "kafka_export.h"
 #include "live.h"
-#include "metrics.h"
 #include "log.h"
+#include "metrics_http.h"
+#include "parse.h"
 #include "replay.h"
 #include "wire.h"
 
@@ -207,66 +209,15 @@ static const struct argp_option options[] = {
 	{},
 };
 
-static int parse_seconds(const char *text, uint64_t *ns)
+static void add_property(struct argp_state *state, const char *arg)
 {
-	char *end;
-	double seconds;
+	char why[512];
+	int err = kafka_properties_add(&env.kafka_config.properties, arg, why, sizeof(why));
 
-	errno = 0;
-	seconds = strtod(text, &end);
-	if (errno || end == text || *end || !isfinite(seconds) || seconds < 0 ||
-	    seconds > MAX_TIMEOUT_S)
-		return -EINVAL;
-	*ns = (uint64_t)llround(seconds * 1e9);
-	return 0;
-}
-
-/* A byte count with an optional K, M or G suffix (powers of 1024). */
-static int parse_bytes(const char *text, uint64_t min, uint64_t max, uint64_t *value)
-{
-	unsigned long long parsed;
-	char *end;
-	int shift = 0;
-
-	errno = 0;
-	parsed = strtoull(text, &end, 10);
-	if (errno || end == text || text[0] == '-')
-		return -EINVAL;
-	if (*end == 'K' || *end == 'k')
-		shift = 10;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20;
-	else if (*end == 'G' || *end == 'g')
-		shift = 30;
-	if (shift)
-		end++;
-	if (*end || parsed > (max >> shift))
-		return -EINVAL;
-	parsed <<= shift;
-	if (parsed < min)
-		return -EINVAL;
-	*value = parsed;
-	return 0;
-}
-
-static void add_property(struct argp_state *state, char *arg)
-{
-	struct kafka_export_config *kafka = &env.kafka_config;
-	char name[256];
-	size_t name_len = strcspn(arg, "=");
-	char **grown;
-
-	if (!arg[name_len] || !name_len)
-		argp_error(state, "-X '%s': expected KEY=VALUE", arg);
-	snprintf(name, sizeof(name), "%.*s", (int)name_len, arg);
-	if (kafka_property_is_secret(name))
-		argp_error(state, "-X %s: secrets never go on the command line (other users can read "
-			   "it in /proc); put it in a --kafka-config file with mode 600", name);
-	grown = realloc(kafka->properties, (size_t)(kafka->property_count + 1) * sizeof(*grown));
-	if (!grown)
+	if (err == -ENOMEM)
 		argp_failure(state, EXIT_FAILURE_RUNTIME, ENOMEM, "-X");
-	kafka->properties = grown;
-	kafka->properties[kafka->property_count++] = arg;
+	else if (err)
+		argp_error(state, "%s", why);
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
@@ -288,12 +239,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--engine: '%s' is not user or kernel", arg);
 		break;
 	case 'i':
-		if (parse_seconds(arg, &config->idle_timeout_ns))
+		if (parse_seconds(arg, MAX_TIMEOUT_S, &config->idle_timeout_ns))
 			argp_error(state, "--idle-timeout: '%s' is not a number of seconds in [0, %d]",
 				   arg, MAX_TIMEOUT_S);
 		break;
 	case 'a':
-		if (parse_seconds(arg, &config->active_timeout_ns))
+		if (parse_seconds(arg, MAX_TIMEOUT_S, &config->active_timeout_ns))
 			argp_error(state,
 				   "--active-timeout: '%s' is not a number of seconds in [0, %d]", arg,
 				   MAX_TIMEOUT_S);
@@ -402,7 +353,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_FLUSH_TIMEOUT: {
 		uint64_t ns;
 
-		if (parse_seconds(arg, &ns) || ns > 3600 * 1000000000ULL)
+		if (parse_seconds(arg, MAX_TIMEOUT_S, &ns) || ns > 3600 * 1000000000ULL)
 			argp_error(state, "--flush-timeout: '%s' is not seconds in [0, 3600]", arg);
 		env.flush_timeout_ms = (int)(ns / 1000000);
 		break;
@@ -427,7 +378,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			break;
 		}
 		if (!env.kafka && (kafka->spool_dir || kafka->properties_file ||
-				   kafka->property_count || kafka->agent_id))
+				   kafka->properties.count || kafka->agent_id))
 			argp_error(state, "Kafka options need --kafka BROKERS");
 		if (env.replay_options.speed > 0 && !env.replay)
 			argp_error(state, "--speed paces a replay; it needs --replay");
@@ -457,11 +408,18 @@ int main(int argc, char **argv)
 	if (err)
 		return EXIT_USAGE;
 
-	log_set_level(env.verbosity >= 2 ? LOG_LEVEL_DEBUG
-					 : env.verbosity ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
-	libbpf_set_print(log_libbpf_print);
-	if (env.kafka_check)
-		return kafka_check(&env.kafka_config, KAFKA_CHECK_TIMEOUT_MS);
+	log_set_verbosity(env.verbosity);
+	libbpf_set_print(bpf_log_libbpf_print);
+	if (env.kafka_check) {
+		switch (kafka_check(&env.kafka_config, KAFKA_CHECK_TIMEOUT_MS)) {
+		case KAFKA_CHECK_OK:
+			return EXIT_OK;
+		case KAFKA_CHECK_BAD_CONFIG:
+			return EXIT_USAGE;
+		default:
+			return EXIT_FAILURE_RUNTIME;
+		}
+	}
 	if (!env.replay) {
 		struct live_options live = {
 			.interfaces = env.replay_options.files,

@@ -13,8 +13,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,8 +22,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
-#include <isa-l/igzip_lib.h>
 
+#include "fd_read.h"
+#include "gzip_inflate.h"
 #include "pcap_reader.h"
 
 #define likely(x)     __builtin_expect(!!(x), 1)
@@ -59,7 +58,6 @@
 
 /* Must hold one maximal record with its headers, several times over so refills are rare. */
 #define STREAM_BUF_LEN (4u << 20)
-#define STREAM_IN_LEN  (256u << 10)
 /* With fewer bytes than this buffered, a batch starts with a refill: a maximal record fits. */
 #define STREAM_LOW_WATER (PCAP_READER_MAX_RECORD + 4096u)
 /* Read-ahead hint for the mapping, renewed as the replay moves through a large file. */
@@ -130,7 +128,7 @@ struct pcap_reader {
 	bool in_eof;	 /* read(2) returned 0 */
 	bool gz_truncated;
 	uint8_t *buf;
-	struct inflater *inflater;
+	struct gzip_inflater *inflater;
 	uint64_t file_read; /* bytes read(2) from fd */
 	uint64_t file_size;
 	/* a source failure, reported once the bytes buffered before it are consumed */
@@ -710,320 +708,33 @@ static int reader_parse(struct pcap_reader *r, struct pcap_packet *pkts, int max
 	return n;
 }
 
-/* read(2) that waits on a non-blocking descriptor instead of failing. */
-static ssize_t fd_read(int fd, uint8_t *dst, size_t len)
-{
-	for (;;) {
-		ssize_t n = read(fd, dst, len);
-
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			struct pollfd pfd = {.fd = fd, .events = POLLIN};
-
-			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-				return -errno;
-			continue;
-		}
-		return -errno;
-	}
-}
-
 static ssize_t stream_read(struct pcap_reader *r, uint8_t *dst, size_t len)
 {
-	ssize_t n = fd_read(r->fd, dst, len);
+	ssize_t n = fd_read_wait(r->fd, dst, len);
 
 	if (n > 0)
 		r->file_read += (uint64_t)n;
 	return n;
 }
 
-/* ---- gzip: inflated on a thread of its own, into a pipe the reader reads like a file ---- */
-
-/*
- * Decompression and metering each take a core's worth of time on a MAWI trace, so they run
- * side by side, and inflating uses ISA-L's igzip: on a MAWI-like trace it inflates in 0.62 s
- * what zlib needs 1.1 s for. The inflater's verdict (a truncated or corrupt stream) is taken
- * over by the reader once it has read everything the inflater produced before it.
- */
-#define INFLATE_OUT_LEN (1u << 20)
-
-struct inflater {
-	pthread_t thread;
-	bool started;
-	bool joined;
-	int in_fd;
-	bool in_regular;   /* reads of in_fd never block */
-	int pipe_out;
-	int stop_fds[2];   /* closing stop_fds[1] wakes a read blocked on a pipe or terminal */
-	struct inflate_state zs;
-	bool member_end; /* a gzip member ended; another may follow */
-	bool out_full;	 /* inflate stopped for lack of room: it may have output without input */
-	bool in_eof;
-	uint8_t *in;
-	uint8_t *out;
-	uint64_t in_read; /* compressed bytes read; read by the reader for its progress line */
-	/* the verdict, valid once joined */
-	bool truncated;
-	enum pcap_reader_status status;
-	char msg[256];
-};
-
-enum inflate_step {
-	INFLATE_MORE,
-	INFLATE_DONE,
-};
-
-static enum inflate_step inflater_fail(struct inflater *z, enum pcap_reader_status status,
-				       const char *what)
-{
-	z->status = status;
-	snprintf(z->msg, sizeof(z->msg), "%s", what);
-	return INFLATE_DONE;
-}
-
-static enum inflate_step inflater_read_input(struct inflater *z)
-{
-	struct inflate_state *zs = &z->zs;
-	ssize_t n;
-
-	if (zs->avail_in)
-		memmove(z->in, zs->next_in, zs->avail_in);
-	zs->next_in = z->in;
-	if (!z->in_regular) {
-		struct pollfd fds[2] = {
-			{.fd = z->in_fd, .events = POLLIN},
-			{.fd = z->stop_fds[0], .events = POLLIN},
-		};
-
-		while (poll(fds, 2, -1) < 0 && errno == EINTR)
-			;
-		if (fds[1].revents)
-			return INFLATE_DONE; /* the reader is closing */
-	}
-	n = fd_read(z->in_fd, z->in + zs->avail_in, STREAM_IN_LEN - zs->avail_in);
-	if (n < 0) {
-		char what[128];
-
-		snprintf(what, sizeof(what), "read error: %s", strerror((int)-n));
-		return inflater_fail(z, PCAP_READER_IO_ERROR, what);
-	}
-	if (n == 0)
-		z->in_eof = true;
-	zs->avail_in += (uint32_t)n;
-	__atomic_store_n(&z->in_read, __atomic_load_n(&z->in_read, __ATOMIC_RELAXED) + (uint64_t)n,
-			 __ATOMIC_RELAXED);
-	return INFLATE_MORE;
-}
-
-/* zlib's words for what went wrong, which users search for. */
-static const char *inflate_error_text(int ret)
-{
-	switch (ret) {
-	case ISAL_INVALID_BLOCK:
-		return "invalid block type or lengths";
-	case ISAL_INVALID_SYMBOL:
-		return "invalid code";
-	case ISAL_INVALID_LOOKBACK:
-		return "invalid distance too far back";
-	case ISAL_INVALID_WRAPPER:
-		return "incorrect header check";
-	case ISAL_UNSUPPORTED_METHOD:
-		return "unknown compression method";
-	case ISAL_INCORRECT_CHECKSUM:
-		return "incorrect data check";
-	case ISAL_NEED_DICT:
-		return "needs a preset dictionary";
-	default:
-		return "unknown error";
-	}
-}
-
-static void inflater_begin_member(struct inflater *z)
-{
-	uint8_t *next_in = z->zs.next_in;
-	uint32_t avail_in = z->zs.avail_in;
-
-	isal_inflate_reset(&z->zs);
-	z->zs.crc_flag = ISAL_GZIP; /* parse the header, verify the CRC and length trailer */
-	z->zs.next_in = next_in;
-	z->zs.avail_in = avail_in;
-}
-
-/* One step: read input, or inflate into out. *produced says how many bytes came out. */
-static enum inflate_step inflater_step(struct inflater *z, size_t *produced)
-{
-	struct inflate_state *zs = &z->zs;
-	char what[200];
-	int ret;
-
-	*produced = 0;
-	if (z->member_end) {
-		/* two bytes tell another member (as concatenated files give) from trailing bytes */
-		if (zs->avail_in < 2 && !z->in_eof)
-			return inflater_read_input(z);
-		if (zs->avail_in >= 2 && zs->next_in[0] == 0x1f && zs->next_in[1] == 0x8b) {
-			inflater_begin_member(z);
-			z->member_end = false;
-			return INFLATE_MORE;
-		}
-		/* like gzip(1), ignore whatever follows the last member */
-		return INFLATE_DONE;
-	}
-	if (zs->avail_in == 0 && !z->in_eof && !z->out_full)
-		return inflater_read_input(z);
-	zs->next_out = z->out;
-	zs->avail_out = INFLATE_OUT_LEN;
-	ret = isal_inflate(zs);
-	*produced = INFLATE_OUT_LEN - zs->avail_out;
-	z->out_full = zs->avail_out == 0;
-	if (ret < 0 || ret == ISAL_NEED_DICT) {
-		snprintf(what, sizeof(what), "corrupt gzip data (%s)", inflate_error_text(ret));
-		return inflater_fail(z, PCAP_READER_CORRUPT, what);
-	}
-	if (zs->block_state == ISAL_BLOCK_FINISH) {
-		z->member_end = true;
-		return INFLATE_MORE;
-	}
-	/* no progress with all input read: the stream was cut short */
-	if (*produced == 0 && zs->avail_in == 0 && z->in_eof) {
-		z->truncated = true;
-		return INFLATE_DONE;
-	}
-	return INFLATE_MORE;
-}
-
-static bool write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-static void *inflater_main(void *arg)
-{
-	struct inflater *z = arg;
-	enum inflate_step step;
-	sigset_t pipe_signal;
-	size_t produced;
-
-	/* a reader that stopped early closes the pipe: see EPIPE, not a signal */
-	sigemptyset(&pipe_signal);
-	sigaddset(&pipe_signal, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
-	do {
-		step = inflater_step(z, &produced);
-		if (produced && !write_all(z->pipe_out, z->out, produced))
-			break;
-	} while (step == INFLATE_MORE);
-	close(z->pipe_out);
-	z->pipe_out = -1;
-	return NULL;
-}
-
-/*
- * Stops the inflater and releases it. The reader closed its end of the pipe first, so a write
- * fails with EPIPE; a read waiting for input wakes on the stop pipe.
- */
-static void inflater_stop(struct inflater *z)
-{
-	if (!z)
-		return;
-	if (z->stop_fds[1] >= 0)
-		close(z->stop_fds[1]);
-	if (z->started && !z->joined) {
-		pthread_join(z->thread, NULL);
-		z->joined = true;
-	}
-	if (z->stop_fds[0] >= 0)
-		close(z->stop_fds[0]);
-	if (z->pipe_out >= 0)
-		close(z->pipe_out);
-	free(z->in);
-	free(z->out);
-	free(z);
-}
-
-/*
- * Starts inflating in_fd, whose first `got` bytes were already read into first. On success
- * r->fd becomes the pipe's read end; the source descriptor stays with the inflater.
- */
-static int inflater_start(struct pcap_reader *r, const uint8_t *first, size_t got, char *err,
-			  size_t err_len)
-{
-	struct inflater *z = calloc(1, sizeof(*z));
-	int pipe_fds[2];
-	int err_no;
-
-	if (!z) {
-		snprintf(err, err_len, "%s: out of memory", r->name);
-		return -ENOMEM;
-	}
-	z->pipe_out = -1;
-	z->stop_fds[0] = z->stop_fds[1] = -1;
-	z->in_fd = r->fd;
-	z->in_regular = r->regular;
-	z->in_eof = r->in_eof;
-	z->in = malloc(STREAM_IN_LEN);
-	z->out = malloc(INFLATE_OUT_LEN);
-	if (!z->in || !z->out) {
-		inflater_stop(z);
-		snprintf(err, err_len, "%s: out of memory", r->name);
-		return -ENOMEM;
-	}
-	isal_inflate_init(&z->zs);
-	memcpy(z->in, first, got);
-	z->zs.next_in = z->in;
-	z->zs.avail_in = (uint32_t)got;
-	inflater_begin_member(z);
-	z->in_read = got;
-	if (pipe2(z->stop_fds, O_CLOEXEC) < 0 || pipe2(pipe_fds, O_CLOEXEC) < 0) {
-		err_no = errno;
-		inflater_stop(z);
-		snprintf(err, err_len, "%s: pipe: %s", r->name, strerror(err_no));
-		return -err_no;
-	}
-	/* fewer, larger handovers; the default 64 KiB works too if the limit is lower */
-	fcntl(pipe_fds[1], F_SETPIPE_SZ, INFLATE_OUT_LEN);
-	z->pipe_out = pipe_fds[1];
-	err_no = pthread_create(&z->thread, NULL, inflater_main, z);
-	if (err_no) {
-		close(pipe_fds[0]);
-		inflater_stop(z);
-		snprintf(err, err_len, "%s: cannot start decompression: %s", r->name,
-			 strerror(err_no));
-		return -err_no;
-	}
-	z->started = true;
-	r->inflater = z;
-	r->fd = pipe_fds[0];
-	r->regular = false;
-	r->in_eof = false;
-	r->file_read = 0;
-	return 0;
-}
-
 /* The inflater's stream has ended: take over its verdict. */
 static void inflater_finish(struct pcap_reader *r)
 {
-	struct inflater *z = r->inflater;
+	const char *message;
 
-	pthread_join(z->thread, NULL);
-	z->joined = true;
-	if (z->status != PCAP_READER_OK)
-		stream_fail(r, z->status, "%s", z->msg);
-	else if (z->truncated)
+	switch (gzip_inflater_finish(r->inflater, &message)) {
+	case GZIP_INFLATE_OK:
+		break;
+	case GZIP_INFLATE_TRUNCATED:
 		r->gz_truncated = true;
+		break;
+	case GZIP_INFLATE_CORRUPT:
+		stream_fail(r, PCAP_READER_CORRUPT, "%s", message);
+		break;
+	case GZIP_INFLATE_IO_ERROR:
+		stream_fail(r, PCAP_READER_IO_ERROR, "%s", message);
+		break;
+	}
 }
 
 /* Could more bytes come in without blocking? Lets a pipe deliver what it has without waiting. */
@@ -1242,7 +953,7 @@ static int reader_parse_header(struct pcap_reader *r, char *err, size_t err_len)
 /* Sets up the buffer, telling gzip from raw by the first two bytes. */
 static int stream_start(struct pcap_reader *r, char *err, size_t err_len)
 {
-	uint8_t first[STREAM_IN_LEN];
+	uint8_t first[GZIP_INFLATE_IN_LEN];
 	size_t got = 0;
 	ssize_t n;
 
@@ -1267,8 +978,12 @@ static int stream_start(struct pcap_reader *r, char *err, size_t err_len)
 	}
 	if (got >= 2 && first[0] == 0x1f && first[1] == 0x8b) {
 		r->gzip = true;
-		if (inflater_start(r, first, got, err, err_len) < 0)
+		if (gzip_inflater_start(r->fd, r->regular, r->in_eof, first, got, r->name,
+					&r->inflater, &r->fd, err, err_len) < 0)
 			return -1;
+		r->regular = false;
+		r->in_eof = false;
+		r->file_read = 0;
 	} else {
 		memcpy(r->buf, first, got);
 		r->end = r->buf + got;
@@ -1394,8 +1109,7 @@ void pcap_reader_close(struct pcap_reader *r)
 	if (r->inflater) {
 		/* closing the pipe first makes a blocked writer fail instead of wait */
 		close(r->fd);
-		r->fd = r->inflater->in_fd;
-		inflater_stop(r->inflater);
+		r->fd = gzip_inflater_stop(r->inflater);
 	}
 	if (r->close_fd && r->fd >= 0)
 		close(r->fd);
@@ -1424,7 +1138,7 @@ uint64_t pcap_reader_file_position(const struct pcap_reader *r)
 {
 	/* compressed input read by the inflater */
 	if (r->inflater)
-		return __atomic_load_n(&r->inflater->in_read, __ATOMIC_RELAXED);
+		return gzip_inflater_bytes_read(r->inflater);
 	return reader_pos_offset(r);
 }
 

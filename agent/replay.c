@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "kafka_stats.h"
 #include "log.h"
 #include "pcap_reader.h"
 #include "replay.h"
@@ -295,7 +296,7 @@ int replay_run(const struct replay_options *options)
 	clock_gettime(CLOCK_MONOTONIC, &finished);
 	replay_summary(&state, counters, seconds_between(&state.started, &finished));
 	if (has_kafka)
-		kafka_export_print_stats(&kafka_stats, stderr);
+		kafka_stats_print(&kafka_stats, stderr);
 	state.engine->destroy(state.engine);
 
 	if (exit_status == EXIT_OK && state.files_failed)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "spool.h"
 #include "wire.h"
 
@@ -45,20 +46,6 @@ struct spool {
 	uint32_t capacity;
 	uint32_t sending;
 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
 
 static void entry_name(char name[NAME_LEN + 1], uint64_t sequence)
 {
@@ -132,10 +119,10 @@ static int read_spool_header(int fd, uint64_t size, uint32_t *records, uint32_t 
 	uint8_t header[SPOOL_HEADER_LEN];
 
 	if (size < SPOOL_HEADER_LEN || pread(fd, header, sizeof(header), 0) != sizeof(header) ||
-	    memcmp(header, SPOOL_MAGIC, 4) || get32(header + 12) != size - SPOOL_HEADER_LEN)
+	    memcmp(header, SPOOL_MAGIC, 4) || get_le32(header + 12) != size - SPOOL_HEADER_LEN)
 		return -EBADMSG;
-	*records = get32(header + 4);
-	*crc = get32(header + 8);
+	*records = get_le32(header + 4);
+	*crc = get_le32(header + 8);
 	return 0;
 }
 
@@ -320,9 +307,9 @@ int spool_put(struct spool *spool, uint64_t sequence, uint32_t records, const vo
 	entry_name(name, sequence);
 	snprintf(tmp_name, sizeof(tmp_name), "tmp.%s", name);
 	memcpy(header, SPOOL_MAGIC, 4);
-	put32(header + 4, records);
-	put32(header + 8, wire_crc32c(payload, len));
-	put32(header + 12, (uint32_t)len);
+	put_le32(header + 4, records);
+	put_le32(header + 8, wire_crc32c(payload, len));
+	put_le32(header + 12, (uint32_t)len);
 
 	/* Written under a temporary name and renamed: a crash never leaves half a batch. */
 	fd = openat(spool->dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

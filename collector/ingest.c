@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Ingest: batches to rows, duplicates skipped, gaps reported; see ingest.h. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -10,13 +9,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ingest.h"
 #include "log.h"
+#include "parse.h"
 #include "wire.h"
 
 #define ROW_PREFIX_MAX	(1 + WIRE_AGENT_ID_MAX + 8)	/* agent String and batch_seq */
 #define ROW_MAX		(ROW_PREFIX_MAX + WIRE_RECORD_SIZE)
-#define NS_PER_MS	1000000ULL
 #define MAX_GAPS	64	/* missing ranges remembered per agent */
 
 #define INSERT_COLUMNS                                                                              \
@@ -61,14 +61,6 @@ struct ingest {
 	int json_skip;
 	struct ingest_stats stats;
 };
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -356,15 +348,6 @@ enum {
 	FIELDS_REQUIRED = (1 << 9) - 1,
 };
 
-static int parse_address(const char *text, uint8_t addr[FLOW_ADDR_LEN])
-{
-	memset(addr, 0, FLOW_ADDR_LEN);
-	if (strchr(text, ':'))
-		return inet_pton(AF_INET6, text, addr) == 1 ? 0 : -EINVAL;
-	addr[10] = addr[11] = 0xff;
-	return inet_pton(AF_INET, text, addr + 12) == 1 ? 0 : -EINVAL;
-}
-
 /* Reads a JSON string (no escapes needed by our fields) into dst. */
 static const char *json_string(const char *p, const char *end, char *dst, size_t size)
 {
@@ -438,7 +421,7 @@ static int json_field(struct json_fields *f, const char *name, const char *text,
 	if (i == sizeof(fields) / sizeof(fields[0]))
 		return 0;	/* a field we do not know: ignored, for later agents */
 	if (!strcmp(name, "src_addr") || !strcmp(name, "dst_addr")) {
-		if (parse_address(text, name[0] == 's' ? r->key.src_addr : r->key.dst_addr)) {
+		if (parse_ip_address(text, name[0] == 's' ? r->key.src_addr : r->key.dst_addr)) {
 			*why = "not an IPv4 or IPv6 address";
 			return -EINVAL;
 		}
@@ -532,6 +515,13 @@ static int json_parse(const char *p, const char *end, struct json_fields *f, con
 		if (p < end && *p == '}')
 			break;
 		*why = "',' or '}' expected";
+		return -EINVAL;
+	}
+	/* p is at the closing brace: one object per line, nothing after it */
+	for (p++; p < end && isspace((unsigned char)*p); p++)
+		;
+	if (p < end) {
+		*why = "text after the closing '}'";
 		return -EINVAL;
 	}
 	if ((f->seen & FIELDS_REQUIRED) != FIELDS_REQUIRED) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
+#include "paths.h"
 #include "store.h"
 
 #define LIBCHDB_NAME "libchdb.so"
@@ -75,26 +76,6 @@ static void remember(struct store *store, int add)
 		}
 	}
 	pthread_mutex_unlock(&open_stores_lock);
-}
-
-int path_beside_executable(char *dst, size_t size, const char *relative)
-{
-	char exe[PATH_MAX], candidate[PATH_MAX + 64];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	if (n <= 0)
-		return -ENOENT;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	snprintf(candidate, sizeof(candidate), "%s/%s", exe, relative);
-	if (access(candidate, R_OK) || strlen(candidate) >= size)
-		return -ENOENT;
-	memcpy(dst, candidate, strlen(candidate) + 1);
-	return 0;
 }
 
 /* The library: the option, $FLOWCOLLECTOR_LIBCHDB, chdb/ beside the executable, the loader's path. */

@@ -39,10 +39,4 @@ int store_insert_rowbinary(struct store *store, const char *insert_sql, const vo
 			   size_t len, char *err, size_t err_len);
 const char *store_describe(const struct store *store);
 
-/*
- * dst = the directory of this executable + "/" + relative, when that exists and is readable;
- * returns 0 then, else -ENOENT (dst is left as it was).
- */
-int path_beside_executable(char *dst, size_t size, const char *relative);
-
 #endif

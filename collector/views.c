@@ -34,30 +34,6 @@ const struct view_info *view_find(const char *name)
 	return NULL;
 }
 
-int parse_time(const char *text, uint64_t *seconds)
-{
-	struct tm tm = { 0 };
-	const char *end;
-	char *number_end;
-	unsigned long long value;
-
-	errno = 0;
-	value = strtoull(text, &number_end, 10);
-	if (!errno && *text && !*number_end) {
-		*seconds = value;
-		return 0;
-	}
-	end = strptime(text, "%Y-%m-%d", &tm);
-	if (end && *end)
-		end = strptime(end, " %H:%M", &tm);
-	if (end && *end == ':')
-		end = strptime(end, ":%S", &tm);
-	if (!end || *end)
-		return -EINVAL;
-	*seconds = (uint64_t)timegm(&tm);
-	return 0;
-}
-
 /* {from} and {to} become the numbers; nothing else in the file is touched. */
 static char *substitute(const char *text, uint64_t from, uint64_t to)
 {

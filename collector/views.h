@@ -34,7 +34,4 @@ void view_print(FILE *out, const struct view_table *table);
 /* Tab-separated, a header line first. */
 void view_print_tsv(FILE *out, const struct view_table *table);
 
-/* "YYYY-MM-DD", "YYYY-MM-DD HH:MM[:SS]" (UTC) or Unix seconds. */
-int parse_time(const char *text, uint64_t *seconds);
-
 #endif

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Logging to stderr with a level set once from the command line. */
+/* Logging to stderr with a level set once from the command line; see log.h. */
 #include <stdio.h>
-#include <bpf/libbpf.h>
 
 #include "log.h"
 
@@ -13,9 +12,20 @@ void log_set_program(const char *name)
 	program_name = name;
 }
 
+const char *log_get_program(void)
+{
+	return program_name;
+}
+
 void log_set_level(enum log_level level)
 {
 	current_level = level;
+}
+
+void log_set_verbosity(int verbosity)
+{
+	current_level = verbosity >= 2 ? LOG_LEVEL_DEBUG : verbosity ? LOG_LEVEL_INFO
+								      : LOG_LEVEL_WARN;
 }
 
 enum log_level log_get_level(void)
@@ -33,14 +43,4 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(args, fmt);
 	vfprintf(stderr, fmt, args);
 	va_end(args);
-}
-
-int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	enum log_level wanted = level == LIBBPF_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
-
-	if (wanted > current_level)
-		return 0;
-	/* libbpf's and libxdp's messages name themselves */
-	return vfprintf(stderr, fmt, args);
 }

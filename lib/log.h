@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The agent's one logging module: pr_warn/pr_info/pr_debug to stderr, prefixed with the program
- * name. libbpf's own output is routed here and shown only with -v.
+ * The one logging module of both programs: pr_warn/pr_info/pr_debug to stderr, prefixed with
+ * the program name, at a level set once from the command line. The libbpf and libxdp hooks
+ * live in agent/bpf_log.h, so the collector never sees libbpf.
  */
-#ifndef FLOWAGENT_LOG_H
-#define FLOWAGENT_LOG_H
+#ifndef FLOW_LIB_LOG_H
+#define FLOW_LIB_LOG_H
 
 #include <stdarg.h>
-#include <bpf/libbpf.h>
 
 enum log_level {
 	LOG_LEVEL_WARN = 0,
@@ -16,12 +16,13 @@ enum log_level {
 };
 
 void log_set_level(enum log_level level);
+/* -v: info, -vv: debug. */
+void log_set_verbosity(int verbosity);
 /* The prefix of every message: "flowagent" unless set. */
 void log_set_program(const char *name);
+const char *log_get_program(void);
 enum log_level log_get_level(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* libbpf print callback: its warnings at -v, its debug output at -vv */
-int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args);
 
 #define pr_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define pr_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

@@ -7,9 +7,11 @@
 #include <string.h>
 #include <microhttpd.h>
 
-#include "metrics.h"
+#include "log.h"
+#include "metrics_http.h"
+#include "prom.h"
 
-#define METRICS_BUFFER (64 * 1024)
+#define METRICS_BUFFER (64u * 1024)
 
 struct metrics_server {
 	struct MHD_Daemon *daemon;
@@ -89,10 +91,20 @@ static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *connecti
 	if (!text)
 		return MHD_NO;
 	if (!strcmp(url, "/metrics")) {
-		len = server->render(server->ctx, text, METRICS_BUFFER);
+		struct prom_writer out;
+
+		prom_init(&out, text, METRICS_BUFFER);
+		server->render(server->ctx, &out);
+		len = prom_finish(&out);
+		if (out.truncated) {
+			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+			len = (size_t)snprintf(text, METRICS_BUFFER, "the metrics exceed %u bytes\n",
+					       METRICS_BUFFER);
+		}
 	} else {
 		status = MHD_HTTP_NOT_FOUND;
-		len = (size_t)snprintf(text, METRICS_BUFFER, "flowagent serves /metrics only\n");
+		len = (size_t)snprintf(text, METRICS_BUFFER, "%s serves /metrics only\n",
+				       log_get_program());
 	}
 	response = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (!response) {

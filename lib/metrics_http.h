@@ -3,14 +3,16 @@
  * A Prometheus text endpoint (GET /metrics) on libmicrohttpd. Off unless asked for, and bound
  * to 127.0.0.1 unless an address is given.
  */
-#ifndef FLOWAGENT_METRICS_H
-#define FLOWAGENT_METRICS_H
+#ifndef FLOW_LIB_METRICS_HTTP_H
+#define FLOW_LIB_METRICS_HTTP_H
 
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* Writes the exposition text into buf; returns its length (at most size - 1). */
-typedef size_t (*metrics_render_fn)(void *ctx, char *buf, size_t size);
+struct prom_writer;
+
+/* Writes the exposition text; a page that did not fit is answered with an error, not cut. */
+typedef void (*metrics_render_fn)(void *ctx, struct prom_writer *out);
 
 struct metrics_server;
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <isa-l/crc.h>
 
+#include "bytes.h"
 #include "wire.h"
 
 /* Fixed header offsets. */
@@ -57,48 +58,6 @@ const char *wire_strerror(enum wire_error err)
 	return error_text[err];
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le16toh(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
 uint32_t wire_crc32c(const void *buffer, size_t len)
 {
 	const uint8_t *data = buffer;
@@ -134,8 +93,8 @@ int wire_batch_begin(struct wire_batch *batch, uint8_t *buffer, size_t capacity,
 	memset(buffer, 0, WIRE_HEADER_FIXED);
 	memcpy(buffer + OFF_MAGIC, WIRE_MAGIC, 4);
 	buffer[OFF_VERSION] = WIRE_VERSION;
-	put16(buffer + OFF_HEADER_LEN, batch->header_len);
-	put16(buffer + OFF_RECORD_SIZE, WIRE_RECORD_SIZE);
+	put_le16(buffer + OFF_HEADER_LEN, batch->header_len);
+	put_le16(buffer + OFF_RECORD_SIZE, WIRE_RECORD_SIZE);
 	buffer[OFF_AGENT_LEN] = (uint8_t)id_len;
 	memcpy(buffer + WIRE_HEADER_FIXED, agent_id, id_len);
 	return 0;
@@ -145,18 +104,18 @@ void wire_record_encode(uint8_t *p, const struct flow_record *record)
 {
 	memcpy(p + REC_SRC_ADDR, record->key.src_addr, FLOW_ADDR_LEN);
 	memcpy(p + REC_DST_ADDR, record->key.dst_addr, FLOW_ADDR_LEN);
-	put16(p + REC_SRC_PORT, record->key.src_port);
-	put16(p + REC_DST_PORT, record->key.dst_port);
+	put_le16(p + REC_SRC_PORT, record->key.src_port);
+	put_le16(p + REC_DST_PORT, record->key.dst_port);
 	p[REC_PROTO] = record->key.proto;
 	p[REC_TCP_FLAGS] = record->stats.tcp_flags;
-	put16(p + REC_VLAN, record->key.vlan);
-	put32(p + REC_IFINDEX, record->key.ifindex);
+	put_le16(p + REC_VLAN, record->key.vlan);
+	put_le32(p + REC_IFINDEX, record->key.ifindex);
 	p[REC_DIRECTION] = record->key.direction;
-	put32(p + REC_SAMPLING, record->sampling);
-	put64(p + REC_PACKETS, record->stats.packets);
-	put64(p + REC_BYTES, record->stats.bytes);
-	put64(p + REC_FIRST_SEEN, record->stats.first_seen_ns);
-	put64(p + REC_LAST_SEEN, record->stats.last_seen_ns);
+	put_le32(p + REC_SAMPLING, record->sampling);
+	put_le64(p + REC_PACKETS, record->stats.packets);
+	put_le64(p + REC_BYTES, record->stats.bytes);
+	put_le64(p + REC_FIRST_SEEN, record->stats.first_seen_ns);
+	put_le64(p + REC_LAST_SEEN, record->stats.last_seen_ns);
 }
 
 int wire_batch_add(struct wire_batch *batch, const struct flow_record *record)
@@ -176,10 +135,10 @@ size_t wire_batch_seal(struct wire_batch *batch, uint64_t sequence, uint64_t cre
 	uint8_t *buffer = batch->buffer;
 
 	buffer[OFF_FLAGS] = flags;
-	put32(buffer + OFF_COUNT, batch->record_count);
-	put64(buffer + OFF_SEQUENCE, sequence);
-	put64(buffer + OFF_CREATED, created_ns);
-	put32(buffer + OFF_CRC, wire_crc32c(buffer + batch->header_len, batch->used - batch->header_len));
+	put_le32(buffer + OFF_COUNT, batch->record_count);
+	put_le64(buffer + OFF_SEQUENCE, sequence);
+	put_le64(buffer + OFF_CREATED, created_ns);
+	put_le32(buffer + OFF_CRC, wire_crc32c(buffer + batch->header_len, batch->used - batch->header_len));
 	return batch->used;
 }
 
@@ -196,13 +155,13 @@ enum wire_error wire_decode_header(const void *data, size_t len, struct wire_hea
 	if (header->version != WIRE_VERSION)
 		return WIRE_ERR_VERSION;
 	header->flags = p[OFF_FLAGS];
-	header->header_len = get16(p + OFF_HEADER_LEN);
-	header->record_size = get16(p + OFF_RECORD_SIZE);
+	header->header_len = get_le16(p + OFF_HEADER_LEN);
+	header->record_size = get_le16(p + OFF_RECORD_SIZE);
 	header->agent_id_len = p[OFF_AGENT_LEN];
-	header->record_count = get32(p + OFF_COUNT);
-	header->sequence = get64(p + OFF_SEQUENCE);
-	header->created_ns = get64(p + OFF_CREATED);
-	header->records_crc = get32(p + OFF_CRC);
+	header->record_count = get_le32(p + OFF_COUNT);
+	header->sequence = get_le64(p + OFF_SEQUENCE);
+	header->created_ns = get_le64(p + OFF_CREATED);
+	header->records_crc = get_le32(p + OFF_CRC);
 	/* A later version may grow the header; the agent id always follows the fixed part. */
 	if (header->header_len < WIRE_HEADER_FIXED + header->agent_id_len || header->header_len > len)
 		return WIRE_ERR_HEADER_LEN;
@@ -227,18 +186,18 @@ enum wire_error wire_decode_record(const void *data, const struct wire_header *h
 	memset(record, 0, sizeof(*record));
 	memcpy(record->key.src_addr, p + REC_SRC_ADDR, FLOW_ADDR_LEN);
 	memcpy(record->key.dst_addr, p + REC_DST_ADDR, FLOW_ADDR_LEN);
-	record->key.src_port = get16(p + REC_SRC_PORT);
-	record->key.dst_port = get16(p + REC_DST_PORT);
+	record->key.src_port = get_le16(p + REC_SRC_PORT);
+	record->key.dst_port = get_le16(p + REC_DST_PORT);
 	record->key.proto = p[REC_PROTO];
 	record->stats.tcp_flags = p[REC_TCP_FLAGS];
-	record->key.vlan = get16(p + REC_VLAN);
-	record->key.ifindex = get32(p + REC_IFINDEX);
+	record->key.vlan = get_le16(p + REC_VLAN);
+	record->key.ifindex = get_le32(p + REC_IFINDEX);
 	record->key.direction = p[REC_DIRECTION];
-	record->sampling = get32(p + REC_SAMPLING);
-	record->stats.packets = get64(p + REC_PACKETS);
-	record->stats.bytes = get64(p + REC_BYTES);
-	record->stats.first_seen_ns = get64(p + REC_FIRST_SEEN);
-	record->stats.last_seen_ns = get64(p + REC_LAST_SEEN);
+	record->sampling = get_le32(p + REC_SAMPLING);
+	record->stats.packets = get_le64(p + REC_PACKETS);
+	record->stats.bytes = get_le64(p + REC_BYTES);
+	record->stats.first_seen_ns = get_le64(p + REC_FIRST_SEEN);
+	record->stats.last_seen_ns = get_le64(p + REC_LAST_SEEN);
 
 	return wire_record_plausible(record) ? WIRE_OK : WIRE_ERR_RECORD;
 }

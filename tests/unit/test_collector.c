@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests of the collector's pure parts: schema placeholders and time parsing. */
+/* Unit tests of the collector's schema placeholders and its list of views. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,24 +50,6 @@ static void test_placeholder_errors(void **state)
 	assert_string_equal(err, "unclosed {{ placeholder");
 }
 
-static void test_parse_time(void **state)
-{
-	uint64_t t = 0;
-
-	(void)state;
-	assert_int_equal(parse_time("2026-01-05", &t), 0);
-	assert_int_equal(t, 1767571200);
-	assert_int_equal(parse_time("2026-01-05 05:00", &t), 0);
-	assert_int_equal(t, 1767571200 + 5 * 3600);
-	assert_int_equal(parse_time("2026-01-05 05:00:30", &t), 0);
-	assert_int_equal(t, 1767571200 + 5 * 3600 + 30);
-	assert_int_equal(parse_time("1767571200", &t), 0);
-	assert_int_equal(t, 1767571200);
-	assert_int_not_equal(parse_time("yesterday", &t), 0);
-	assert_int_not_equal(parse_time("2026-01-05 25:00", &t), 0);
-	assert_int_not_equal(parse_time("2026-01-05x", &t), 0);
-}
-
 static void test_views_known(void **state)
 {
 	(void)state;
@@ -81,7 +63,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine_placeholders),
 		cmocka_unit_test(test_placeholder_errors),
-		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_views_known),
 	};
 

@@ -24,7 +24,7 @@
 #define WAIT_LIMIT_S	60
 
 static char spool_dir[64];
-static char *mock_properties[] = { "test.mock.num.brokers=1", "message.timeout.ms=1500",
+static const char *mock_properties[] = { "test.mock.num.brokers=1", "message.timeout.ms=1500",
 				   "reconnect.backoff.max.ms=200", "retry.backoff.ms=50" };
 
 static int make_dir(void **state)
@@ -50,8 +50,7 @@ static struct kafka_export_config mock_config(uint64_t spool_max_bytes)
 		.topic = "flows",
 		.agent_id = "unit",
 		.compression = "lz4",
-		.properties = mock_properties,
-		.property_count = 4,
+		.properties = { .items = mock_properties, .count = 4 },
 		.batch_records = 10,
 		.batch_bytes = 64 << 10,
 		.batch_ms = 1000,

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The producer's librdkafka configuration; see kafka_config.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <librdkafka/rdkafka.h>
+
+#include "kafka_conf.h"
+#include "kafka_config.h"
+#include "log.h"
+
+#define DEFAULT_MESSAGE_TIMEOUT "30000"
+
+static int valid_agent_id(const char *id)
+{
+	size_t len = strlen(id), i;
+
+	if (!len || len > WIRE_AGENT_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)id[i]) && !strchr("._:-", id[i]))
+			return 0;
+	return 1;
+}
+
+int kafka_config_validate(const struct kafka_export_config *config,
+			  char agent_id[WIRE_AGENT_ID_MAX + 1], char *err, size_t err_len)
+{
+	static const char *const codecs[] = { "lz4", "zstd", "gzip", "snappy", "none" };
+	const char *compression = config->compression ? config->compression : "lz4";
+	size_t i;
+
+	if (config->agent_id) {
+		snprintf(agent_id, WIRE_AGENT_ID_MAX + 1, "%s", config->agent_id);
+	} else if (wire_default_agent_id(agent_id, WIRE_AGENT_ID_MAX + 1)) {
+		snprintf(err, err_len, "cannot read the host name for the agent id; give --agent-id");
+		return -EINVAL;
+	}
+	if (!valid_agent_id(config->agent_id ? config->agent_id : agent_id)) {
+		snprintf(err, err_len,
+			 "--agent-id '%s': use 1 to %d letters, digits, '.', '_', ':' or '-'",
+			 config->agent_id ? config->agent_id : agent_id, WIRE_AGENT_ID_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (!strcmp(compression, codecs[i]))
+			return 0;
+	snprintf(err, err_len, "--compression '%s': use lz4, zstd, gzip, snappy or none",
+		 compression);
+	return -EINVAL;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
+{
+	(void)rk;
+	/* syslog levels: 0-4 are errors and warnings, which error_cb and delivery reports show */
+	if (level <= 4)
+		pr_info("kafka: %s: %s\n", facility, message);
+	else
+		pr_debug("kafka: %s: %s\n", facility, message);
+}
+
+int kafka_config_producer_conf(const struct kafka_export_config *config, const char *agent_id,
+			       int for_check, rd_kafka_conf_t **out, char *err, size_t err_len)
+{
+	char queue_kb_text[32], message_max_text[32], client_id[WIRE_AGENT_ID_MAX + 16];
+	unsigned long long queue_kb = config->queue_max_bytes / 1024 + 4096;
+	size_t message_max = config->batch_bytes + 4096;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	int ret;
+
+	if (queue_kb > 0x7fffffff)
+		queue_kb = 0x7fffffff;
+	if (message_max < 1000000)
+		message_max = 1000000;
+	snprintf(client_id, sizeof(client_id), "flowagent-%s", agent_id);
+	snprintf(queue_kb_text, sizeof(queue_kb_text), "%llu", queue_kb);
+	snprintf(message_max_text, sizeof(message_max_text), "%zu", message_max);
+
+	ret = kafka_conf_set(conf, "bootstrap.servers", config->brokers, "--kafka", err, err_len);
+	if (!ret)
+		ret = kafka_conf_set(conf, "client.id", client_id, "--agent-id", err, err_len);
+	if (!ret && !for_check)
+		ret = kafka_conf_set(conf, "enable.idempotence", "true", "default", err, err_len);
+	if (!ret)
+		ret = kafka_conf_set(conf, "compression.codec",
+				     config->compression ? config->compression : "lz4",
+				     "--compression", err, err_len);
+	if (!ret)
+		ret = kafka_conf_set(conf, "linger.ms", "5", "default", err, err_len);
+	if (!ret)
+		ret = kafka_conf_set(conf, "message.timeout.ms", DEFAULT_MESSAGE_TIMEOUT, "default",
+				     err, err_len);
+	if (!ret)
+		ret = kafka_conf_set(conf, "queue.buffering.max.kbytes", queue_kb_text,
+				     "--queue-max-bytes", err, err_len);
+	if (!ret)
+		ret = kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", "default", err,
+				     err_len);
+	if (!ret)
+		ret = kafka_conf_set(conf, "message.max.bytes", message_max_text, "--batch-bytes", err,
+				     err_len);
+	if (!ret && for_check)
+		ret = kafka_conf_set(conf, "allow.auto.create.topics", "false", "default", err,
+				     err_len);
+	if (!ret && config->properties_file)
+		ret = kafka_conf_load_file(conf, config->properties_file, err, err_len);
+	if (!ret)
+		ret = kafka_conf_apply(conf, &config->properties, err, err_len);
+	if (ret) {
+		rd_kafka_conf_destroy(conf);
+		return ret;
+	}
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	*out = conf;
+	return 0;
+}

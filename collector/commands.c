@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The collector's commands; see commands.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "collector.h"
+#include "commands.h"
+#include "geo.h"
+#include "geo_store.h"
+#include "log.h"
+#include "metrics_http.h"
+#include "report.h"
+#include "source_file.h"
+#include "views.h"
+
+/* Opens the store and, when asked, brings its schema up to date. */
+static int open_store(const struct command_options *options, struct store **store,
+		      int apply_schema)
+{
+	char err[1024];
+	int ret;
+
+	ret = store_open(&options->store, store, err, sizeof(err));
+	if (ret) {
+		pr_warn("%s\n", err);
+		return ret;
+	}
+	if (!apply_schema)
+		return 0;
+	ret = migrate_apply(*store, &options->migrate, err, sizeof(err));
+	if (ret < 0) {
+		pr_warn("schema: %s\n", err);
+		store_close(*store);
+		*store = NULL;
+		return ret;
+	}
+	return 0;
+}
+
+/* --- ingest ------------------------------------------------------------------------------- */
+
+/* --input: returns the exit status. */
+static int ingest_input(struct collector *c, const struct command_options *options)
+{
+	int from_stdin = !strcmp(options->input, "-");
+	FILE *file = from_stdin ? options->input_stdin : fopen(options->input, "re");
+	int rejected;
+
+	if (!file) {
+		pr_warn("--input %s: %s\n", options->input, from_stdin ? "no standard input"
+									 : strerror(errno));
+		return EXIT_USAGE;
+	}
+	rejected = file_source_run(c, file, from_stdin ? "stdin" : options->input);
+	if (!from_stdin)
+		fclose(file);
+	if (rejected < 0 || collector_flush(c))
+		return EXIT_FAILURE_RUNTIME;
+	return rejected ? EXIT_INPUT_ERROR : EXIT_OK;
+}
+
+int command_ingest(const struct command_options *options)
+{
+	struct collector c = { .started_ms = monotonic_ms() };
+	struct metrics_server *metrics = NULL;
+	char err[1024];
+	int ret, status;
+
+	if (!options->kafka.brokers && !options->input) {
+		pr_warn("nothing to ingest: give --kafka BROKERS or --input FILE (see --help)\n");
+		return EXIT_USAGE;
+	}
+	if (options->kafka.brokers && options->input) {
+		pr_warn("--kafka and --input exclude each other\n");
+		return EXIT_USAGE;
+	}
+	pthread_mutex_init(&c.lock, NULL);
+	if (open_store(options, &c.store, 1))
+		return EXIT_FAILURE_RUNTIME;
+	ret = ingest_open(c.store, &options->ingest, &c.ingest, err, sizeof(err));
+	if (ret) {
+		pr_warn("%s\n", err);
+		store_close(c.store);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	collector_snapshot(&c);
+	if (options->metrics_address &&
+	    metrics_server_start(options->metrics_address, collector_metrics_render, &c, &metrics))
+		pr_warn("cannot serve metrics on the address given\n");
+
+	if (options->input) {
+		status = ingest_input(&c, options);
+	} else {
+		ret = kafka_source_run(&c, &options->kafka);
+		status = !ret ? EXIT_OK : ret == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
+	}
+	metrics_server_stop(metrics);
+	collector_print_summary(&c, (double)(monotonic_ms() - c.started_ms) / 1000.0);
+	ingest_close(c.ingest);
+	store_close(c.store);
+	pthread_mutex_destroy(&c.lock);
+	return status;
+}
+
+/* --- migrate, geo --------------------------------------------------------------------------- */
+
+int command_migrate(const struct command_options *options)
+{
+	struct store *store;
+
+	if (open_store(options, &store, 1))
+		return EXIT_FAILURE_RUNTIME;
+	fprintf(stderr, "flowcollector: schema of %s is up to date\n", store_describe(store));
+	store_close(store);
+	return EXIT_OK;
+}
+
+struct geo_rows {
+	uint8_t *rows;
+	size_t len, cap;
+	uint64_t count;
+};
+
+static int geo_collect(void *ctx, const struct geo_prefix *prefix)
+{
+	struct geo_rows *rows = ctx;
+
+	if (geo_rowbinary_append(&rows->rows, &rows->len, &rows->cap, prefix))
+		return -ENOMEM;
+	rows->count++;
+	return 0;
+}
+
+int command_geo(const struct command_options *options)
+{
+	struct geo_rows rows = { 0 };
+	int i, status = EXIT_OK;
+	struct store *store;
+	char err[1024];
+
+	if (options->arg_count < 3 || strcmp(options->args[1], "load")) {
+		pr_warn("usage: flowcollector geo load FILE...\n");
+		return EXIT_USAGE;
+	}
+	for (i = 2; i < options->arg_count; i++) {
+		const char *path = options->args[i];
+		struct geo_stats stats = { 0 };
+
+		if (geo_load_file(path, options->tzdata, geo_collect, &rows, &stats, err,
+				  sizeof(err))) {
+			pr_warn("%s\n", err);
+			free(rows.rows);
+			return EXIT_INPUT_ERROR;
+		}
+		fprintf(stderr, "flowcollector: %s: %s, %" PRIu64 " ranges, %" PRIu64 " prefixes, "
+			"%" PRIu64 " unknown skipped, %" PRIu64 " malformed skipped\n", path,
+			stats.format, stats.ranges, stats.prefixes, stats.skipped_unknown,
+			stats.skipped_malformed);
+		if (stats.skipped_malformed)
+			status = EXIT_INPUT_ERROR;
+	}
+	if (open_store(options, &store, 1)) {
+		free(rows.rows);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (geo_store_replace(store, rows.rows, rows.len, err, sizeof(err))) {
+		pr_warn("loading geolocation into %s: %s\n", store_describe(store), err);
+		status = EXIT_FAILURE_RUNTIME;
+	} else {
+		fprintf(stderr, "flowcollector: %" PRIu64 " prefixes loaded into flows.geo_ranges; "
+			"region rollups rebuilt\n", rows.count);
+	}
+	free(rows.rows);
+	store_close(store);
+	return status;
+}
+
+/* --- query, sql, report --------------------------------------------------------------------- */
+
+int command_query(const struct command_options *options)
+{
+	const struct view_info *view;
+	struct view_table table;
+	struct store *store;
+	char err[1024];
+	double seconds;
+	int i;
+
+	if (options->arg_count != 2) {
+		pr_warn("usage: flowcollector query VIEW (or: query list)\n");
+		return EXIT_USAGE;
+	}
+	if (!strcmp(options->args[1], "list")) {
+		for (i = 0; i < view_count; i++)
+			printf("%-26s %s\n", view_list[i].name, view_list[i].title);
+		return EXIT_OK;
+	}
+	view = view_find(options->args[1]);
+	if (!view) {
+		pr_warn("no view '%s'; `flowcollector query list` names them\n", options->args[1]);
+		return EXIT_USAGE;
+	}
+	if (open_store(options, &store, 1))
+		return EXIT_FAILURE_RUNTIME;
+	if (view_run(store, options->migrate.sql_dir, view, options->from, options->to, &table,
+		     &seconds, err, sizeof(err))) {
+		pr_warn("%s: %s\n", view->name, err);
+		store_close(store);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (options->tsv)
+		view_print_tsv(stdout, &table);
+	else
+		view_print(stdout, &table);
+	pr_info("%s: %d rows in %.3f s\n", view->name, table.row_count, seconds);
+	view_table_free(&table);
+	store_close(store);
+	return EXIT_OK;
+}
+
+int command_sql(const struct command_options *options)
+{
+	char err[1024], *result = NULL;
+	int status = EXIT_OK;
+	struct store *store;
+	uint64_t started;
+	size_t len = 0;
+
+	if (options->arg_count != 2) {
+		pr_warn("usage: flowcollector sql QUERY\n");
+		return EXIT_USAGE;
+	}
+	if (open_store(options, &store, 1))
+		return EXIT_FAILURE_RUNTIME;
+	started = monotonic_ms();
+	if (store_query(store, options->args[1], "TSV", &result, &len, err, sizeof(err))) {
+		pr_warn("%s\n", err);
+		status = EXIT_FAILURE_RUNTIME;
+	} else {
+		fwrite(result, 1, len, stdout);
+		pr_info("done in %.3f s\n", (double)(monotonic_ms() - started) / 1000.0);
+	}
+	free(result);
+	store_close(store);
+	return status;
+}
+
+/* "all stored flows", or the range as UTC text. */
+static void describe_range(uint64_t from, uint64_t to, char *text, size_t size)
+{
+	char from_text[32], to_text[32];
+	time_t from_time = (time_t)from, to_time = (time_t)to;
+
+	if (from == 0 && to == COMMAND_TIME_END) {
+		snprintf(text, size, "all stored flows");
+		return;
+	}
+	strftime(from_text, sizeof(from_text), "%Y-%m-%d %H:%M", gmtime(&from_time));
+	strftime(to_text, sizeof(to_text), "%Y-%m-%d %H:%M", gmtime(&to_time));
+	snprintf(text, size, "%s to %s UTC", from_text, to_text);
+}
+
+int command_report(const struct command_options *options)
+{
+	struct view_table tables[16];
+	int i, ret, status = EXIT_OK;
+	char err[1024], range[128];
+	struct store *store;
+	FILE *out;
+
+	if (!options->html) {
+		pr_warn("usage: flowcollector report --html FILE\n");
+		return EXIT_USAGE;
+	}
+	if (open_store(options, &store, 1))
+		return EXIT_FAILURE_RUNTIME;
+	for (i = 0; i < view_count; i++) {
+		if (view_run(store, options->migrate.sql_dir, &view_list[i], options->from,
+			     options->to, &tables[i], NULL, err, sizeof(err))) {
+			pr_warn("%s: %s\n", view_list[i].name, err);
+			status = EXIT_FAILURE_RUNTIME;
+			tables[i].row_count = 0;
+		}
+	}
+	store_close(store);
+	describe_range(options->from, options->to, range, sizeof(range));
+	out = fopen(options->html, "we");
+	if (!out) {
+		pr_warn("--html %s: %s\n", options->html, strerror(errno));
+		status = EXIT_FAILURE_RUNTIME;
+	} else {
+		ret = report_write_html(out, "flowagent network report", range, tables, view_count);
+		if (fclose(out) || ret) {
+			pr_warn("writing %s failed\n", options->html);
+			status = EXIT_FAILURE_RUNTIME;
+		} else {
+			fprintf(stderr, "flowcollector: report written to %s\n", options->html);
+		}
+	}
+	for (i = 0; i < view_count; i++)
+		view_table_free(&tables[i]);
+	return status;
+}

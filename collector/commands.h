@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The collector's commands, each returning the process exit status (enum collector_exit):
+ * ingest (the default), migrate, geo load, query, sql and report.
+ */
+#ifndef FLOWCOLLECTOR_COMMANDS_H
+#define FLOWCOLLECTOR_COMMANDS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "ingest.h"
+#include "migrate.h"
+#include "source_kafka.h"
+#include "store.h"
+
+/* The default end of a time range: a midnight, so the views read the daily rollups. */
+#define COMMAND_TIME_END 4294944000ULL
+
+struct command_options {
+	struct store_options store;
+	struct migrate_options migrate;
+	struct ingest_options ingest;
+	struct kafka_source_options kafka;	/* brokers NULL: no Kafka */
+	const char *input;			/* --input FILE, "-" for input_stdin */
+	FILE *input_stdin;			/* standard input, moved away from fd 0 */
+	const struct sockaddr_storage *metrics_address;	/* NULL: no endpoint */
+	const char *html;
+	const char *tzdata;
+	uint64_t from, to;
+	int tsv;
+	char **args;				/* the command's words after its name */
+	int arg_count;
+};
+
+int command_ingest(const struct command_options *options);
+int command_migrate(const struct command_options *options);
+int command_geo(const struct command_options *options);
+int command_query(const struct command_options *options);
+int command_sql(const struct command_options *options);
+int command_report(const struct command_options *options);
+
+#endif

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* librdkafka properties from the command line and from files; see kafka_conf.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <librdkafka/rdkafka.h>
+
+#include "kafka_conf.h"
+#include "log.h"
+
+int kafka_property_is_secret(const char *name)
+{
+	static const char *const secret_words[] = { "password", "secret", "key.pem", "token",
+						     "oauthbearer.config", "sasl.jaas" };
+	size_t i;
+
+	for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
+		if (strstr(name, secret_words[i]))
+			return 1;
+	return 0;
+}
+
+int kafka_properties_add(struct kafka_properties *list, const char *arg, char *err,
+			 size_t err_len)
+{
+	size_t name_len = strcspn(arg, "=");
+	const char **grown;
+	char name[256];
+
+	if (!arg[name_len] || !name_len) {
+		snprintf(err, err_len, "-X '%s': expected KEY=VALUE", arg);
+		return -EINVAL;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)name_len, arg);
+	if (kafka_property_is_secret(name)) {
+		snprintf(err, err_len, "-X %s: secrets never go on the command line (other users can "
+			 "read it in /proc); put it in a --kafka-config file with mode 600", name);
+		return -EINVAL;
+	}
+	grown = realloc(list->items, (size_t)(list->count + 1) * sizeof(*grown));
+	if (!grown) {
+		snprintf(err, err_len, "-X: out of memory");
+		return -ENOMEM;
+	}
+	list->items = grown;
+	list->items[list->count++] = arg;
+	return 0;
+}
+
+void kafka_properties_free(struct kafka_properties *list)
+{
+	free(list->items);
+	list->items = NULL;
+	list->count = 0;
+}
+
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, const char *where,
+		   char *err, size_t err_len)
+{
+	char why[512];
+
+	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+		/* The value is not repeated: it may be a secret. */
+		snprintf(err, err_len, "%s: Kafka property '%s': %s", where, name, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int kafka_conf_apply(rd_kafka_conf_t *conf, const struct kafka_properties *list, char *err,
+		     size_t err_len)
+{
+	int i, ret = 0;
+
+	for (i = 0; !ret && i < list->count; i++) {
+		const char *arg = list->items[i];
+		size_t name_len = strcspn(arg, "=");
+		char *name;
+
+		if (!arg[name_len] || !name_len) {
+			snprintf(err, err_len, "-X %s: expected key=value", arg);
+			return -EINVAL;
+		}
+		name = strndup(arg, name_len);
+		if (!name)
+			return -ENOMEM;
+		ret = kafka_conf_set(conf, name, arg + name_len + 1, "-X", err, err_len);
+		free(name);
+	}
+	return ret;
+}
+
+static char *trim(char *text)
+{
+	char *end;
+
+	while (isspace((unsigned char)*text))
+		text++;
+	end = text + strlen(text);
+	while (end > text && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return text;
+}
+
+int kafka_conf_load_file(rd_kafka_conf_t *conf, const char *path, char *err, size_t err_len)
+{
+	char line[4096], where[4200];
+	int line_number = 0, has_secret = 0, ret = 0;
+	struct stat st;
+	FILE *file;
+
+	file = fopen(path, "re");
+	if (!file) {
+		ret = -errno;
+		snprintf(err, err_len, "--kafka-config %s: %s", path, strerror(errno));
+		return ret;
+	}
+	while (fgets(line, sizeof(line), file)) {
+		char *text, *eq;
+
+		line_number++;
+		snprintf(where, sizeof(where), "%s:%d", path, line_number);
+		if (!strchr(line, '\n') && !feof(file)) {
+			snprintf(err, err_len, "%s: line longer than %zu bytes", where,
+				 sizeof(line) - 2);
+			ret = -EINVAL;
+			break;
+		}
+		text = trim(line);
+		if (!*text || *text == '#' || *text == '!')
+			continue;
+		eq = strchr(text, '=');
+		if (!eq || eq == text) {
+			snprintf(err, err_len, "%s: expected key=value", where);
+			ret = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		text = trim(text);
+		has_secret |= kafka_property_is_secret(text);
+		ret = kafka_conf_set(conf, text, trim(eq + 1), where, err, err_len);
+		if (ret)
+			break;
+	}
+	if (!ret && !fstat(fileno(file), &st) && has_secret && (st.st_mode & 0077))
+		pr_warn("warning: %s holds secrets and is readable by other users; chmod 600 it\n",
+			path);
+	fclose(file);
+	return ret;
+}
