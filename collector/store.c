@@ -21,6 +21,7 @@
 
 #define LIBCHDB_NAME "libchdb.so"
 #define MAX_OPEN_STORES 8
+#define STORE_PARAMS_MAX 16
 
 /* libchdb 26.7's C API, as far as we use it. */
 typedef struct chdb_conn_s *chdb_conn;
@@ -32,6 +33,9 @@ struct chdb_api {
 	chdb_conn *(*connect)(int argc, char **argv);
 	void (*close_conn)(chdb_conn *conn);
 	chdb_result *(*query)(chdb_conn conn, const char *query, const char *format);
+	chdb_result *(*query_with_params)(chdb_conn conn, const char *query, const char *format,
+					  const char *const *names, const char *const *values,
+					  size_t count);
 	void (*destroy_result)(chdb_result *result);
 	char *(*result_buffer)(chdb_result *result);
 	size_t (*result_length)(chdb_result *result);
@@ -98,6 +102,7 @@ static int load_chdb(struct chdb_api *api, const char *path, char *err, size_t e
 		{ (void **)&api->connect, "chdb_connect" },
 		{ (void **)&api->close_conn, "chdb_close_conn" },
 		{ (void **)&api->query, "chdb_query" },
+		{ (void **)&api->query_with_params, "chdb_query_with_params" },
 		{ (void **)&api->destroy_result, "chdb_destroy_query_result" },
 		{ (void **)&api->result_buffer, "chdb_result_buffer" },
 		{ (void **)&api->result_length, "chdb_result_length" },
@@ -264,13 +269,29 @@ static void copy_error(char *err, size_t err_len, const char *what, const char *
 
 /* --- embedded ---------------------------------------------------------------------------- */
 
-static int chdb_run(struct store *store, const char *sql, const char *format, char **result,
-		    size_t *result_len, char *err, size_t err_len)
+static int chdb_run(struct store *store, const char *sql, const struct store_param *params,
+		    size_t param_count, const char *format, char **result, size_t *result_len,
+		    char *err, size_t err_len)
 {
+	const char *names[STORE_PARAMS_MAX], *values[STORE_PARAMS_MAX];
 	struct chdb_api *api = &store->chdb;
-	chdb_result *res = api->query(*store->connection, sql, format ? format : "TSV");
 	const char *message;
+	chdb_result *res;
+	size_t i;
 	int ret = 0;
+
+	if (param_count > STORE_PARAMS_MAX) {
+		snprintf(err, err_len, "more than %d query parameters", STORE_PARAMS_MAX);
+		return -E2BIG;
+	}
+	for (i = 0; i < param_count; i++) {
+		names[i] = params[i].name;
+		values[i] = params[i].value;
+	}
+	format = format ? format : "TSV";
+	res = param_count ? api->query_with_params(*store->connection, sql, format, names, values,
+						   param_count)
+			  : api->query(*store->connection, sql, format);
 
 	if (!res) {
 		snprintf(err, err_len, "ClickHouse returned nothing");
@@ -355,26 +376,48 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* POSTs body to the server, with the query in the URL when there is a body of data. */
-static int http_post(struct store *store, const char *query, const void *body, size_t body_len,
-		     char **result, size_t *result_len, char *err, size_t err_len)
+/* Appends "name=value" to a URL, escaped, after '?' or '&'; frees the old URL. */
+static int url_add(CURL *curl, char **url, const char *name, const char *value)
+{
+	char *escaped = curl_easy_escape(curl, value, 0), *longer = NULL;
+	int ok;
+
+	ok = escaped && asprintf(&longer, "%s%s%s=%s", *url, strchr(*url, '?') ? "&" : "?", name,
+				 escaped) >= 0;
+	curl_free(escaped);
+	if (!ok)
+		return -ENOMEM;
+	free(*url);
+	*url = longer;
+	return 0;
+}
+
+/*
+ * POSTs body to the server, with the query in the URL when there is a body of data, and the
+ * query parameters as param_NAME in the URL.
+ */
+static int http_post(struct store *store, const char *query, const struct store_param *params,
+		     size_t param_count, const void *body, size_t body_len, char **result,
+		     size_t *result_len, char *err, size_t err_len)
 {
 	struct http_buffer response = { 0 };
 	struct curl_slist *headers = NULL;
-	char header[1100];
-	char *url = NULL, *escaped = NULL;
+	char header[1100], name[128];
+	char *url = strdup(store->url);
 	long status = 0;
 	CURLcode code;
+	size_t i;
 	int ret = 0;
 
-	if (query) {
-		escaped = curl_easy_escape(store->curl, query, 0);
-		if (!escaped || asprintf(&url, "%s%squery=%s", store->url,
-					 strchr(store->url, '?') ? "&" : "?", escaped) < 0) {
-			curl_free(escaped);
-			return -ENOMEM;
-		}
-		curl_free(escaped);
+	if (url && query)
+		ret = url_add(store->curl, &url, "query", query);
+	for (i = 0; url && !ret && i < param_count; i++) {
+		snprintf(name, sizeof(name), "param_%s", params[i].name);
+		ret = url_add(store->curl, &url, name, params[i].value);
+	}
+	if (!url || ret) {
+		free(url);
+		return -ENOMEM;
 	}
 	if (store->user) {
 		snprintf(header, sizeof(header), "X-ClickHouse-User: %s", store->user);
@@ -385,7 +428,7 @@ static int http_post(struct store *store, const char *query, const void *body, s
 		headers = curl_slist_append(headers, header);
 	}
 	curl_easy_reset(store->curl);
-	curl_easy_setopt(store->curl, CURLOPT_URL, url ? url : store->url);
+	curl_easy_setopt(store->curl, CURLOPT_URL, url);
 	curl_easy_setopt(store->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(store->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(store->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -420,23 +463,32 @@ static int http_post(struct store *store, const char *query, const void *body, s
 int store_exec(struct store *store, const char *sql, char *err, size_t err_len)
 {
 	if (store->connection)
-		return chdb_run(store, sql, NULL, NULL, NULL, err, err_len);
-	return http_post(store, NULL, sql, strlen(sql), NULL, NULL, err, err_len);
+		return chdb_run(store, sql, NULL, 0, NULL, NULL, NULL, err, err_len);
+	return http_post(store, NULL, NULL, 0, sql, strlen(sql), NULL, NULL, err, err_len);
 }
 
-int store_query(struct store *store, const char *sql, const char *format, char **result,
-		size_t *result_len, char *err, size_t err_len)
+int store_query_params(struct store *store, const char *sql, const struct store_param *params,
+		       size_t param_count, const char *format, char **result, size_t *result_len,
+		       char *err, size_t err_len)
 {
 	char *full;
 	int ret;
 
 	if (store->connection)
-		return chdb_run(store, sql, format, result, result_len, err, err_len);
+		return chdb_run(store, sql, params, param_count, format, result, result_len, err,
+				err_len);
 	if (asprintf(&full, "%s FORMAT %s", sql, format) < 0)
 		return -ENOMEM;
-	ret = http_post(store, NULL, full, strlen(full), result, result_len, err, err_len);
+	ret = http_post(store, NULL, params, param_count, full, strlen(full), result, result_len,
+			err, err_len);
 	free(full);
 	return ret;
+}
+
+int store_query(struct store *store, const char *sql, const char *format, char **result,
+		size_t *result_len, char *err, size_t err_len)
+{
+	return store_query_params(store, sql, NULL, 0, format, result, result_len, err, err_len);
 }
 
 int store_insert_rowbinary(struct store *store, const char *insert_sql, const void *data,
@@ -449,7 +501,7 @@ int store_insert_rowbinary(struct store *store, const char *insert_sql, const vo
 		return chdb_insert(store, insert_sql, data, len, err, err_len);
 	if (asprintf(&full, "%s FORMAT RowBinary", insert_sql) < 0)
 		return -ENOMEM;
-	ret = http_post(store, full, data, len, NULL, NULL, err, err_len);
+	ret = http_post(store, full, NULL, 0, data, len, NULL, NULL, err, err_len);
 	free(full);
 	return ret;
 }

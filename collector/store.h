@@ -31,6 +31,17 @@ int store_exec(struct store *store, const char *sql, char *err, size_t err_len);
 /* A query; *result is malloc'd text in the given ClickHouse format, NUL-terminated. */
 int store_query(struct store *store, const char *sql, const char *format, char **result,
 		size_t *result_len, char *err, size_t err_len);
+
+/* A query parameter: {name:Type} in the SQL, bound by ClickHouse, never pasted into it. */
+struct store_param {
+	const char *name;
+	const char *value;	/* text, parsed as the placeholder's type */
+};
+
+/* store_query with parameters. */
+int store_query_params(struct store *store, const char *sql, const struct store_param *params,
+		       size_t param_count, const char *format, char **result, size_t *result_len,
+		       char *err, size_t err_len);
 /*
  * insert_sql is "INSERT INTO t (columns) SETTINGS ..." without FORMAT; data is RowBinary.
  * Returns 0 once the rows are durably in the table.

@@ -34,33 +34,6 @@ const struct view_info *view_find(const char *name)
 	return NULL;
 }
 
-/* {from} and {to} become the numbers; nothing else in the file is touched. */
-static char *substitute(const char *text, uint64_t from, uint64_t to)
-{
-	size_t placeholders = 0, len = 0;
-	const char *p;
-	char *out;
-
-	for (p = strchr(text, '{'); p; p = strchr(p + 1, '{'))
-		placeholders++;
-	/* a placeholder's digits are never longer than 20 */
-	out = malloc(strlen(text) + placeholders * 20 + 1);
-	if (!out)
-		return NULL;
-	for (p = text; *p;) {
-		if (!strncmp(p, "{from}", 6) || !strncmp(p, "{to}", 4)) {
-			int is_from = p[1] == 'f';
-
-			len += (size_t)sprintf(out + len, "%" PRIu64, is_from ? from : to);
-			p += is_from ? 6 : 4;
-		} else {
-			out[len++] = *p++;
-		}
-	}
-	out[len] = '\0';
-	return out;
-}
-
 /* TSV field unescaping: \t \n \\ and friends. */
 static void unescape(char *s)
 {
@@ -137,7 +110,11 @@ int view_run(struct store *store, const char *sql_dir, const struct view_info *v
 	     uint64_t from, uint64_t to, struct view_table *table, double *seconds, char *err,
 	     size_t err_len)
 {
-	char path[4096], *text, *sql, *result = NULL;
+	char path[4096], from_text[24], to_text[24], *sql, *result = NULL;
+	const struct store_param params[] = {
+		{ "from", from_text },
+		{ "to", to_text },
+	};
 	struct timespec start, end;
 	int ret;
 
@@ -146,18 +123,17 @@ int view_run(struct store *store, const char *sql_dir, const struct view_info *v
 	table->title = view->title;
 	table->chart = view->chart;
 	snprintf(path, sizeof(path), "%s/views/%s.sql", sql_dir, view->name);
-	text = read_text_file(path, err, err_len);
-	if (!text)
-		return -ENOENT;
-	sql = substitute(text, from, to);
-	free(text);
+	sql = read_text_file(path, err, err_len);
 	if (!sql)
-		return -ENOMEM;
+		return -ENOENT;
+	snprintf(from_text, sizeof(from_text), "%" PRIu64, from);
+	snprintf(to_text, sizeof(to_text), "%" PRIu64, to);
 	/* a trailing ';' would end the statement before FORMAT over HTTP */
 	for (ret = (int)strlen(sql) - 1; ret >= 0 && (isspace((unsigned char)sql[ret]) || sql[ret] == ';'); ret--)
 		sql[ret] = '\0';
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	ret = store_query(store, sql, "TSVWithNames", &result, NULL, err, err_len);
+	ret = store_query_params(store, sql, params, sizeof(params) / sizeof(params[0]),
+				 "TSVWithNames", &result, NULL, err, err_len);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	free(sql);
 	if (seconds)

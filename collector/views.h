@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The network views: one SELECT each in sql/views/NAME.sql, reading the rollups, with {from}
- * and {to} (Unix seconds) for the time range.
+ * The network views: one SELECT each in sql/views/NAME.sql, reading the rollups, with the
+ * time range as the query parameters {from:UInt32} and {to:UInt32} (Unix seconds).
  */
 #ifndef FLOWCOLLECTOR_VIEWS_H
 #define FLOWCOLLECTOR_VIEWS_H

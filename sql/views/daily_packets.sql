@@ -1,18 +1,7 @@
 -- SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
--- Daily packet trend. {from} and {to} are Unix seconds, [from, to): whole days read the daily
--- rollup, any other range the per-minute one.
+-- Daily packet trend. {from:UInt32} and {to:UInt32} are query parameters, Unix seconds,
+-- [from, to); sql/004_views.sql says which rollup answers.
 SELECT toString(day) AS day, sum(packets) AS packets, sum(bytes) AS bytes, sum(flows) AS flows
-FROM
-(
-    SELECT day, packets, bytes, flows
-    FROM flows.proto_1d
-    WHERE {from} % 86400 = 0 AND {to} % 86400 = 0
-      AND day >= toDate(toDateTime({from}, 'UTC')) AND day < toDate(toDateTime({to}, 'UTC'))
-    UNION ALL
-    SELECT toDate(minute) AS day, packets, bytes, flows
-    FROM flows.proto_1m
-    WHERE NOT ({from} % 86400 = 0 AND {to} % 86400 = 0)
-      AND minute >= toDateTime({from}, 'UTC') AND minute < toDateTime({to}, 'UTC')
-)
+FROM flows.proto_range(from = {from:UInt32}, to = {to:UInt32})
 GROUP BY day
 ORDER BY day

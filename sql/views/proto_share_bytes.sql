@@ -1,19 +1,8 @@
 -- SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
--- L4 protocol share by bytes. {from} and {to} are Unix seconds, [from, to): whole days read the daily
--- rollup, any other range the per-minute one.
-SELECT multiIf(proto = 6, 'TCP', proto = 17, 'UDP', proto = 1, 'ICMP', proto = 58, 'ICMPv6', proto = 132, 'SCTP', proto = 136, 'UDP-Lite', concat('IP ', toString(proto))) AS proto, sum(bytes) AS bytes,
+-- L4 protocol share by bytes. {from:UInt32} and {to:UInt32} are query parameters, Unix
+-- seconds, [from, to); sql/004_views.sql says which rollup answers.
+SELECT flowProtoName(proto) AS proto, sum(bytes) AS bytes,
        round(100 * bytes / sum(bytes) OVER (), 2) AS share_percent
-FROM
-(
-    SELECT proto, bytes
-    FROM flows.proto_1d
-    WHERE {from} % 86400 = 0 AND {to} % 86400 = 0
-      AND day >= toDate(toDateTime({from}, 'UTC')) AND day < toDate(toDateTime({to}, 'UTC'))
-    UNION ALL
-    SELECT proto, bytes
-    FROM flows.proto_1m
-    WHERE NOT ({from} % 86400 = 0 AND {to} % 86400 = 0)
-      AND minute >= toDateTime({from}, 'UTC') AND minute < toDateTime({to}, 'UTC')
-)
+FROM flows.proto_range(from = {from:UInt32}, to = {to:UInt32})
 GROUP BY proto
 ORDER BY bytes DESC

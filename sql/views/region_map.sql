@@ -1,23 +1,13 @@
 -- SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
--- Traffic by source region, with coordinates for a map. {from} and {to} are Unix seconds, [from, to): whole days read the daily
--- rollup, any other range the per-minute one.
+-- Traffic by source region, with coordinates for a map. {from:UInt32} and {to:UInt32} are
+-- query parameters, Unix seconds, [from, to); sql/004_views.sql says which rollup answers.
 SELECT r.country_code AS country_code, c.country_name AS country_name,
        c.latitude AS latitude, c.longitude AS longitude, r.bytes AS bytes, r.packets AS packets
 FROM
 (
     SELECT country_code, sum(bytes) AS bytes, sum(packets) AS packets
-    FROM
-    (
-    SELECT country_code, bytes, packets
-    FROM flows.region_1d
-    WHERE {from} % 86400 = 0 AND {to} % 86400 = 0
-      AND day >= toDate(toDateTime({from}, 'UTC')) AND day < toDate(toDateTime({to}, 'UTC')) AND side = 'src'
-    UNION ALL
-    SELECT country_code, bytes, packets
-    FROM flows.region_1m
-    WHERE NOT ({from} % 86400 = 0 AND {to} % 86400 = 0)
-      AND minute >= toDateTime({from}, 'UTC') AND minute < toDateTime({to}, 'UTC') AND side = 'src'
-    )
+    FROM flows.region_range(from = {from:UInt32}, to = {to:UInt32})
+    WHERE side = 'src'
     GROUP BY country_code
 ) AS r
 INNER JOIN

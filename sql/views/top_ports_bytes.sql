@@ -1,19 +1,9 @@
 -- SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
--- Top service ports by bytes (the lower port of a TCP/UDP/SCTP flow). {from} and {to} are Unix seconds, [from, to): whole days read the daily
--- rollup, any other range the per-minute one.
-SELECT multiIf(proto = 6, 'TCP', proto = 17, 'UDP', proto = 1, 'ICMP', proto = 58, 'ICMPv6', proto = 132, 'SCTP', proto = 136, 'UDP-Lite', concat('IP ', toString(proto))) AS proto, port, sum(bytes) AS bytes, sum(packets) AS packets
-FROM
-(
-    SELECT proto, port, bytes, packets
-    FROM flows.port_1d
-    WHERE {from} % 86400 = 0 AND {to} % 86400 = 0
-      AND day >= toDate(toDateTime({from}, 'UTC')) AND day < toDate(toDateTime({to}, 'UTC'))
-    UNION ALL
-    SELECT proto, port, bytes, packets
-    FROM flows.port_1m
-    WHERE NOT ({from} % 86400 = 0 AND {to} % 86400 = 0)
-      AND minute >= toDateTime({from}, 'UTC') AND minute < toDateTime({to}, 'UTC')
-)
+-- Top service ports by bytes (the lower port of a TCP/UDP/SCTP flow). {from:UInt32} and
+-- {to:UInt32} are query parameters, Unix seconds, [from, to); sql/004_views.sql says which
+-- rollup answers.
+SELECT flowProtoName(proto) AS proto, port, sum(bytes) AS bytes, sum(packets) AS packets
+FROM flows.port_range(from = {from:UInt32}, to = {to:UInt32})
 GROUP BY proto, port
 ORDER BY bytes DESC, proto, port
 LIMIT 10

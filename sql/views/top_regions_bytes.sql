@@ -1,24 +1,14 @@
 -- SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
--- Top source regions by bytes. {from} and {to} are Unix seconds, [from, to): whole days read the daily
--- rollup, any other range the per-minute one.
+-- Top source regions by bytes. {from:UInt32} and {to:UInt32} are query parameters, Unix
+-- seconds, [from, to); sql/004_views.sql says which rollup answers.
 SELECT r.country_code AS country_code,
        if(c.country_name = '', if(r.country_code = '??', 'Unknown', r.country_code), c.country_name) AS country_name,
        r.bytes AS bytes, r.packets AS packets
 FROM
 (
     SELECT country_code, sum(bytes) AS bytes, sum(packets) AS packets
-    FROM
-    (
-    SELECT country_code, bytes, packets
-    FROM flows.region_1d
-    WHERE {from} % 86400 = 0 AND {to} % 86400 = 0
-      AND day >= toDate(toDateTime({from}, 'UTC')) AND day < toDate(toDateTime({to}, 'UTC')) AND side = 'src'
-    UNION ALL
-    SELECT country_code, bytes, packets
-    FROM flows.region_1m
-    WHERE NOT ({from} % 86400 = 0 AND {to} % 86400 = 0)
-      AND minute >= toDateTime({from}, 'UTC') AND minute < toDateTime({to}, 'UTC') AND side = 'src'
-    )
+    FROM flows.region_range(from = {from:UInt32}, to = {to:UInt32})
+    WHERE side = 'src'
     GROUP BY country_code
 ) AS r
 LEFT JOIN

@@ -378,6 +378,19 @@ def test_http_store_transport(tmp_path):
         assert query.startswith("INSERT INTO flows.raw (agent, batch_seq, src_addr")
         assert query.endswith("FORMAT RowBinary")
         assert len(body) == 3 * (1 + 1 + 8 + 81)  # agent "h", batch_seq, the wire record
+        # a view's time range travels as query parameters, never pasted into the SQL
+        seen["urls"].clear()
+        seen["statements"].clear()
+        view = subprocess.run([*cmd, "query", "daily_packets", "--from", "2026-01-05",
+                               "--to", "2026-01-06", "--tsv"], capture_output=True, timeout=60)
+        assert view.returncode == 0, view.stderr.decode()
+        [view_url] = [u for u in seen["urls"] if "param_" in u]
+        params = urllib.parse.parse_qs(urllib.parse.urlparse(view_url).query)
+        assert params["param_from"] == ["1767571200"]
+        assert params["param_to"] == ["1767657600"]
+        [view_sql] = [s for s in seen["statements"] if "proto_range" in s]
+        assert "{from:UInt32}" in view_sql and "1767571200" not in view_sql
+        assert view_sql.rstrip().endswith("FORMAT TSVWithNames")
         failed = subprocess.run([*cmd, "sql", "SELECT * FROM flows.no_such_table"],
                                 capture_output=True, timeout=60)
         assert failed.returncode == 1
