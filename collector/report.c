@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "report.h"
+#include "report_assets.h"
 
 #define CHART_W		640 /* viewBox width of a half-width panel; about 1:1 on screen */
 #define LINES_H		250
@@ -918,193 +919,6 @@ static int chart_share(FILE *out, const struct view_table *v)
 
 /* --- map: bubbles on an equirectangular world ---------------------------------------------- */
 
-/* clang-format off */
-/*
- * Coastlines, hand-drawn from memory of an atlas at a few degrees' accuracy: enough to tell
- * which continent a bubble sits on, no more. (lon, lat) pairs in degrees.
- */
-static const double coast_north_america[] = {
-	-168, 66, -162, 70, -156, 71.3, -141, 69.7, -128, 70, -115, 68.5, -100, 68, -95, 68.5,
-	-94, 71.5, -86, 68.5, -82, 66.5, -86, 64, -94, 61, -93, 58.5, -88, 56.5, -82, 55,
-	-80, 51.5, -78.5, 55, -77, 60, -74, 62, -70, 60.5, -65, 60.5, -61, 56, -56, 52, -59, 48,
-	-64.5, 48.5, -61, 45.5, -66, 43.8, -70, 42, -74, 40.5, -76, 37, -75.5, 35, -78, 33.8,
-	-81, 31.5, -80, 27, -80.5, 25.2, -81.5, 25.5, -82.7, 28, -84, 30, -87, 30.3, -89.5, 29.2,
-	-94, 29.6, -97.3, 27.5, -97.5, 22, -96, 19, -94.5, 18.2, -91, 18.8, -90.4, 21, -87, 21.5,
-	-87.8, 18, -88.5, 16, -84, 15.8, -83.4, 14, -83.7, 11, -81.7, 9, -79, 9.6, -77.4, 8.6,
-	-78.3, 7.4, -80.3, 7.5, -81.2, 8.2, -83.5, 8.4, -85.8, 10.5, -87.6, 13.1, -91.3, 13.9,
-	-94.3, 16.1, -97.5, 15.9, -101.5, 17.4, -105.4, 20.2, -105.6, 22.6, -108.8, 25.5,
-	-112.2, 29, -114.8, 31.8, -113.1, 29.2, -111, 25.8, -109.5, 23, -110.3, 23.4,
-	-112.2, 24.8, -114.2, 27.5, -115.8, 30, -117.1, 32.5, -118.5, 34, -120.6, 34.6,
-	-122.5, 37.5, -124.2, 40.4, -124, 46.2, -124.7, 48.4, -127.5, 50.5, -130.5, 54.5,
-	-134, 58, -137.5, 58.8, -141, 60, -146, 60.8, -151.5, 59.2, -154, 57.3, -158.5, 55.8,
-	-164.5, 54.4, -159, 57.5, -158, 58.7, -162, 58.6, -165, 60.5, -165.5, 62, -164, 63.5,
-	-161, 64.5, -166, 65.2,
-};
-static const double coast_greenland[] = {
-	-73, 78, -60, 82, -32, 83.6, -18, 81.8, -19, 76.5, -22, 72, -22, 70.3, -32, 68.3, -40, 65,
-	-43, 60, -48.5, 61, -52, 64.5, -54, 69, -56, 73, -66, 76.3,
-};
-static const double coast_south_america[] = {
-	-77.4, 8.6, -75.5, 10.8, -72, 12.3, -71.1, 11, -67, 10.7, -62, 10.7, -60.5, 8.5, -57, 6,
-	-52, 5, -50, 1.8, -48.5, -1, -44.5, -2.5, -40, -2.9, -35.3, -5.3, -35, -9, -37.3, -12.5,
-	-39, -17.5, -40.5, -21.5, -44, -23.2, -48.5, -26.3, -48.8, -28.6, -52, -32, -54.3, -34.8,
-	-57.3, -35.3, -56.8, -37, -58, -38.5, -62, -39, -62.3, -40.8, -65, -41.3, -64.5, -42.5,
-	-65.5, -45, -67.5, -46.5, -65.8, -48, -69, -51.5, -68.4, -52.4, -66, -54.8, -68, -55.5,
-	-71.5, -54.5, -74.5, -52.2, -75.5, -48, -74.2, -44, -73.7, -41.5, -73.5, -37, -71.6, -33,
-	-71.4, -28, -70.4, -23.5, -70.3, -18.3, -72.5, -16.8, -76.2, -14, -77.6, -11.5,
-	-79.5, -7.5, -81.2, -5.5, -80.5, -3.3, -80, -2.2, -80.5, -0.5, -79.8, 1, -78.8, 1.8,
-	-77.5, 3.9, -77.4, 6.6,
-};
-static const double coast_eurasia[] = {
-	-5.6, 36, -9, 37, -9.5, 39, -8.9, 42.5, -8, 43.7, -1.8, 43.4, -1.2, 46, -2.5, 47.3,
-	-4.5, 48, -1.6, 48.7, 0.2, 49.6, 1.6, 50.8, 4, 51.5, 4.8, 53, 8.6, 53.9, 8.2, 55.5,
-	8.3, 57, 10.5, 57.7, 10.3, 56.2, 12.5, 54.4, 14, 54, 18.6, 54.5, 21.1, 55.7, 21.5, 57.4,
-	24.3, 57.1, 23.6, 58.9, 28, 59.5, 29.8, 60, 26, 60.4, 22.4, 60.2, 21.4, 61.5, 21.5, 63.3,
-	25.2, 65, 24.6, 65.8, 22, 65.7, 17.6, 62.5, 18.8, 60.3, 16.5, 57, 14.2, 55.4, 12.8, 56.3,
-	11.7, 58, 10.6, 59.8, 9.5, 59, 7, 58, 5.5, 58.9, 5, 61.5, 7.5, 63, 10.5, 64.8, 13.5, 67.5,
-	16, 69, 19.5, 70.1, 23.5, 70.8, 28, 71, 31, 70.3, 33.5, 69.3, 38.5, 68.3, 41, 67.2,
-	35, 66.2, 34, 64.5, 37, 64, 40.5, 64.6, 43.8, 66.2, 44, 68.5, 53.5, 68.5, 58, 68.9,
-	60.8, 69.8, 66, 69.3, 68.5, 68.2, 69.3, 72.8, 73.5, 71.5, 72.8, 68.8, 76, 71.7,
-	80.6, 73.5, 86.5, 74.2, 87, 75.2, 95, 76.2, 104.3, 77.7, 113, 73.8, 119, 73.1, 128.5, 73,
-	131, 71, 139, 72.5, 146, 72.3, 152, 70.9, 160, 69.7, 168, 69.9, 176, 69.6, 180, 68.9,
-	180, 65.1, 177.5, 64.7, 179.3, 62.5, 173.5, 61.8, 170.3, 60, 166, 60.2, 163.5, 59.9,
-	162, 58, 163.3, 56.2, 160, 54.2, 157.4, 51.3, 156.5, 52.8, 155.5, 56.5, 156.8, 57.8,
-	163, 61.8, 160, 61.5, 154.5, 59.3, 149, 59.3, 142.3, 59.1, 137, 54.2, 140.5, 53.4,
-	141.4, 52.2, 140.5, 48.5, 138, 46.5, 135.2, 43.6, 132.3, 43.2, 129.7, 41, 129.4, 37,
-	129.3, 35.2, 126.5, 34.4, 126.3, 36.6, 126.1, 37.7, 124.7, 39.6, 121.6, 39, 121.5, 40.8,
-	119, 39.3, 117.7, 38.5, 118.9, 37.3, 122.5, 37.2, 120.3, 36, 119.3, 34.7, 120.8, 32.6,
-	121.9, 30.9, 121.6, 28.2, 119.6, 25.5, 116.5, 22.9, 113.6, 22.2, 110.5, 21.3, 110.1, 20.3,
-	108.5, 21.7, 106.6, 20.3, 105.7, 19.1, 107.1, 17, 108.9, 15.3, 109.3, 12.2, 107.5, 10.5,
-	105.1, 8.6, 104.8, 10.4, 102.8, 12.1, 100.9, 12.7, 100, 13.5, 99.2, 10.4, 100.3, 8.3,
-	101.3, 6.9, 103.5, 4.8, 104.3, 1.4, 103.3, 1.4, 101.3, 2.8, 100.3, 5.7, 98.3, 8.2,
-	98.6, 12.5, 97.7, 16.5, 95.4, 15.8, 94.2, 16.3, 94.5, 19.2, 92.2, 21.3, 91.9, 22.5,
-	90.5, 22.1, 88.8, 21.6, 86.9, 21, 85.1, 19.4, 82.3, 16.6, 80.2, 15.2, 80.3, 13.1,
-	79.8, 10.3, 77.5, 8.1, 76.3, 9.5, 74.8, 12.9, 73.4, 16.3, 72.8, 19.2, 72.6, 21.5,
-	70.6, 20.8, 69, 22.4, 70.2, 22.9, 68.5, 23.7, 66.7, 25.4, 61.6, 25.2, 57.3, 25.8,
-	56.3, 27.2, 53.7, 26.8, 51.5, 27.9, 50.3, 30, 48.5, 30, 47.9, 29.3, 49.1, 27.5,
-	50.2, 26.1, 51.6, 25.3, 51.6, 24.3, 54.1, 24.1, 56.4, 26.2, 56.4, 24.8, 58.9, 23.5,
-	59.8, 22.4, 58.7, 20.4, 57.7, 18.9, 55.3, 17.2, 52.2, 15.6, 48.7, 14, 45, 12.8,
-	43.4, 12.7, 42.7, 15.8, 40.8, 19.8, 39, 21.5, 38.4, 24, 36.6, 26, 35, 28.1, 34.9, 29.5,
-	34.3, 31.3, 35, 33.3, 35.9, 35.3, 36.2, 36.6, 34.7, 36.8, 32.8, 36.1, 30.6, 36.7,
-	29, 36.6, 27.4, 37, 26.4, 38.3, 26.9, 39.5, 26.2, 40.2, 27.3, 40.4, 29.2, 41.2,
-	31.2, 41.1, 33.4, 42, 35.2, 42, 38.3, 40.9, 41.6, 41.6, 41.5, 42.7, 38.3, 44.6,
-	37.6, 45.8, 39, 47.1, 36, 46.7, 34.8, 45.8, 35.5, 45.1, 33.6, 44.5, 32.5, 45.4, 33.7, 46,
-	31.5, 46.6, 30.2, 45.8, 29.6, 45.2, 28.7, 44.2, 27.9, 42.8, 28, 41.9, 28.9, 41.2,
-	26.2, 40.6, 25.4, 41, 23.9, 40.3, 22.6, 40.6, 22.8, 39.3, 24, 38.2, 22.9, 36.5,
-	21.7, 36.8, 21.1, 38.3, 20.2, 39.5, 19.4, 40.4, 19.4, 41.8, 17.8, 43, 15.9, 43.6,
-	14.3, 45.3, 13.7, 45.6, 12.3, 45.3, 12.3, 44.5, 13.6, 43.5, 14.8, 42.1, 16.2, 41.9,
-	18.5, 40.2, 17.1, 39, 16.1, 38, 15.6, 38.3, 16.2, 39.3, 15.7, 40, 14.1, 40.8, 12.3, 41.7,
-	10.5, 42.9, 8.8, 44.4, 7.5, 43.8, 6.2, 43.1, 4.7, 43.4, 3.1, 43.1, 3.2, 41.9, 0.9, 41,
-	-0.3, 39.5, 0.2, 38.7, -0.8, 37.6, -2.1, 36.7, -4.4, 36.7,
-};
-static const double coast_africa[] = {
-	32.3, 31.3, 32.6, 29.9, 33.6, 27.5, 35.6, 23.9, 37.4, 18.9, 38.6, 17.8, 39.7, 15.5,
-	41.7, 13.7, 43.3, 11.8, 44.6, 10.4, 51.2, 11.8, 51, 10.4, 49.4, 6.8, 47.5, 4.2, 44, 1,
-	41.5, -1.7, 39.4, -4.7, 39.3, -7.5, 39.8, -10.3, 40.6, -14.8, 39.1, -16.9, 36.3, -19,
-	34.8, -20.8, 35.5, -24, 32.6, -25.9, 32.5, -28.6, 30.4, -31.3, 27.5, -33.3, 25.6, -33.9,
-	22.2, -34.1, 20, -34.8, 18.4, -34.2, 18.2, -32.4, 16.5, -28.6, 15.2, -26.9, 14.5, -22.9,
-	12.8, -19.3, 11.8, -16.8, 12.3, -14.2, 13.8, -11.1, 12.3, -6.1, 11.8, -4.3, 9.2, -1.2,
-	9.3, 0.9, 9.8, 3.2, 8.5, 4.6, 6.1, 4.3, 4.9, 6.2, 1.4, 6.2, -2, 4.8, -4.8, 5.2, -7.5, 4.4,
-	-10.4, 6.4, -13.3, 8.6, -15.1, 11, -16.7, 12.5, -17.5, 14.7, -16.4, 19.5, -17, 21,
-	-14.5, 26, -13.2, 27.7, -9.8, 29.5, -9.7, 31.7, -6.9, 34, -5.9, 35.8, -5.3, 35.9,
-	-2.2, 35.1, 1.2, 36.5, 4.8, 36.9, 8.6, 36.9, 10.3, 37.3, 11.1, 36.9, 10.5, 36.2,
-	11.2, 35.2, 10.3, 34.4, 10.9, 33.6, 12.8, 32.8, 15.3, 32.2, 16.6, 31.2, 19, 30.3,
-	20.1, 31.2, 20.1, 32.4, 22.3, 32.8, 25, 31.7, 27.3, 31.4, 29.7, 31.2, 31.2, 31.6,
-};
-static const double coast_australia[] = {
-	113.5, -22, 113.8, -26, 115, -30, 115.7, -33.4, 115, -34.3, 118, -35, 121.8, -33.9,
-	124, -33.2, 126.1, -32.3, 129, -31.7, 131.2, -31.5, 134.2, -32.7, 135.7, -34.8,
-	137.7, -33, 137.8, -35.2, 138.5, -35.7, 139.7, -37.2, 140.6, -38, 143.5, -38.8,
-	146.4, -39.1, 148.3, -37.8, 150, -37.5, 151.3, -33.8, 153.1, -30.9, 153.6, -28, 153, -25,
-	150.8, -22.6, 149.1, -21, 146.3, -18.9, 145.3, -15, 143.5, -14, 142.5, -10.7, 141.6, -13,
-	141.5, -16.9, 139.3, -17.4, 136, -15.6, 136.9, -12.3, 132.6, -11.5, 130.9, -12.5,
-	129.4, -14.9, 126.8, -13.9, 124.4, -16.3, 122.2, -18, 120.7, -19.7, 118.6, -20.3,
-	116.7, -20.6, 114.6, -21.8,
-};
-static const double coast_britain[] = {
-	-5.7, 50.1, -3, 50.7, 1.4, 51.2, 1.7, 52.7, 0.2, 53.5, -1.4, 54.9, -2, 55.9, -3.2, 56.1,
-	-1.8, 57.6, -4, 57.6, -3, 58.6, -5, 58.6, -6.2, 57.3, -5.6, 56.2, -5, 55.2, -3.3, 54.8,
-	-3.6, 54, -3, 53.4, -4.6, 53.3, -4.1, 52.3, -5.3, 51.7, -3.2, 51.4, -4.4, 51.2,
-};
-static const double coast_ireland[] = {
-	-6, 52.2, -6.1, 53.9, -5.5, 54.6, -7.3, 55.3, -8.5, 54.3, -10, 54.2, -9.3, 53.1,
-	-10.4, 51.9, -8.4, 51.6,
-};
-static const double coast_iceland[] = {
-	-22.5, 64, -24, 65.5, -22, 66.4, -16, 66.5, -13.5, 65.3, -15, 64.3, -18.7, 63.4,
-	-22.5, 63.8,
-};
-static const double coast_japan[] = {
-	130.2, 31.3, 131.5, 31.5, 132, 33.8, 134.6, 33.7, 136, 33.5, 138.6, 34.7, 140, 35,
-	140.8, 35.7, 141, 38.3, 142, 39.5, 141.4, 41.4, 140, 40.7, 140, 39, 139.2, 37.9,
-	136.9, 37.2, 136, 35.7, 133, 35.6, 131, 34.4, 129.7, 33.2,
-};
-static const double coast_hokkaido[] = {
-	140, 41.5, 141.5, 42.5, 143.3, 42, 145.5, 43.3, 144.2, 44.1, 141.7, 45.4, 141.3, 43.3,
-};
-static const double coast_sri_lanka[] = {
-	79.9, 6.5, 79.9, 9.7, 81.9, 7.5, 81.3, 6.2,
-};
-static const double coast_madagascar[] = {
-	49.3, -12, 50.5, -15.5, 49.5, -17.5, 47.1, -24.9, 45.2, -25.5, 43.5, -22, 44.3, -19,
-	44, -17, 46.5, -15.7, 48, -13.5,
-};
-static const double coast_sumatra[] = {
-	95.3, 5.5, 98, 4, 100.5, 1, 104, -1.5, 106, -5.8, 104.5, -5.8, 101, -2.5, 98.5, 1.5,
-};
-static const double coast_java[] = {
-	105.2, -6.8, 108, -6.2, 111, -6.5, 114.5, -7.7, 114.4, -8.7, 108, -7.8, 105.4, -7,
-};
-static const double coast_borneo[] = {
-	109.5, 1.5, 109.6, -1, 110.5, -3, 114, -3.5, 116.5, -3, 118, 1, 119, 5, 117, 7, 116, 6,
-	113.5, 4.5, 111, 1.8,
-};
-static const double coast_new_guinea[] = {
-	131, -1.5, 135, -3.3, 138, -1.6, 141, -2.6, 145.5, -4.5, 147.5, -6, 150.5, -10.5,
-	147, -10, 144, -7.8, 141, -9.2, 138, -8.3, 137.5, -5, 133, -4, 132, -2.8,
-};
-static const double coast_philippines[] = {
-	120.6, 18.5, 122.2, 18.5, 122, 16, 124, 12.5, 125.5, 10, 126.5, 7, 125.5, 6, 122, 7,
-	123.5, 10, 121, 13.7, 120, 15,
-};
-static const double coast_new_zealand_north[] = {
-	172.7, -34.5, 174.8, -36.9, 178.5, -37.7, 177.9, -39.2, 176.8, -40.2, 174.8, -41.3,
-	173.8, -39.2, 174.6, -37,
-};
-static const double coast_new_zealand_south[] = {
-	172.7, -40.5, 174.3, -41.7, 173, -43.8, 171.2, -44.5, 169, -46.6, 166.5, -46, 168, -44,
-	171, -42,
-};
-static const double coast_tasmania[] = {
-	144.6, -40.7, 148.3, -40.9, 148, -43.2, 146, -43.6,
-};
-static const double coast_cuba[] = {
-	-84.9, 21.9, -82, 23.1, -77.2, 22.1, -74.2, 20.2, -77.7, 19.9, -81, 21.6,
-};
-static const double coast_hispaniola[] = {
-	-74.4, 18.4, -72.8, 19.9, -70, 19.7, -68.4, 18.6, -71.3, 17.6,
-};
-static const double coast_taiwan[] = {
-	121.5, 25.3, 122, 24.8, 120.9, 22, 120.1, 23,
-};
-
-static const struct {
-	const double *points;
-	int count;
-} coasts[] = {
-#define COAST(a) { a, (int)ARRAY_SIZE(a) / 2 }
-	COAST(coast_north_america), COAST(coast_greenland),  COAST(coast_south_america),
-	COAST(coast_eurasia),	    COAST(coast_africa),     COAST(coast_australia),
-	COAST(coast_britain),	    COAST(coast_ireland),    COAST(coast_iceland),
-	COAST(coast_japan),	    COAST(coast_hokkaido),   COAST(coast_sri_lanka),
-	COAST(coast_madagascar),    COAST(coast_sumatra),    COAST(coast_java),
-	COAST(coast_borneo),	    COAST(coast_new_guinea), COAST(coast_philippines),
-	COAST(coast_new_zealand_north), COAST(coast_new_zealand_south), COAST(coast_tasmania),
-	COAST(coast_cuba),	    COAST(coast_hispaniola), COAST(coast_taiwan),
-#undef COAST
-};
-/* clang-format on */
-
 static double map_x(double longitude)
 {
 	return (longitude + 180) * MAP_SCALE;
@@ -1115,19 +929,43 @@ static double map_y(double latitude)
 	return (90 - latitude) * MAP_SCALE;
 }
 
+/* One path per polygon of report_coastline: "name lon,lat lon,lat ..." lines. */
+static void map_coastline(FILE *out)
+{
+	const char *p = report_coastline;
+
+	while (*p) {
+		const char *eol = p + strcspn(p, "\n");
+		int points = 0;
+
+		if (*p != '#') {
+			p += strcspn(p, " \n"); /* past the polygon's name */
+			while (p < eol && *p == ' ') {
+				double lon, lat;
+				char *end;
+
+				lon = strtod(p + 1, &end);
+				if (end == p + 1 || *end != ',')
+					break;
+				lat = strtod(end + 1, &end);
+				fprintf(out, "%s%c%.0f %.0f", points ? "" : "<path class=\"land\" d=\"",
+					points ? 'L' : 'M', map_x(lon), map_y(lat));
+				points++;
+				p = end;
+			}
+		}
+		if (points)
+			fputs("Z\"/>\n", out);
+		p = *eol ? eol + 1 : eol;
+	}
+}
+
 static void map_background(FILE *out)
 {
-	size_t c;
-	int i, g;
+	int g;
 
 	fprintf(out, "<rect width=\"%d\" height=\"%d\" class=\"sea\"/>\n", MAP_W, MAP_H);
-	for (c = 0; c < ARRAY_SIZE(coasts); c++) {
-		fputs("<path class=\"land\" d=\"", out);
-		for (i = 0; i < coasts[c].count; i++)
-			fprintf(out, "%c%.0f %.0f", i ? 'L' : 'M', map_x(coasts[c].points[2 * i]),
-				map_y(coasts[c].points[2 * i + 1]));
-		fputs("Z\"/>\n", out);
-	}
+	map_coastline(out);
 	for (g = -150; g <= 150; g += 30) {
 		fprintf(out,
 			"<line x1=\"%.0f\" y1=\"0\" x2=\"%.0f\" y2=\"%d\" class=\"grat\"/>"
@@ -1366,77 +1204,6 @@ static const char *describe(const struct view_table *v)
 	return "";
 }
 
-/* clang-format off */
-static const char style[] =
-	":root{color-scheme:dark}\n"
-	"*{box-sizing:border-box}\n"
-	"body{margin:0;background:#111217;color:#ccccdc;font:13px/1.45 system-ui,-apple-system,"
-	"'Segoe UI',Roboto,'Helvetica Neue',Arial,'Liberation Sans','DejaVu Sans',sans-serif}\n"
-	"header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:flex-end;"
-	"gap:12px 32px;padding:16px 24px 14px;background:#181b1f;border-bottom:1px solid #2a2d33}\n"
-	"h1{margin:0;font-size:20px;font-weight:600;color:#f0f0f5}\n"
-	"header p{margin:2px 0 0;color:#8e8e9a;font-size:12px}\n"
-	"dl{display:flex;gap:32px;margin:0}\n"
-	"dt{color:#8e8e9a;font-size:11px;text-transform:uppercase;letter-spacing:.06em}\n"
-	"dd{margin:2px 0 0;color:#f0f0f5;font-size:14px}\n"
-	".stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px;"
-	"padding:14px 24px 0}\n"
-	".stat{background:#181b1f;border:1px solid #2a2d33;border-radius:4px;padding:10px 14px}\n"
-	".stat span{display:block;color:#8e8e9a;font-size:12px}\n"
-	".stat b{display:block;margin:2px 0;font-size:24px;line-height:34px;font-weight:500;"
-	"color:#f0f0f5;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}\n"
-	".stat b.name{font-size:19px}\n"
-	".stat small{color:#8e8e9a;font-size:11px}\n"
-	"main{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:12px;"
-	"padding:12px 24px}\n"
-	"@media (max-width:1000px){main{grid-template-columns:minmax(0,1fr)}}\n"
-	"section{background:#181b1f;border:1px solid #2a2d33;border-radius:4px;"
-	"padding:10px 14px 12px;min-width:0}\n"
-	"section.wide{grid-column:1/-1}\n"
-	".ph{display:flex;justify-content:space-between;align-items:baseline;gap:8px}\n"
-	"h2{margin:0;font-size:14px;font-weight:500;color:#f0f0f5}\n"
-	"code{font:11px ui-monospace,'DejaVu Sans Mono',monospace;color:#7e7e8a}\n"
-	".ph+p{margin:1px 0 8px;color:#8e8e9a;font-size:12px}\n"
-	"svg.chart{display:block;width:100%;height:auto}\n"
-	"svg.map{border-radius:3px}\n"
-	"svg text{font-family:inherit}\n"
-	".tick{fill:#8e8e9a;font-size:11px}.label{fill:#ccccdc;font-size:12px}\n"
-	".value{fill:#ccccdc;font-size:11px}.pct{fill:#f0f0f5;font-size:13px;font-weight:600}\n"
-	".muted{fill:#7e7e8a}.big{fill:#f0f0f5;font-size:20px;font-weight:500}\n"
-	".empty{display:flex;align-items:center;justify-content:center;height:120px;color:#7e7e8a;"
-	"font-size:14px}\n"
-	".gl{stroke:#25282e;stroke-width:1}.ax{stroke:#3d424b;stroke-width:1}\n"
-	".line{fill:none;stroke-width:2;stroke-linejoin:round}.area{opacity:.1}\n"
-	".dot{stroke:#181b1f;stroke-width:1.5}\n"
-	".hover{fill:#fff;fill-opacity:0}.hover:hover{fill-opacity:.04}\n"
-	".bar{opacity:.85}g:hover .bar{opacity:1}\n"
-	".slice{stroke:#181b1f;stroke-width:1.5}\n"
-	".sea{fill:#13161b}\n"
-	".land{fill:#22262d;stroke:#343a43;stroke-width:1;stroke-linejoin:round}\n"
-	".grat{stroke:#2a2f37;stroke-width:1}.equator{stroke:#4f5866;stroke-width:1.5;"
-	"stroke-dasharray:6 4}\n"
-	".bubble{fill:#5794f2;fill-opacity:.45;stroke:#8ab8ff;stroke-width:1}"
-	".bubble:hover{fill-opacity:.75}\n"
-	".code{fill:#fff;font-size:11px;font-weight:600;paint-order:stroke;stroke:#13161b;"
-	"stroke-width:3px;stroke-linejoin:round;pointer-events:none}\n"
-	".key{fill:#181b1f;fill-opacity:.85;stroke:#2a2d33}.keyring{fill:none;stroke:#8ab8ff}"
-	".keyline{stroke:#5c6370;stroke-dasharray:2 2}\n"
-	".legend{display:flex;flex-wrap:wrap;gap:4px 18px;margin:6px 0 0;font-size:12px}\n"
-	".legend i{display:inline-block;vertical-align:middle;margin-right:6px;border-radius:1px}\n"
-	".legend i.line{width:14px;height:3px}.legend i.box{width:10px;height:10px}\n"
-	".legend small{margin-left:8px;color:#8e8e9a;font-size:11px}\n"
-	".legend.rows{display:grid;grid-template-columns:max-content 1fr;gap:2px 0}\n"
-	".note,.more{margin:6px 0 0;color:#8e8e9a;font-size:11px}\n"
-	"table{width:100%;border-collapse:collapse;margin-top:10px;font-size:12px;"
-	"font-variant-numeric:tabular-nums}\n"
-	"th{padding:4px 8px;background:#1e2126;color:#8e8e9a;font-weight:500;text-align:left;"
-	"border-bottom:1px solid #2a2d33;white-space:nowrap}\n"
-	"td{padding:3px 8px;border-bottom:1px solid #202329}\n"
-	"tbody tr:hover td{background:#1f2228}\n"
-	"th.n,td.n{text-align:right}td.n span{margin-left:.3em}\n"
-	"footer{padding:4px 24px 20px;color:#6e6e7a;font-size:11px}\n";
-/* clang-format on */
-
 int report_write_html(FILE *out, const char *heading, const char *time_range_text,
 		      const struct view_table *views, int view_count)
 {
@@ -1462,7 +1229,7 @@ int report_write_html(FILE *out, const char *heading, const char *time_range_tex
 	      out);
 	put_text(out, heading, 0);
 	fputs("</title>\n<style>\n", out);
-	fputs(style, out);
+	fputs(report_css, out);
 	fputs("</style>\n</head>\n<body>\n<header>\n<div><h1>", out);
 	put_text(out, heading, 0);
 	fputs(
