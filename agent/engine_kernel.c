@@ -21,7 +21,7 @@
 #include "log.h"
 #include "replay_engine.h"
 
-#define ETH_MIN_TEST_FRAME 14	/* BPF_PROG_TEST_RUN rejects shorter XDP frames */
+#define ETH_MIN_TEST_FRAME 14 /* BPF_PROG_TEST_RUN rejects shorter XDP frames */
 #define DELETE_BATCH	   4096
 
 struct kernel_engine {
@@ -69,7 +69,8 @@ static int kernel_account(struct replay_engine *base, const struct pcap_packet *
 	for (i = 0; i < count; i++) {
 		const struct pcap_packet *packet = &packets[i];
 		uint32_t parse_len = replay_parse_len(packet);
-		uint32_t frame_len = parse_len < ETH_MIN_TEST_FRAME ? ETH_MIN_TEST_FRAME : parse_len;
+		uint32_t frame_len = parse_len < ETH_MIN_TEST_FRAME ? ETH_MIN_TEST_FRAME :
+								      parse_len;
 
 		meta->ts_ns = packet->ts_ns;
 		meta->orig_len = packet->orig_len;
@@ -143,8 +144,8 @@ static int kernel_scan(struct kernel_engine *engine, int expire, uint64_t now_ns
 	if (err)
 		return err;
 	while (engine->idle_count > 0) {
-		__u32 n = engine->idle_count > DELETE_BATCH ? DELETE_BATCH
-							    : (__u32)engine->idle_count;
+		__u32 n = engine->idle_count > DELETE_BATCH ? DELETE_BATCH :
+							      (__u32)engine->idle_count;
 
 		err = bpf_map_delete_batch(engine->flow_map_fd,
 					   engine->idle_keys + engine->idle_count - n, &n, &opts);
@@ -255,8 +256,9 @@ int replay_engine_kernel_new(const struct replay_engine_config *config, struct r
 	err = flow_bpf__load(engine->skel);
 	if (err) {
 		pr_warn("loading the XDP program failed: %s%s\n", strerror(-err),
-			err == -EPERM ? " (the kernel engine needs root, or CAP_BPF and CAP_NET_ADMIN)"
-				      : "");
+			err == -EPERM ?
+				" (the kernel engine needs root, or CAP_BPF and CAP_NET_ADMIN)" :
+				"");
 		goto cleanup;
 	}
 	engine->prog_fd = bpf_program__fd(engine->skel->progs.xdp_flow_ingress);

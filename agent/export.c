@@ -57,7 +57,8 @@ int exporter_close(struct exporter *exporter, int timeout_ms, struct kafka_expor
 	if (stats_out)
 		*stats_out = stats;
 	if (err)
-		pr_warn("kafka: %llu records were dropped\n", (unsigned long long)stats.records_dropped);
+		pr_warn("kafka: %llu records were dropped\n",
+			(unsigned long long)stats.records_dropped);
 	return err;
 }
 

@@ -10,10 +10,10 @@
 #include "kafka_export.h"
 
 struct exporter {
-	struct flow_output *json;	/* standard output, when there is no Kafka */
+	struct flow_output *json; /* standard output, when there is no Kafka */
 	struct kafka_export *kafka;
 	uint64_t records;
-	uint64_t bytes;			/* the records' L3 bytes */
+	uint64_t bytes; /* the records' L3 bytes */
 };
 
 /* kafka NULL: JSON lines on standard output. Returns 0, or an error explained in err. */

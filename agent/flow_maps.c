@@ -17,8 +17,8 @@ int flow_map_reader_init(struct flow_map_reader *reader)
 	if (reader->num_cpus <= 0)
 		return reader->num_cpus ? reader->num_cpus : -EINVAL;
 	reader->keys = calloc(MAP_BATCH, sizeof(*reader->keys));
-	reader->values = calloc((size_t)MAP_BATCH * (size_t)reader->num_cpus,
-				sizeof(*reader->values));
+	reader->values =
+		calloc((size_t)MAP_BATCH * (size_t)reader->num_cpus, sizeof(*reader->values));
 	if (!reader->keys || !reader->values) {
 		flow_map_reader_free(reader);
 		return -ENOMEM;
@@ -34,8 +34,8 @@ void flow_map_reader_free(struct flow_map_reader *reader)
 	reader->values = NULL;
 }
 
-int flow_map_read_all(struct flow_map_reader *reader, int map_fd, int take,
-		      flow_map_visit_fn visit, void *ctx)
+int flow_map_read_all(struct flow_map_reader *reader, int map_fd, int take, flow_map_visit_fn visit,
+		      void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u32 in_batch = 0, out_batch = 0;
@@ -60,8 +60,9 @@ int flow_map_read_all(struct flow_map_reader *reader, int map_fd, int take,
 			struct flow_metrics merged = { 0 };
 
 			for (cpu = 0; cpu < reader->num_cpus; cpu++)
-				flow_metrics_merge(&merged,
-						   &reader->values[(size_t)i * reader->num_cpus + cpu]);
+				flow_metrics_merge(
+					&merged,
+					&reader->values[(size_t)i * reader->num_cpus + cpu]);
 			if (!merged.packets)
 				continue;
 			stop = visit(ctx, &reader->keys[i], &merged);

@@ -12,7 +12,7 @@
 
 struct flow_map_reader {
 	int num_cpus;
-	struct flow_key *keys;	    /* one batch */
+	struct flow_key *keys;	     /* one batch */
 	struct flow_metrics *values; /* one batch, num_cpus values per key */
 };
 
@@ -27,8 +27,8 @@ void flow_map_reader_free(struct flow_map_reader *reader);
  * Visits every entry of the per-CPU flow map map_fd, its values merged. With take, each batch
  * is deleted as it is read (lookup-and-delete): only for a map no program writes to.
  */
-int flow_map_read_all(struct flow_map_reader *reader, int map_fd, int take,
-		      flow_map_visit_fn visit, void *ctx);
+int flow_map_read_all(struct flow_map_reader *reader, int map_fd, int take, flow_map_visit_fn visit,
+		      void *ctx);
 
 /* counters[i] = counter i summed over CPUs, for every enum flow_counter. */
 int flow_map_read_counters(int counters_fd, int num_cpus, uint64_t counters[FLOW_CNT_MAX]);

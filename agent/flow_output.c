@@ -9,9 +9,9 @@
 static const uint8_t v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
-				      "25262728293031323334353637383940414243444546474849"
-				      "50515253545556575859606162636465666768697071727374"
-				      "75767778798081828384858687888990919293949596979899";
+				     "25262728293031323334353637383940414243444546474849"
+				     "50515253545556575859606162636465666768697071727374"
+				     "75767778798081828384858687888990919293949596979899";
 
 /* Decimal, two digits per division: nanosecond timestamps have 19. */
 static char *format_u64(char *dst, uint64_t value)
@@ -137,10 +137,10 @@ int flow_output_flush(struct flow_output *out)
 	return out->error;
 }
 
-#define APPEND_LITERAL(p, s)                                                                       \
-	do {                                                                                       \
-		memcpy(p, s, sizeof(s) - 1);                                                       \
-		p += sizeof(s) - 1;                                                                \
+#define APPEND_LITERAL(p, s)                 \
+	do {                                 \
+		memcpy(p, s, sizeof(s) - 1); \
+		p += sizeof(s) - 1;          \
 	} while (0)
 
 char *flow_record_json_fields(char *p, const struct flow_record *record)

@@ -18,7 +18,7 @@
 
 struct flow_output {
 	int fd;
-	int error;		/* first write error, a negative errno */
+	int error; /* first write error, a negative errno */
 	uint64_t records;
 	size_t used;
 	char buffer[FLOW_OUTPUT_BUFFER];

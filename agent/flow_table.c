@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Flow table for the userspace engine: linear probing over slots kept at most half full and
- * dense entries. Entries leave only in expiry scans, which compact them and re-index. Large arrays live on transparent huge pages: every
- * packet touches a random slot, and with 4 KiB pages that misses the TLB almost every time.
+ * dense entries. Entries leave only in expiry scans, which compact them and re-index. Large
+ * arrays live on transparent huge pages: every packet touches a random slot, and with 4 KiB
+ * pages that misses the TLB almost every time.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -21,7 +21,7 @@
 
 struct flow_slot {
 	uint32_t tag;	/* FLOW_SLOT_EMPTY, or the key hash | FLOW_SLOT_LIVE_BIT */
-	uint32_t index;	/* into entries[] */
+	uint32_t index; /* into entries[] */
 };
 
 struct flow_entry {
@@ -33,8 +33,8 @@ _Static_assert(sizeof(struct flow_entry) == 88, "entries are dense: keep them sm
 
 struct flow_table {
 	struct flow_slot *slots;
-	size_t capacity;		/* slots, a power of two; entries hold capacity / 2 */
-	struct flow_entry *entries;	/* entries[0 .. live) */
+	size_t capacity;	    /* slots, a power of two; entries hold capacity / 2 */
+	struct flow_entry *entries; /* entries[0 .. live) */
 	size_t live;
 };
 

@@ -29,9 +29,9 @@ struct gzip_inflater {
 	bool started;
 	bool joined;
 	int in_fd;
-	bool in_regular;   /* reads of in_fd never block */
+	bool in_regular; /* reads of in_fd never block */
 	int pipe_out;
-	int stop_fds[2];   /* closing stop_fds[1] wakes a read blocked on a pipe or terminal */
+	int stop_fds[2]; /* closing stop_fds[1] wakes a read blocked on a pipe or terminal */
 	struct inflate_state zs;
 	bool member_end; /* a gzip member ended; another may follow */
 	bool out_full;	 /* inflate stopped for lack of room: it may have output without input */
@@ -68,8 +68,8 @@ static enum inflate_step inflater_read_input(struct gzip_inflater *z)
 	zs->next_in = z->in;
 	if (!z->in_regular) {
 		struct pollfd fds[2] = {
-			{.fd = z->in_fd, .events = POLLIN},
-			{.fd = z->stop_fds[0], .events = POLLIN},
+			{ .fd = z->in_fd, .events = POLLIN },
+			{ .fd = z->stop_fds[0], .events = POLLIN },
 		};
 
 		while (poll(fds, 2, -1) < 0 && errno == EINTR)

@@ -16,7 +16,7 @@
 
 enum gzip_inflate_result {
 	GZIP_INFLATE_OK = 0,
-	GZIP_INFLATE_TRUNCATED,	/* the stream was cut short: what came out is valid */
+	GZIP_INFLATE_TRUNCATED, /* the stream was cut short: what came out is valid */
 	GZIP_INFLATE_CORRUPT,	/* bad data: the message says what */
 	GZIP_INFLATE_IO_ERROR,	/* reading the source failed */
 };
@@ -40,8 +40,7 @@ uint64_t gzip_inflater_bytes_read(const struct gzip_inflater *inflater);
  * Once the pipe has reached its end: waits for the thread and gives its verdict, with a
  * message for CORRUPT and IO_ERROR.
  */
-enum gzip_inflate_result gzip_inflater_finish(struct gzip_inflater *inflater,
-					      const char **message);
+enum gzip_inflate_result gzip_inflater_finish(struct gzip_inflater *inflater, const char **message);
 
 /*
  * Stops the inflater and frees it; close the pipe's read end first, so that a blocked write

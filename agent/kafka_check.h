@@ -8,7 +8,7 @@
 enum kafka_check_result {
 	KAFKA_CHECK_OK = 0,	/* the topic exists and every partition has a leader */
 	KAFKA_CHECK_UNUSABLE,	/* no answer, no such topic, or leaderless partitions */
-	KAFKA_CHECK_BAD_CONFIG,	/* the options or properties were wrong */
+	KAFKA_CHECK_BAD_CONFIG, /* the options or properties were wrong */
 };
 
 /*

@@ -34,7 +34,8 @@ int kafka_config_validate(const struct kafka_export_config *config,
 	if (config->agent_id) {
 		snprintf(agent_id, WIRE_AGENT_ID_MAX + 1, "%s", config->agent_id);
 	} else if (wire_default_agent_id(agent_id, WIRE_AGENT_ID_MAX + 1)) {
-		snprintf(err, err_len, "cannot read the host name for the agent id; give --agent-id");
+		snprintf(err, err_len,
+			 "cannot read the host name for the agent id; give --agent-id");
 		return -EINVAL;
 	}
 	if (!valid_agent_id(config->agent_id ? config->agent_id : agent_id)) {
@@ -96,11 +97,11 @@ int kafka_config_producer_conf(const struct kafka_export_config *config, const c
 		ret = kafka_conf_set(conf, "queue.buffering.max.kbytes", queue_kb_text,
 				     "--queue-max-bytes", err, err_len);
 	if (!ret)
-		ret = kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", "default", err,
-				     err_len);
+		ret = kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", "default",
+				     err, err_len);
 	if (!ret)
-		ret = kafka_conf_set(conf, "message.max.bytes", message_max_text, "--batch-bytes", err,
-				     err_len);
+		ret = kafka_conf_set(conf, "message.max.bytes", message_max_text, "--batch-bytes",
+				     err, err_len);
 	if (!ret && for_check)
 		ret = kafka_conf_set(conf, "allow.auto.create.topics", "false", "default", err,
 				     err_len);

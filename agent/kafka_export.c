@@ -18,15 +18,15 @@
 #include "spool.h"
 #include "wire.h"
 
-#define RETRY_MIN_MS		500
-#define RETRY_MAX_MS		30000
-#define WARN_INTERVAL_NS	(10 * 1000 * NS_PER_MS)
+#define RETRY_MIN_MS	 500
+#define RETRY_MAX_MS	 30000
+#define WARN_INTERVAL_NS (10 * 1000 * NS_PER_MS)
 
 /* What librdkafka carries with each message, handed back in its delivery report. */
 struct batch_ref {
 	uint64_t sequence;
 	uint32_t records;
-	int from_spool;		/* the payload was read from the spool, and is not a batch buffer */
+	int from_spool; /* the payload was read from the spool, and is not a batch buffer */
 };
 
 /*
@@ -182,8 +182,8 @@ static void count_dropped(struct kafka_export *exporter, uint64_t sequence, uint
 	exporter->stats.batches_dropped++;
 	if (warning_due(&exporter->warn_drop, &suppressed))
 		pr_warn("kafka: dropped batch %" PRIu64 " (%u records): %s; %" PRIu64
-			" records dropped so far\n", sequence, records, why,
-			exporter->stats.records_dropped);
+			" records dropped so far\n",
+			sequence, records, why, exporter->stats.records_dropped);
 }
 
 /* A batch Kafka did not take: into the spool if it has room, else dropped and counted. */
@@ -194,7 +194,8 @@ static void spool_or_drop(struct kafka_export *exporter, const void *payload, si
 	int err;
 
 	if (!exporter->spool) {
-		count_dropped(exporter, sequence, records, "Kafka cannot take it and there is no "
+		count_dropped(exporter, sequence, records,
+			      "Kafka cannot take it and there is no "
 			      "--spool-dir");
 		return;
 	}
@@ -209,8 +210,8 @@ static void spool_or_drop(struct kafka_export *exporter, const void *payload, si
 		return;
 	}
 	if (warning_due(&exporter->warn_spool, &suppressed))
-		pr_warn("kafka: writing to the spool %s failed: %s\n",
-			spool_dir(exporter->spool), strerror(-err));
+		pr_warn("kafka: writing to the spool %s failed: %s\n", spool_dir(exporter->spool),
+			strerror(-err));
 	count_dropped(exporter, sequence, records, "the spool write failed");
 }
 
@@ -241,7 +242,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *message, void *o
 	if (error_is_permanent(message->err)) {
 		if (ref->from_spool)
 			spool_delivered(exporter->spool, ref->sequence);
-		count_dropped(exporter, ref->sequence, ref->records, rd_kafka_err2str(message->err));
+		count_dropped(exporter, ref->sequence, ref->records,
+			      rd_kafka_err2str(message->err));
 		payload_release(exporter, message->payload, ref->from_spool);
 		free(ref);
 		return;
@@ -257,7 +259,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *message, void *o
 	if (ref->from_spool)
 		spool_retry(exporter->spool, ref->sequence);
 	else
-		spool_or_drop(exporter, message->payload, message->len, ref->sequence, ref->records);
+		spool_or_drop(exporter, message->payload, message->len, ref->sequence,
+			      ref->records);
 	payload_release(exporter, message->payload, ref->from_spool);
 	free(ref);
 }
@@ -305,8 +308,8 @@ int kafka_export_open(const struct kafka_export_config *config, struct kafka_exp
 	smallest_batch = wire_batch_size(exporter->agent_id_len, 1) + FLOW_RECORD_JSON_MAX +
 			 exporter->agent_id_len + 64;
 	if (config->batch_bytes < smallest_batch || config->batch_bytes > 64u << 20) {
-		snprintf(err, err_len, "--batch-bytes: %zu is not in [%zu, %u]", config->batch_bytes,
-			 smallest_batch, 64u << 20);
+		snprintf(err, err_len, "--batch-bytes: %zu is not in [%zu, %u]",
+			 config->batch_bytes, smallest_batch, 64u << 20);
 		ret = -EINVAL;
 		goto fail;
 	}
@@ -373,9 +376,8 @@ static int produce(struct kafka_export *exporter, void *payload, size_t len, uin
 	/* The agent id as key: one agent's batches go to one partition, in order. */
 	err = rd_kafka_producev(exporter->rk, RD_KAFKA_V_RKT(exporter->topic),
 				RD_KAFKA_V_KEY(exporter->agent_id, exporter->agent_id_len),
-				RD_KAFKA_V_VALUE(payload, len),
-				RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(ref),
-				RD_KAFKA_V_END);
+				RD_KAFKA_V_VALUE(payload, len), RD_KAFKA_V_MSGFLAGS(0),
+				RD_KAFKA_V_OPAQUE(ref), RD_KAFKA_V_END);
 	if (err) {
 		free(ref);
 		return -EAGAIN;
@@ -405,7 +407,8 @@ static void resend_spooled(struct kafka_export *exporter)
 
 		if (!exporter->kafka_up) {
 			/* One batch probes whether Kafka is back. */
-			if (monotonic_ns() < exporter->retry_at_ns || exporter->stats.inflight_batches)
+			if (monotonic_ns() < exporter->retry_at_ns ||
+			    exporter->stats.inflight_batches)
 				return;
 			exporter->retry_at_ns = monotonic_ns() + exporter->retry_ms * NS_PER_MS;
 		} else if (!has_room(exporter, exporter->capacity)) {
@@ -436,8 +439,8 @@ static void resend_spooled(struct kafka_export *exporter)
 }
 
 /* Where a sealed batch goes; see kafka_export.h. Takes ownership of the batch buffer. */
-static void dispatch(struct kafka_export *exporter, uint8_t *payload, size_t len,
-		     uint64_t sequence, uint32_t records)
+static void dispatch(struct kafka_export *exporter, uint8_t *payload, size_t len, uint64_t sequence,
+		     uint32_t records)
 {
 	int backlog = exporter->spool && spool_batches(exporter->spool);
 
@@ -446,8 +449,7 @@ static void dispatch(struct kafka_export *exporter, uint8_t *payload, size_t len
 	       !has_room(exporter, len) && !exporter->fatal)
 		rd_kafka_poll(exporter->rk, 100);
 
-	if (!backlog && has_room(exporter, len) &&
-	    (exporter->kafka_up || !exporter->spool)) {
+	if (!backlog && has_room(exporter, len) && (exporter->kafka_up || !exporter->spool)) {
 		if (!produce(exporter, payload, len, sequence, records, 0))
 			return;
 	}
@@ -516,9 +518,9 @@ static void append_json(struct kafka_export *exporter, const struct flow_record 
 
 void kafka_export_record(struct kafka_export *exporter, const struct flow_record *record)
 {
-	size_t record_max = exporter->config.format == KAFKA_FORMAT_BINARY
-				    ? WIRE_RECORD_SIZE
-				    : FLOW_RECORD_JSON_MAX + exporter->agent_id_len + 64;
+	size_t record_max = exporter->config.format == KAFKA_FORMAT_BINARY ?
+				    WIRE_RECORD_SIZE :
+				    FLOW_RECORD_JSON_MAX + exporter->agent_id_len + 64;
 
 	exporter->stats.records++;
 	if (!exporter->batch_open && batch_begin(exporter)) {
@@ -616,7 +618,8 @@ int kafka_export_close(struct kafka_export *exporter, int timeout_ms,
 	kafka_export_get_stats(exporter, final_stats);
 	if (spool && spool_batches(spool))
 		pr_warn("kafka: %u batches (%" PRIu64 " records) wait in the spool %s for the next "
-			"start\n", spool_batches(spool), spool_records(spool), spool_dir(spool));
+			"start\n",
+			spool_batches(spool), spool_records(spool), spool_dir(spool));
 	ret = exporter->stats.records_dropped ? -EIO : 0;
 	rd_kafka_topic_destroy(exporter->topic);
 	rd_kafka_destroy(exporter->rk);

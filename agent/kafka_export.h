@@ -18,8 +18,8 @@
 #include "kafka_conf.h"
 
 enum kafka_format {
-	KAFKA_FORMAT_BINARY = 0,	/* the wire format */
-	KAFKA_FORMAT_JSON,		/* JSONEachRow, for ClickHouse's Kafka table engine */
+	KAFKA_FORMAT_BINARY = 0, /* the wire format */
+	KAFKA_FORMAT_JSON,	 /* JSONEachRow, for ClickHouse's Kafka table engine */
 };
 
 struct kafka_export_config {
@@ -27,31 +27,31 @@ struct kafka_export_config {
 	const char *topic;
 	const char *agent_id;
 	enum kafka_format format;
-	const char *compression;	/* lz4 (default), zstd, gzip, snappy, none */
-	const char *properties_file;	/* librdkafka properties, key=value lines; may be NULL */
-	struct kafka_properties properties;	/* -X key=value, applied after the file */
-	uint32_t batch_records;		/* a batch is sealed at this many records, */
-	size_t batch_bytes;		/* or this many bytes, */
-	uint32_t batch_ms;		/* or this long after its first record */
-	size_t queue_max_bytes;		/* in-memory bound: bytes handed to librdkafka, unacked */
-	const char *spool_dir;		/* NULL: no spool */
+	const char *compression;     /* lz4 (default), zstd, gzip, snappy, none */
+	const char *properties_file; /* librdkafka properties, key=value lines; may be NULL */
+	struct kafka_properties properties; /* -X key=value, applied after the file */
+	uint32_t batch_records;		    /* a batch is sealed at this many records, */
+	size_t batch_bytes;		    /* or this many bytes, */
+	uint32_t batch_ms;		    /* or this long after its first record */
+	size_t queue_max_bytes; /* in-memory bound: bytes handed to librdkafka, unacked */
+	const char *spool_dir;	/* NULL: no spool */
 	uint64_t spool_max_bytes;
-	int block_when_full;		/* replay: wait for room instead of spooling while Kafka is up */
+	int block_when_full; /* replay: wait for room instead of spooling while Kafka is up */
 };
 
 struct kafka_export_stats {
-	uint64_t records;		/* given to the exporter */
-	uint64_t batches;		/* sealed */
+	uint64_t records; /* given to the exporter */
+	uint64_t batches; /* sealed */
 	uint64_t batches_delivered;
 	uint64_t records_delivered;
-	uint64_t bytes_delivered;	/* message payload bytes, before compression */
+	uint64_t bytes_delivered; /* message payload bytes, before compression */
 	uint64_t batches_spooled;
 	uint64_t records_spooled;
-	uint64_t batches_resent;	/* delivered from the spool */
+	uint64_t batches_resent; /* delivered from the spool */
 	uint64_t records_dropped;
 	uint64_t batches_dropped;
-	uint64_t delivery_failures;	/* failed delivery reports (the batch was spooled or dropped) */
-	uint64_t spool_corrupt;		/* spool files set aside */
+	uint64_t delivery_failures; /* failed delivery reports (the batch was spooled or dropped) */
+	uint64_t spool_corrupt;	    /* spool files set aside */
 	uint64_t inflight_bytes;
 	uint64_t inflight_batches;
 	uint64_t spool_bytes;

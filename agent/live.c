@@ -36,10 +36,10 @@
 #include "prom.h"
 #include "replay.h"
 
-#define XDP_PROG_NAME	   "xdp_flow_ingress"
+#define XDP_PROG_NAME "xdp_flow_ingress"
 /* our filter on clsact egress; a restart finds and replaces its own */
-#define TC_HANDLE	   0xf10a
-#define TC_PRIORITY	   0xf10a
+#define TC_HANDLE   0xf10a
+#define TC_PRIORITY 0xf10a
 /* drain early once this share of the map is in use */
 #define HIGH_WATER_PERCENT 50
 #define POLL_MS		   50
@@ -65,13 +65,13 @@ struct live {
 	struct flow_bpf *skel;
 	struct xdp_program *xdp;
 	struct live_interface *interfaces;
-	int map_fds[2];		/* the two flow maps; map_fds[active] is in flow_tables[0] */
+	int map_fds[2]; /* the two flow maps; map_fds[active] is in flow_tables[0] */
 	int active;
 	struct flow_map_reader reader;
 	uint64_t clock_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC for the drain in progress */
-	struct flow_table table; /* what each key saw since its last record */
+	struct flow_table table;  /* what each key saw since its last record */
 	struct exporter exporter;
-	uint64_t export_now_ns;	/* wall clock of the drain in progress */
+	uint64_t export_now_ns; /* wall clock of the drain in progress */
 	int export_all;
 	/* self-metrics; the endpoint's thread reads a snapshot under the lock */
 	struct metrics_server *metrics;
@@ -373,8 +373,8 @@ static void live_report(struct live *live, const char *prefix, int every_counter
 		return;
 	fprintf(stderr,
 		"%spackets %" PRIu64 ", flows %" PRIu64 ", records %" PRIu64 ", map full %" PRIu64
-		", drains %" PRIu64 ", last drain %.2f ms, records per drain %.1f, early exports %" PRIu64
-		"\n",
+		", drains %" PRIu64
+		", last drain %.2f ms, records per drain %.1f, early exports %" PRIu64 "\n",
 		prefix, counters[FLOW_CNT_PACKETS], counters[FLOW_CNT_FLOW_CREATED],
 		live->exporter.records, counters[FLOW_CNT_MAP_FULL], live->drains,
 		(double)live->drain_ns_last / 1e6,
@@ -382,7 +382,8 @@ static void live_report(struct live *live, const char *prefix, int every_counter
 		live->forced_exports);
 	if (every_counter)
 		for (i = 0; i < FLOW_CNT_MAX; i++)
-			fprintf(stderr, "  %-24s %" PRIu64 "\n", flow_counter_names[i], counters[i]);
+			fprintf(stderr, "  %-24s %" PRIu64 "\n", flow_counter_names[i],
+				counters[i]);
 }
 
 static void live_snapshot_update(struct live *live)
@@ -424,8 +425,8 @@ static void live_metrics_render(void *ctx, struct prom_writer *out)
 	has_kafka = live->snapshot_has_kafka;
 	pthread_mutex_unlock(&live->snapshot_lock);
 
-	prom_counter(out, "flowagent_packets_seen_total",
-		     "Packets the XDP and TC programs saw.", counters[FLOW_CNT_PACKETS]);
+	prom_counter(out, "flowagent_packets_seen_total", "Packets the XDP and TC programs saw.",
+		     counters[FLOW_CNT_PACKETS]);
 	prom_family(out, "flowagent_packets_total", "counter",
 		    "Packets by outcome: recorded, or why not.");
 	for (i = FLOW_CNT_RECORDED; i < FLOW_CNT_NOTES_FIRST; i++) {

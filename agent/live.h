@@ -10,7 +10,7 @@
 #include "replay_engine.h"
 
 enum live_xdp_mode {
-	LIVE_XDP_AUTO = 0,	/* native, falling back to generic (SKB) mode with a warning */
+	LIVE_XDP_AUTO = 0, /* native, falling back to generic (SKB) mode with a warning */
 	LIVE_XDP_NATIVE,
 	LIVE_XDP_SKB,
 };

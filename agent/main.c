@@ -22,13 +22,13 @@
 #include "replay.h"
 #include "wire.h"
 
-#define DEFAULT_IDLE_TIMEOUT_S	 15	/* NetFlow's usual inactive timeout */
-#define DEFAULT_ACTIVE_TIMEOUT_S 60	/* the 1-minute active timeout most deployments use */
+#define DEFAULT_IDLE_TIMEOUT_S	 15 /* NetFlow's usual inactive timeout */
+#define DEFAULT_ACTIVE_TIMEOUT_S 60 /* the 1-minute active timeout most deployments use */
 #define DEFAULT_MAX_FLOWS	 (1u << 18)
 #define DEFAULT_DRAIN_MS	 1000
 #define MAX_TIMEOUT_S		 (7 * 24 * 3600)
 #define DEFAULT_BATCH_RECORDS	 10000
-#define DEFAULT_BATCH_BYTES	 (960u << 10)	/* under Kafka's default 1 MB message limit */
+#define DEFAULT_BATCH_BYTES	 (960u << 10) /* under Kafka's default 1 MB message limit */
 #define DEFAULT_BATCH_MS	 1000
 #define DEFAULT_QUEUE_BYTES	 (64u << 20)
 #define DEFAULT_SPOOL_BYTES	 (1ull << 30)
@@ -110,12 +110,15 @@ static const char doc[] =
 	"tcp_flags, first_seen_ns, last_seen_ns, sampling. A summary of every counter goes to "
 	"standard error at the end, and a progress line while it runs on a terminal.\n"
 	"\n"
-	"Records are split on packet time by the idle and active timeouts; the records of a key sum "
+	"Records are split on packet time by the idle and active timeouts; the records of a key "
+	"sum "
 	"to its exact totals. Frames that are not flows (non-IP, unsupported link types, malformed "
 	"IP) are counted by reason in the summary, never silently dropped.\n"
 	"\n"
-	"KAFKA: --kafka BROKERS sends the records to Kafka instead, in batches (docs/wire-format.md) "
-	"keyed by the agent id, through librdkafka's idempotent producer. Batches Kafka cannot take "
+	"KAFKA: --kafka BROKERS sends the records to Kafka instead, in batches "
+	"(docs/wire-format.md) "
+	"keyed by the agent id, through librdkafka's idempotent producer. Batches Kafka cannot "
+	"take "
 	"wait in memory, then in --spool-dir, and are sent again in order; only a full spool drops "
 	"records, and every dropped record is counted. TLS, SASL and secrets go in --kafka-config "
 	"FILE, never in -X.\n"
@@ -126,7 +129,8 @@ static const char doc[] =
 	"\n"
 	"EXIT STATUS:\n"
 	"  0  every input was read; a truncated last record is only a warning\n"
-	"  1  could not run: no such interface, missing privileges or BTF, a foreign XDP program on\n"
+	"  1  could not run: no such interface, missing privileges or BTF, a foreign XDP program "
+	"on\n"
 	"     the interface, BPF load failure, out of memory, output write error; records dropped\n"
 	"     for Kafka; --check: brokers or topic not usable\n"
 	"  2  bad command line\n"
@@ -188,13 +192,14 @@ static const struct argp_option options[] = {
 	{ "kafka-config", OPT_KAFKA_CONFIG, "FILE", 0,
 	  "librdkafka properties, key=value lines: TLS, SASL and every secret go here", 1 },
 	{ NULL, 'X', "KEY=VALUE", 0, "One librdkafka property (never a secret; repeatable)", 1 },
-	{ "agent-id", OPT_AGENT_ID, "ID", 0, "This agent's name in every batch (default: host name)",
-	  1 },
+	{ "agent-id", OPT_AGENT_ID, "ID", 0,
+	  "This agent's name in every batch (default: host name)", 1 },
 	{ "batch-records", OPT_BATCH_RECORDS, "N", 0, "Records per Kafka message, at most (10000)",
 	  1 },
-	{ "batch-bytes", OPT_BATCH_BYTES, "BYTES", 0, "Bytes per Kafka message, at most (960K)", 1 },
-	{ "batch-ms", OPT_BATCH_MS, "MS", 0, "Send a message this long after its first record (1000)",
+	{ "batch-bytes", OPT_BATCH_BYTES, "BYTES", 0, "Bytes per Kafka message, at most (960K)",
 	  1 },
+	{ "batch-ms", OPT_BATCH_MS, "MS", 0,
+	  "Send a message this long after its first record (1000)", 1 },
 	{ "queue-max-bytes", OPT_QUEUE_MAX_BYTES, "BYTES", 0,
 	  "In-memory queue: bytes sent and not yet acknowledged, at most (64M)", 1 },
 	{ "spool-dir", OPT_SPOOL_DIR, "DIR", 0,
@@ -240,18 +245,20 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'i':
 		if (parse_seconds(arg, MAX_TIMEOUT_S, &config->idle_timeout_ns))
-			argp_error(state, "--idle-timeout: '%s' is not a number of seconds in [0, %d]",
+			argp_error(state,
+				   "--idle-timeout: '%s' is not a number of seconds in [0, %d]",
 				   arg, MAX_TIMEOUT_S);
 		break;
 	case 'a':
 		if (parse_seconds(arg, MAX_TIMEOUT_S, &config->active_timeout_ns))
 			argp_error(state,
-				   "--active-timeout: '%s' is not a number of seconds in [0, %d]", arg,
-				   MAX_TIMEOUT_S);
+				   "--active-timeout: '%s' is not a number of seconds in [0, %d]",
+				   arg, MAX_TIMEOUT_S);
 		break;
 	case 's':
 		if (parse_u32(arg, 1, 1u << 24, &config->sampling))
-			argp_error(state, "--sample: '%s' is not an integer in [1, %u]", arg, 1u << 24);
+			argp_error(state, "--sample: '%s' is not an integer in [1, %u]", arg,
+				   1u << 24);
 		break;
 	case 'm':
 		if (parse_u32(arg, 1, 1u << 28, &config->max_flows))
@@ -268,7 +275,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'D':
 		if (parse_u32(arg, 10, 3600000, &env.drain_interval_ms))
-			argp_error(state, "--drain-interval: '%s' is not milliseconds in [10, 3600000]",
+			argp_error(state,
+				   "--drain-interval: '%s' is not milliseconds in [10, 3600000]",
 				   arg);
 		break;
 	case 'M': {
@@ -297,10 +305,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		kafka->brokers = arg;
 		break;
 	case OPT_TOPIC:
-		if (!*arg || strlen(arg) > 249 || arg[strspn(arg, "abcdefghijklmnopqrstuvwxyz"
-						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")])
-			argp_error(state, "--topic '%s': Kafka topics are 1 to 249 letters, digits, '.', "
-				   "'_' or '-'", arg);
+		if (!*arg || strlen(arg) > 249 ||
+		    arg[strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")])
+			argp_error(state,
+				   "--topic '%s': Kafka topics are 1 to 249 letters, digits, '.', "
+				   "'_' or '-'",
+				   arg);
 		kafka->topic = arg;
 		break;
 	case OPT_KAFKA_FORMAT:
@@ -335,7 +346,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_BATCH_MS:
 		if (parse_u32(arg, 1, 3600000, &kafka->batch_ms))
-			argp_error(state, "--batch-ms: '%s' is not milliseconds in [1, 3600000]", arg);
+			argp_error(state, "--batch-ms: '%s' is not milliseconds in [1, 3600000]",
+				   arg);
 		break;
 	case OPT_QUEUE_MAX_BYTES:
 		if (parse_bytes(arg, 4096, 1ull << 40, &bytes))
@@ -347,8 +359,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_SPOOL_MAX_BYTES:
 		if (parse_bytes(arg, 0, 1ull << 50, &kafka->spool_max_bytes))
-			argp_error(state, "--spool-max-bytes: '%s' is not a size (K, M, G suffixes)",
-				   arg);
+			argp_error(state,
+				   "--spool-max-bytes: '%s' is not a size (K, M, G suffixes)", arg);
 		break;
 	case OPT_FLUSH_TIMEOUT: {
 		uint64_t ns;
@@ -383,8 +395,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (env.replay_options.speed > 0 && !env.replay)
 			argp_error(state, "--speed paces a replay; it needs --replay");
 		if (!env.replay_options.file_count)
-			argp_error(state, env.replay ? "no capture file given (use '-' for standard input)"
-						     : "no interface given");
+			argp_error(state,
+				   env.replay ?
+					   "no capture file given (use '-' for standard input)" :
+					   "no interface given");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -125,7 +125,7 @@ struct pcap_reader {
 	bool close_fd;
 	bool regular; /* reads never block, so fill the buffer completely */
 	bool gzip;
-	bool in_eof;	 /* read(2) returned 0 */
+	bool in_eof; /* read(2) returned 0 */
 	bool gz_truncated;
 	uint8_t *buf;
 	struct gzip_inflater *inflater;
@@ -320,7 +320,7 @@ static int pcap_step(struct pcap_reader *r, struct pcap_packet *pkt)
 	}
 	pkt->data = p + PCAP_REC_HDR_LEN;
 	pkt->ts_ns =
-	    rd32(p, r->swapped) * NSEC_PER_SEC + rd32(p + 4, r->swapped) * (uint64_t)r->ts_unit;
+		rd32(p, r->swapped) * NSEC_PER_SEC + rd32(p + 4, r->swapped) * (uint64_t)r->ts_unit;
 	pkt->cap_len = caplen;
 	pkt->orig_len = rd32(p + 12, r->swapped);
 	pkt->link_type = r->link_type;
@@ -405,7 +405,7 @@ static always_inline int pcapng_run(struct pcap_reader *r, struct pcap_packet *p
 		/* len - 32 wraps for short blocks, so one compare covers both bounds */
 		if (unlikely(rd32(p, swapped) != PCAPNG_EPB ||
 			     len - (PCAPNG_EPB_HDR_LEN + 4) >
-				 PCAPNG_MAX_BLOCK - (PCAPNG_EPB_HDR_LEN + 4) ||
+				     PCAPNG_MAX_BLOCK - (PCAPNG_EPB_HDR_LEN + 4) ||
 			     (len & 3) || len > (size_t)(end - p) || ifid >= if_count ||
 			     caplen > len - (PCAPNG_EPB_HDR_LEN + 4) ||
 			     caplen > PCAP_READER_MAX_RECORD || rd32(p + len - 4, swapped) != len))
@@ -460,8 +460,9 @@ static int pcapng_interface_add(struct pcap_reader *r, const uint8_t *p, uint32_
 			break;
 		if (opt_len > (size_t)(opt_end - opt) - 4)
 			return reader_fail(
-			    r, PCAP_READER_CORRUPT, offset,
-			    "interface description option %u runs past the end of its block", code);
+				r, PCAP_READER_CORRUPT, offset,
+				"interface description option %u runs past the end of its block",
+				code);
 		if (code == PCAPNG_OPT_TSRESOL || code == PCAPNG_OPT_TSOFFSET) {
 			if (opt_len != (code == PCAPNG_OPT_TSRESOL ? 1 : 8))
 				return reader_fail(r, PCAP_READER_CORRUPT, offset,
@@ -535,9 +536,10 @@ static int pcapng_step(struct pcap_reader *r, struct pcap_packet *pkt)
 	}
 	len = rd32(p + 4, sw);
 	if (len < PCAPNG_MIN_BLOCK || (len & 3))
-		return reader_fail(
-		    r, PCAP_READER_CORRUPT, offset, "block type 0x%x has length %u, %s", type, len,
-		    len < PCAPNG_MIN_BLOCK ? "below the 12-byte minimum" : "not a multiple of 4");
+		return reader_fail(r, PCAP_READER_CORRUPT, offset,
+				   "block type 0x%x has length %u, %s", type, len,
+				   len < PCAPNG_MIN_BLOCK ? "below the 12-byte minimum" :
+							    "not a multiple of 4");
 	if (len > PCAPNG_MAX_BLOCK)
 		return reader_fail(r, PCAP_READER_CORRUPT, offset,
 				   "block type 0x%x has length %u, over the %u-byte limit", type,
@@ -563,16 +565,16 @@ static int pcapng_step(struct pcap_reader *r, struct pcap_packet *pkt)
 					   caplen, PCAP_READER_MAX_RECORD);
 		if (caplen > len - (PCAPNG_EPB_HDR_LEN + 4))
 			return reader_fail(
-			    r, PCAP_READER_CORRUPT, offset,
-			    "packet block captured length %u is larger than its %u-byte block",
-			    caplen, len);
+				r, PCAP_READER_CORRUPT, offset,
+				"packet block captured length %u is larger than its %u-byte block",
+				caplen, len);
 		head = PCAPNG_EPB_HDR_LEN + pad4(caplen);
 		break;
 	case PCAPNG_SPB:
 		if (r->if_count == 0)
 			return reader_fail(
-			    r, PCAP_READER_CORRUPT, offset,
-			    "simple packet block without an interface description block");
+				r, PCAP_READER_CORRUPT, offset,
+				"simple packet block without an interface description block");
 		/* no captured length field: the smallest of wire length, snaplen and block room */
 		caplen = rd32(p + 8, sw);
 		if (r->ifs[0].snaplen && caplen > r->ifs[0].snaplen)
@@ -612,9 +614,9 @@ static int pcapng_step(struct pcap_reader *r, struct pcap_packet *pkt)
 		big = true;
 	} else if (rd32(p + len - 4, sw) != len) {
 		return reader_fail(
-		    r, PCAP_READER_CORRUPT, offset,
-		    "block type 0x%x: trailing length %u differs from leading length %u", type,
-		    rd32(p + len - 4, sw), len);
+			r, PCAP_READER_CORRUPT, offset,
+			"block type 0x%x: trailing length %u differs from leading length %u", type,
+			rd32(p + len - 4, sw), len);
 	}
 
 	switch (type) {
@@ -685,11 +687,11 @@ static int reader_parse(struct pcap_reader *r, struct pcap_packet *pkts, int max
 	while (n < max) {
 		/* the byte order is hoisted out of the record loops */
 		if (r->pcapng)
-			n += r->swapped ? pcapng_run(r, pkts + n, max - n, true)
-					: pcapng_run(r, pkts + n, max - n, false);
+			n += r->swapped ? pcapng_run(r, pkts + n, max - n, true) :
+					  pcapng_run(r, pkts + n, max - n, false);
 		else
-			n += r->swapped ? pcap_run(r, pkts + n, max - n, true)
-					: pcap_run(r, pkts + n, max - n, false);
+			n += r->swapped ? pcap_run(r, pkts + n, max - n, true) :
+					  pcap_run(r, pkts + n, max - n, false);
 		if (n == max)
 			break;
 		ret = r->pcapng ? pcapng_step(r, &pkts[n]) : pcap_step(r, &pkts[n]);
@@ -740,7 +742,7 @@ static void inflater_finish(struct pcap_reader *r)
 /* Could more bytes come in without blocking? Lets a pipe deliver what it has without waiting. */
 static bool stream_has_input(struct pcap_reader *r)
 {
-	struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
 
 	if (r->regular || r->in_eof)
 		return true;
@@ -818,9 +820,9 @@ static int stream_skip(struct pcap_reader *r)
 	trailer = rd32(r->pos, r->swapped);
 	if (trailer != r->skip_len)
 		return reader_fail(
-		    r, PCAP_READER_CORRUPT, r->skip_offset,
-		    "block type 0x%x: trailing length %u differs from leading length %u",
-		    r->skip_type, trailer, r->skip_len);
+			r, PCAP_READER_CORRUPT, r->skip_offset,
+			"block type 0x%x: trailing length %u differs from leading length %u",
+			r->skip_type, trailer, r->skip_len);
 	r->pos += 4;
 	r->skipping = false;
 	return 0;

@@ -17,19 +17,19 @@
 #define PCAP_READER_MAX_RECORD (256 * 1024)
 
 struct pcap_packet {
-	const uint8_t *data;	/* cap_len captured bytes */
-	uint64_t ts_ns;		/* Unix epoch ns: seconds * 1e9 + fraction * unit, as written */
+	const uint8_t *data; /* cap_len captured bytes */
+	uint64_t ts_ns;	     /* Unix epoch ns: seconds * 1e9 + fraction * unit, as written */
 	uint32_t cap_len;
-	uint32_t orig_len;	/* length on the wire */
-	uint32_t link_type;	/* LINKTYPE_* of the interface that captured it */
-	uint32_t interface_id;	/* pcapng interface, 0 for pcap */
+	uint32_t orig_len;     /* length on the wire */
+	uint32_t link_type;    /* LINKTYPE_* of the interface that captured it */
+	uint32_t interface_id; /* pcapng interface, 0 for pcap */
 };
 
 enum pcap_reader_status {
-	PCAP_READER_OK = 0,		/* batch returned, or clean end of file */
-	PCAP_READER_TRUNCATED = 1,	/* the file ends inside its last record: a warning */
-	PCAP_READER_CORRUPT = 2,	/* malformed file: reading stopped at the offset given */
-	PCAP_READER_IO_ERROR = 3,	/* read(2) or decompression failed */
+	PCAP_READER_OK = 0,	   /* batch returned, or clean end of file */
+	PCAP_READER_TRUNCATED = 1, /* the file ends inside its last record: a warning */
+	PCAP_READER_CORRUPT = 2,   /* malformed file: reading stopped at the offset given */
+	PCAP_READER_IO_ERROR = 3,  /* read(2) or decompression failed */
 };
 
 struct pcap_reader;

@@ -46,12 +46,12 @@ struct replay_state {
 	const struct replay_options *options;
 	struct replay_engine *engine;
 	struct exporter *exporter;
-	uint64_t watermark_ns;		/* latest packet time seen */
+	uint64_t watermark_ns; /* latest packet time seen */
 	uint64_t next_scan_ns;
 	uint64_t scan_interval_ns;
 	int scan_started;
 	uint64_t packets_read;
-	uint64_t capture_bytes;		/* bytes of all captures consumed */
+	uint64_t capture_bytes; /* bytes of all captures consumed */
 	int files_failed;
 	int files_truncated;
 	/* pacing (--speed): packet time maps to wall time from the first packet on */
@@ -237,7 +237,8 @@ static void replay_summary(const struct replay_state *state, const uint64_t *cou
 		"records", (unsigned long long)state->exporter->records, "bytes_recorded",
 		(unsigned long long)state->exporter->bytes);
 	for (i = 0; i < FLOW_CNT_MAX; i++)
-		fprintf(stderr, "  %-24s %llu\n", flow_counter_names[i], (unsigned long long)counters[i]);
+		fprintf(stderr, "  %-24s %llu\n", flow_counter_names[i],
+			(unsigned long long)counters[i]);
 	fprintf(stderr, "  %-24s %.3f s (%.2f Mpps)\n", "elapsed", seconds,
 		seconds > 0 ? (double)state->packets_read / seconds / 1e6 : 0.0);
 }
@@ -266,7 +267,8 @@ int replay_run(const struct replay_options *options)
 		err = replay_engine_user_new(&options->engine_config, sink, &state.engine);
 	if (err) {
 		pr_warn("cannot start the %s engine: %s\n",
-			options->engine == REPLAY_ENGINE_KERNEL ? "kernel" : "user", strerror(-err));
+			options->engine == REPLAY_ENGINE_KERNEL ? "kernel" : "user",
+			strerror(-err));
 		exporter_close(&exporter, 0, NULL);
 		return EXIT_FAILURE_RUNTIME;
 	}

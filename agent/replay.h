@@ -10,10 +10,10 @@
 
 /* Exit statuses of flowagent, documented in --help and the README. */
 enum flowagent_exit {
-	EXIT_OK = 0,		/* every input read (a truncated last record is only a warning) */
+	EXIT_OK = 0,		  /* every input read (a truncated last record is only a warning) */
 	EXIT_FAILURE_RUNTIME = 1, /* could not run: BPF load, memory, output write */
-	EXIT_USAGE = 2,		/* bad command line */
-	EXIT_INPUT_ERROR = 3,	/* an input could not be opened or was corrupt; the rest was read */
+	EXIT_USAGE = 2,		  /* bad command line */
+	EXIT_INPUT_ERROR = 3, /* an input could not be opened or was corrupt; the rest was read */
 };
 
 enum replay_engine_kind {
@@ -27,9 +27,9 @@ struct replay_options {
 	enum replay_engine_kind engine;
 	struct replay_engine_config engine_config;
 	int show_progress;
-	double speed;					/* > 0: pace packets at this multiple of trace time */
-	const struct kafka_export_config *kafka;	/* NULL: JSON lines on standard output */
-	int flush_timeout_ms;				/* Kafka, at the end */
+	double speed; /* > 0: pace packets at this multiple of trace time */
+	const struct kafka_export_config *kafka; /* NULL: JSON lines on standard output */
+	int flush_timeout_ms;			 /* Kafka, at the end */
 };
 
 /*

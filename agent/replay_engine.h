@@ -16,8 +16,8 @@
 struct replay_engine_config {
 	uint64_t idle_timeout_ns;
 	uint64_t active_timeout_ns;
-	uint32_t sampling;	/* 1:N */
-	uint32_t max_flows;	/* kernel engine: flow map size */
+	uint32_t sampling;  /* 1:N */
+	uint32_t max_flows; /* kernel engine: flow map size */
 };
 
 /* Where finished records go. */

@@ -17,17 +17,17 @@
 #include "spool.h"
 #include "wire.h"
 
-#define SPOOL_MAGIC	  "FLSP"
-#define SPOOL_HEADER_LEN  16
-#define SPOOL_SUFFIX	  ".batch"
-#define SEQUENCE_FILE	  "sequence"
-#define LOCK_FILE	  ".lock"
+#define SPOOL_MAGIC	 "FLSP"
+#define SPOOL_HEADER_LEN 16
+#define SPOOL_SUFFIX	 ".batch"
+#define SEQUENCE_FILE	 "sequence"
+#define LOCK_FILE	 ".lock"
 /* %020 digits + suffix */
-#define NAME_LEN	  (20 + sizeof(SPOOL_SUFFIX) - 1)
+#define NAME_LEN (20 + sizeof(SPOOL_SUFFIX) - 1)
 
 struct spool_entry {
 	uint64_t sequence;
-	uint64_t size;		/* file size */
+	uint64_t size; /* file size */
 	uint32_t records;
 	int sending;
 };
@@ -41,7 +41,7 @@ struct spool {
 	uint64_t bytes;
 	uint64_t records;
 	uint64_t next_sequence;
-	struct spool_entry *entries;	/* sorted by sequence */
+	struct spool_entry *entries; /* sorted by sequence */
 	uint32_t count;
 	uint32_t capacity;
 	uint32_t sending;
@@ -142,8 +142,8 @@ static int load_sequence(struct spool *spool)
 	uint8_t stored[8];
 	ssize_t n;
 
-	spool->sequence_fd = openat(spool->dir_fd, SEQUENCE_FILE, O_RDWR | O_CREAT | O_CLOEXEC,
-				    0600);
+	spool->sequence_fd =
+		openat(spool->dir_fd, SEQUENCE_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (spool->sequence_fd < 0)
 		return -errno;
 	n = pread(spool->sequence_fd, stored, sizeof(stored), 0);
@@ -193,7 +193,7 @@ static int scan_dir(struct spool *spool)
 			break;
 		}
 		entry.size = (uint64_t)st.st_size;
-		/* A file whose header is unreadable is kept in the index and reported when taken. */
+		/* A file with an unreadable header stays in the index, reported when taken. */
 		read_spool_header(fd, entry.size, &entry.records, &crc);
 		close(fd);
 		err = entry_insert(spool, &entry);
@@ -223,7 +223,8 @@ int spool_open(const char *dir, uint64_t max_bytes, struct spool **out, char *er
 	}
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		ret = -errno;
-		snprintf(err, err_len, "spool directory %s: cannot create: %s", dir, strerror(-ret));
+		snprintf(err, err_len, "spool directory %s: cannot create: %s", dir,
+			 strerror(-ret));
 		goto fail;
 	}
 	spool->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -248,7 +249,8 @@ int spool_open(const char *dir, uint64_t max_bytes, struct spool **out, char *er
 	if (!ret)
 		ret = load_sequence(spool);
 	if (ret) {
-		snprintf(err, err_len, "spool directory %s: cannot read it: %s", dir, strerror(-ret));
+		snprintf(err, err_len, "spool directory %s: cannot read it: %s", dir,
+			 strerror(-ret));
 		goto fail;
 	}
 	*out = spool;
@@ -392,7 +394,8 @@ int spool_take(struct spool *spool, uint64_t *sequence, uint32_t *records, void 
 		free(data);
 		snprintf(err, err_len,
 			 "spool file %s/%s: payload checksum mismatch; %u records set aside as "
-			 "%s.corrupt", spool->dir, name, *records, name);
+			 "%s.corrupt",
+			 spool->dir, name, *records, name);
 		set_aside(spool, entry, name);
 		return -EBADMSG;
 	}

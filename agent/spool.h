@@ -40,8 +40,8 @@ void spool_retry(struct spool *spool, uint64_t sequence);
 
 uint64_t spool_bytes(const struct spool *spool);
 uint64_t spool_max_bytes(const struct spool *spool);
-uint32_t spool_batches(const struct spool *spool);	/* every file, waiting or being sent */
-uint32_t spool_waiting(const struct spool *spool);	/* files not being sent */
+uint32_t spool_batches(const struct spool *spool); /* every file, waiting or being sent */
+uint32_t spool_waiting(const struct spool *spool); /* files not being sent */
 uint64_t spool_records(const struct spool *spool);
 const char *spool_dir(const struct spool *spool);
 

@@ -14,14 +14,14 @@
 #include "flow.h"
 #include "flow_parse.h"
 
-#define EEXIST 17
+#define EEXIST	  17
 #define TC_ACT_OK 0
 
 /* Load-time configuration, set through skel->rodata before load. */
-const volatile __u32 sampling_rate = 1;		/* 1:N packet sampling */
-const volatile __u32 use_replay_meta = 0;	/* take ts/lengths/link type from XDP metadata */
+const volatile __u32 sampling_rate = 1;	  /* 1:N packet sampling */
+const volatile __u32 use_replay_meta = 0; /* take ts/lengths/link type from XDP metadata */
 const volatile __u32 link_type = FLOW_LINKTYPE_ETHERNET;
-const volatile __u64 idle_timeout_ns = 0;	/* 0: userspace expires records */
+const volatile __u64 idle_timeout_ns = 0; /* 0: userspace expires records */
 const volatile __u64 active_timeout_ns = 0;
 
 /* All maps of the flow meter. */
@@ -30,7 +30,7 @@ struct flow_table_map {
 	__type(key, struct flow_key);
 	__type(value, struct flow_metrics);
 	__uint(max_entries, 65536); /* --max-flows */
-} flow_table SEC(".maps"); /* flow_key -> per-CPU flow_metrics */
+} flow_table SEC(".maps");	    /* flow_key -> per-CPU flow_metrics */
 
 /*
  * 0 -> the flow map packets go to. Live capture swaps a fresh map in to drain the old one
@@ -151,7 +151,8 @@ static __always_inline void counter_add(__u32 counter, __u64 value)
 		*count += value;
 }
 
-static __always_inline void flow_export(const struct flow_key *key, const struct flow_metrics *stats)
+static __always_inline void flow_export(const struct flow_key *key,
+					const struct flow_metrics *stats)
 {
 	struct flow_record *record = bpf_ringbuf_reserve(&flow_exports, sizeof(*record), 0);
 

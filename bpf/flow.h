@@ -29,21 +29,21 @@ enum flow_direction {
 struct flow_key {
 	__u8 src_addr[FLOW_ADDR_LEN];
 	__u8 dst_addr[FLOW_ADDR_LEN];
-	__u32 ifindex;		/* 0 in replay */
-	__u16 vlan;		/* outermost VLAN id, 0 if untagged */
+	__u32 ifindex; /* 0 in replay */
+	__u16 vlan;    /* outermost VLAN id, 0 if untagged */
 	__u16 src_port;
 	__u16 dst_port;
 	__u8 proto;
-	__u8 direction;		/* enum flow_direction */
+	__u8 direction; /* enum flow_direction */
 };
 _Static_assert(sizeof(struct flow_key) == 44, "flow_key layout is part of the wire format");
 
 struct flow_metrics {
 	__u64 packets;
-	__u64 bytes;		/* L3 octets */
-	__u64 first_seen_ns;	/* Unix epoch in replay; kernel clock until userspace converts */
+	__u64 bytes;	     /* L3 octets */
+	__u64 first_seen_ns; /* Unix epoch in replay; kernel clock until userspace converts */
 	__u64 last_seen_ns;
-	__u8 tcp_flags;		/* OR of every TCP flags byte seen */
+	__u8 tcp_flags; /* OR of every TCP flags byte seen */
 	__u8 pad[7];
 };
 _Static_assert(sizeof(struct flow_metrics) == 40, "flow_metrics is shared with the kernel");
@@ -51,7 +51,7 @@ _Static_assert(sizeof(struct flow_metrics) == 40, "flow_metrics is shared with t
 /* One exported flow: what the ring buffer carries and what the output writers format. */
 struct flow_record {
 	struct flow_key key;
-	__u32 sampling;		/* 1:N packet sampling in force; 1 = every packet */
+	__u32 sampling; /* 1:N packet sampling in force; 1 = every packet */
 	struct flow_metrics stats;
 };
 _Static_assert(sizeof(struct flow_record) == 88, "flow_record is shared with the kernel");
@@ -63,7 +63,7 @@ _Static_assert(sizeof(struct flow_record) == 88, "flow_record is shared with the
 struct flow_replay_meta {
 	__u64 ts_ns;
 	__u32 orig_len;
-	__u32 cap_len;		/* may be below the test-run frame, which must be >= 14 bytes */
+	__u32 cap_len; /* may be below the test-run frame, which must be >= 14 bytes */
 	__u32 link_type;
 	__u32 pad;
 };
@@ -75,28 +75,28 @@ _Static_assert(sizeof(struct flow_replay_meta) == 24, "XDP metadata must be <= 3
  * MAP_FULL or META_INVALID. The notes after FLOW_CNT_NOTES_FIRST count recorded packets again.
  */
 enum flow_counter {
-	FLOW_CNT_PACKETS = 0,		/* every packet the program saw */
-	FLOW_CNT_RECORDED,		/* added to a flow */
-	FLOW_CNT_SAMPLED_OUT,		/* skipped by 1:N sampling */
-	FLOW_CNT_NON_IP,		/* not IPv4/IPv6 (ARP, LLC, MPLS/PPP payload not IP, ...) */
-	FLOW_CNT_LINK_UNSUPPORTED,	/* link type the parser does not know */
-	FLOW_CNT_LINK_TRUNCATED,	/* link-layer header cut short by the snaplen */
-	FLOW_CNT_VLAN_TOO_DEEP,		/* more than FLOW_MAX_VLAN_TAGS tags */
-	FLOW_CNT_MPLS_TOO_DEEP,		/* no bottom of stack within FLOW_MAX_MPLS_LABELS */
-	FLOW_CNT_IP_BAD_VERSION,	/* version does not match the ethertype or link type */
-	FLOW_CNT_IP_BAD_HEADER_LEN,	/* IPv4 IHL < 5 */
-	FLOW_CNT_IP_BAD_TOTAL_LEN,	/* IPv4 total length < header length */
-	FLOW_CNT_IP_TRUNCATED,		/* IP fixed header cut short by the snaplen */
-	FLOW_CNT_MAP_FULL,		/* flow table full: packet not recorded */
-	FLOW_CNT_META_INVALID,		/* replay metadata missing */
+	FLOW_CNT_PACKETS = 0,	    /* every packet the program saw */
+	FLOW_CNT_RECORDED,	    /* added to a flow */
+	FLOW_CNT_SAMPLED_OUT,	    /* skipped by 1:N sampling */
+	FLOW_CNT_NON_IP,	    /* not IPv4/IPv6 (ARP, LLC, MPLS/PPP payload not IP, ...) */
+	FLOW_CNT_LINK_UNSUPPORTED,  /* link type the parser does not know */
+	FLOW_CNT_LINK_TRUNCATED,    /* link-layer header cut short by the snaplen */
+	FLOW_CNT_VLAN_TOO_DEEP,	    /* more than FLOW_MAX_VLAN_TAGS tags */
+	FLOW_CNT_MPLS_TOO_DEEP,	    /* no bottom of stack within FLOW_MAX_MPLS_LABELS */
+	FLOW_CNT_IP_BAD_VERSION,    /* version does not match the ethertype or link type */
+	FLOW_CNT_IP_BAD_HEADER_LEN, /* IPv4 IHL < 5 */
+	FLOW_CNT_IP_BAD_TOTAL_LEN,  /* IPv4 total length < header length */
+	FLOW_CNT_IP_TRUNCATED,	    /* IP fixed header cut short by the snaplen */
+	FLOW_CNT_MAP_FULL,	    /* flow table full: packet not recorded */
+	FLOW_CNT_META_INVALID,	    /* replay metadata missing */
 	FLOW_CNT_NOTES_FIRST,
 	FLOW_CNT_L4_TRUNCATED = FLOW_CNT_NOTES_FIRST, /* recorded with ports 0 */
-	FLOW_CNT_FRAGMENT,		/* non-first fragment, recorded with ports 0 */
-	FLOW_CNT_IPV6_EXT_LIMIT,	/* > FLOW_MAX_IPV6_EXT headers, recorded with ports 0 */
-	FLOW_CNT_BYTES_FROM_FRAME,	/* IP length field 0: bytes taken from the frame */
-	FLOW_CNT_SPLIT,			/* a record closed by the idle or active timeout */
-	FLOW_CNT_FLOW_CREATED,		/* a new entry in the flow map */
-	FLOW_CNT_EXPORT_LOST,		/* records lost: ring buffer full */
+	FLOW_CNT_FRAGMENT,	   /* non-first fragment, recorded with ports 0 */
+	FLOW_CNT_IPV6_EXT_LIMIT,   /* > FLOW_MAX_IPV6_EXT headers, recorded with ports 0 */
+	FLOW_CNT_BYTES_FROM_FRAME, /* IP length field 0: bytes taken from the frame */
+	FLOW_CNT_SPLIT,		   /* a record closed by the idle or active timeout */
+	FLOW_CNT_FLOW_CREATED,	   /* a new entry in the flow map */
+	FLOW_CNT_EXPORT_LOST,	   /* records lost: ring buffer full */
 	FLOW_CNT_MAX,
 };
 
@@ -106,8 +106,8 @@ enum flow_counter {
  * packet, or active_ns or more after its first one. Time that runs backwards never splits.
  * A timeout of 0 disables that rule (live capture exports from userspace instead).
  */
-FLOW_INLINE int flow_metrics_should_split(const struct flow_metrics *stats, __u64 ts_ns, __u64 idle_ns,
-					__u64 active_ns)
+FLOW_INLINE int flow_metrics_should_split(const struct flow_metrics *stats, __u64 ts_ns,
+					  __u64 idle_ns, __u64 active_ns)
 {
 	if (idle_ns && ts_ns > stats->last_seen_ns && ts_ns - stats->last_seen_ns > idle_ns)
 		return 1;

@@ -13,72 +13,73 @@
 #include "flow.h"
 
 /* Link types (LINKTYPE_* of pcap/pcapng). */
-#define FLOW_LINKTYPE_NULL	  0
-#define FLOW_LINKTYPE_ETHERNET	  1
-#define FLOW_LINKTYPE_RAW_OLD12	  12	/* DLT_RAW as some writers store it */
-#define FLOW_LINKTYPE_RAW_OLD14	  14
-#define FLOW_LINKTYPE_RAW	  101
-#define FLOW_LINKTYPE_LOOP	  108
-#define FLOW_LINKTYPE_LINUX_SLL	  113
-#define FLOW_LINKTYPE_IPV4	  228
-#define FLOW_LINKTYPE_IPV6	  229
-#define FLOW_LINKTYPE_LINUX_SLL2  276
+#define FLOW_LINKTYPE_NULL	 0
+#define FLOW_LINKTYPE_ETHERNET	 1
+#define FLOW_LINKTYPE_RAW_OLD12	 12 /* DLT_RAW as some writers store it */
+#define FLOW_LINKTYPE_RAW_OLD14	 14
+#define FLOW_LINKTYPE_RAW	 101
+#define FLOW_LINKTYPE_LOOP	 108
+#define FLOW_LINKTYPE_LINUX_SLL	 113
+#define FLOW_LINKTYPE_IPV4	 228
+#define FLOW_LINKTYPE_IPV6	 229
+#define FLOW_LINKTYPE_LINUX_SLL2 276
 
-#define FLOW_MAX_VLAN_TAGS	  4
-#define FLOW_MAX_MPLS_LABELS	  8
-#define FLOW_MAX_IPV6_EXT	  8
+#define FLOW_MAX_VLAN_TAGS   4
+#define FLOW_MAX_MPLS_LABELS 8
+#define FLOW_MAX_IPV6_EXT    8
 /*
  * The parser never looks past this many bytes of a frame. It bounds every offset for the
  * verifier, and it is below the 3.5 KiB a BPF_PROG_TEST_RUN frame can hold, so the kernel
  * replay engine sees exactly what the userspace one sees.
  */
-#define FLOW_PARSE_MAX_BYTES	  2048
+#define FLOW_PARSE_MAX_BYTES 2048
 
-#define FLOW_ETH_P_IPV4		  0x0800
-#define FLOW_ETH_P_IPV6		  0x86dd
-#define FLOW_ETH_P_8021Q	  0x8100
-#define FLOW_ETH_P_8021AD	  0x88a8
-#define FLOW_ETH_P_QINQ_OLD	  0x9100
-#define FLOW_ETH_P_MPLS_UC	  0x8847
-#define FLOW_ETH_P_MPLS_MC	  0x8848
-#define FLOW_ETH_P_PPPOE_SESSION  0x8864
-#define FLOW_PPP_IPV4		  0x0021
-#define FLOW_PPP_IPV6		  0x0057
+#define FLOW_ETH_P_IPV4		 0x0800
+#define FLOW_ETH_P_IPV6		 0x86dd
+#define FLOW_ETH_P_8021Q	 0x8100
+#define FLOW_ETH_P_8021AD	 0x88a8
+#define FLOW_ETH_P_QINQ_OLD	 0x9100
+#define FLOW_ETH_P_MPLS_UC	 0x8847
+#define FLOW_ETH_P_MPLS_MC	 0x8848
+#define FLOW_ETH_P_PPPOE_SESSION 0x8864
+#define FLOW_PPP_IPV4		 0x0021
+#define FLOW_PPP_IPV6		 0x0057
 
-#define FLOW_IPPROTO_HOPOPTS	  0
-#define FLOW_IPPROTO_ICMP	  1
-#define FLOW_IPPROTO_TCP	  6
-#define FLOW_IPPROTO_UDP	  17
-#define FLOW_IPPROTO_ROUTING	  43
-#define FLOW_IPPROTO_FRAGMENT	  44
-#define FLOW_IPPROTO_AH		  51
-#define FLOW_IPPROTO_ICMPV6	  58
-#define FLOW_IPPROTO_DSTOPTS	  60
-#define FLOW_IPPROTO_SCTP	  132
-#define FLOW_IPPROTO_UDPLITE	  136
+#define FLOW_IPPROTO_HOPOPTS  0
+#define FLOW_IPPROTO_ICMP     1
+#define FLOW_IPPROTO_TCP      6
+#define FLOW_IPPROTO_UDP      17
+#define FLOW_IPPROTO_ROUTING  43
+#define FLOW_IPPROTO_FRAGMENT 44
+#define FLOW_IPPROTO_AH	      51
+#define FLOW_IPPROTO_ICMPV6   58
+#define FLOW_IPPROTO_DSTOPTS  60
+#define FLOW_IPPROTO_SCTP     132
+#define FLOW_IPPROTO_UDPLITE  136
 
 /* Notes on a recorded packet, bit i counts in FLOW_CNT_NOTES_FIRST + i. */
-#define FLOW_NOTE(counter) (1u << ((counter) - FLOW_CNT_NOTES_FIRST))
+#define FLOW_NOTE(counter) (1u << ((counter)-FLOW_CNT_NOTES_FIRST))
 
 /* What the parser reads: the frame, and what the capture says about it. */
 struct flow_frame {
 	const __u8 *data;
-	const __u8 *data_end;	/* end of the readable buffer: the verifier's bound */
-	__u32 cap_len;		/* captured bytes, <= data_end - data, <= FLOW_PARSE_MAX_BYTES */
-	__u32 orig_len;		/* bytes on the wire */
+	const __u8 *data_end; /* end of the readable buffer: the verifier's bound */
+	__u32 cap_len;	      /* captured bytes, <= data_end - data, <= FLOW_PARSE_MAX_BYTES */
+	__u32 orig_len;	      /* bytes on the wire */
 	__u32 link_type;
 };
 
 /* What the parser returns besides the key. */
 struct flow_packet {
-	__u32 bytes;		/* L3 octets */
-	__u16 header_len;	/* L3 + TCP/UDP header bytes, 0 if not parsed: GSO segments repeat them */
+	__u32 bytes;	  /* L3 octets */
+	__u16 header_len; /* L3 + TCP/UDP header bytes, 0 if not parsed: GSO segments repeat them */
 	__u8 tcp_flags;
-	__u8 notes;		/* FLOW_NOTE() bits */
+	__u8 notes; /* FLOW_NOTE() bits */
 };
 
 #define FLOW_BE16(p) ((__u16)(((__u16)(p)[0] << 8) | (p)[1]))
-#define FLOW_LE32(p) ((__u32)(p)[0] | ((__u32)(p)[1] << 8) | ((__u32)(p)[2] << 16) | ((__u32)(p)[3] << 24))
+#define FLOW_LE32(p) \
+	((__u32)(p)[0] | ((__u32)(p)[1] << 8) | ((__u32)(p)[2] << 16) | ((__u32)(p)[3] << 24))
 
 /* The len bytes at off, or NULL when they were not captured. */
 FLOW_INLINE const __u8 *flow_bytes(const struct flow_frame *frame, __u32 off, __u32 len)
@@ -302,8 +303,8 @@ FLOW_INLINE int flow_null_family_version(const __u8 *p)
  * the link layer announces (0: read it from the header), else the counter to bump. The BPF
  * programs call this and then their own IP parse (see bpf/flow.bpf.c).
  */
-FLOW_INLINE int flow_parse_link(const struct flow_frame *frame, struct flow_key *key,
-				__u32 *ip_off, int *ip_version)
+FLOW_INLINE int flow_parse_link(const struct flow_frame *frame, struct flow_key *key, __u32 *ip_off,
+				int *ip_version)
 {
 	const __u8 *p;
 	__u32 off = 0;

@@ -83,10 +83,10 @@ void collector_metrics_render(void *ctx, struct prom_writer *out)
 		     "Messages the wire decoder rejected.", s.messages_rejected);
 	prom_counter(out, "flowcollector_duplicate_batches_total",
 		     "Batches stored before, skipped.", s.duplicate_batches);
-	prom_gauge(out, "flowcollector_batches_missing",
-		   "Batches missing from agents' sequences.", s.batches_missing);
-	prom_counter(out, "flowcollector_agent_restarts_total",
-		     "Agent restarts seen in sequences.", s.agent_restarts);
+	prom_gauge(out, "flowcollector_batches_missing", "Batches missing from agents' sequences.",
+		   s.batches_missing);
+	prom_counter(out, "flowcollector_agent_restarts_total", "Agent restarts seen in sequences.",
+		     s.agent_restarts);
 	prom_gauge(out, "flowcollector_rows_pending", "Rows waiting for the next insert.",
 		   s.pending_rows);
 	prom_family(out, "flowcollector_consumer_lag", "gauge",

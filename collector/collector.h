@@ -17,9 +17,9 @@
 
 enum collector_exit {
 	EXIT_OK = 0,
-	EXIT_FAILURE_RUNTIME = 1,	/* the store or Kafka failed */
+	EXIT_FAILURE_RUNTIME = 1, /* the store or Kafka failed */
 	EXIT_USAGE = 2,
-	EXIT_INPUT_ERROR = 3,		/* --input: records were rejected; the rest is stored */
+	EXIT_INPUT_ERROR = 3, /* --input: records were rejected; the rest is stored */
 };
 
 /* Set by SIGINT, SIGTERM and SIGHUP: every loop stops at its next step. */

@@ -18,8 +18,7 @@
 #include "views.h"
 
 /* Opens the store and, when asked, brings its schema up to date. */
-static int open_store(const struct command_options *options, struct store **store,
-		      int apply_schema)
+static int open_store(const struct command_options *options, struct store **store, int apply_schema)
 {
 	char err[1024];
 	int ret;
@@ -51,8 +50,8 @@ static int ingest_input(struct collector *c, const struct command_options *optio
 	int rejected;
 
 	if (!file) {
-		pr_warn("--input %s: %s\n", options->input, from_stdin ? "no standard input"
-									 : strerror(errno));
+		pr_warn("--input %s: %s\n", options->input,
+			from_stdin ? "no standard input" : strerror(errno));
 		return EXIT_USAGE;
 	}
 	rejected = file_source_run(c, file, from_stdin ? "stdin" : options->input);
@@ -156,9 +155,10 @@ int command_geo(const struct command_options *options)
 			free(rows.rows);
 			return EXIT_INPUT_ERROR;
 		}
-		fprintf(stderr, "flowcollector: %s: %s, %" PRIu64 " ranges, %" PRIu64 " prefixes, "
-			"%" PRIu64 " unknown skipped, %" PRIu64 " malformed skipped\n", path,
-			stats.format, stats.ranges, stats.prefixes, stats.skipped_unknown,
+		fprintf(stderr,
+			"flowcollector: %s: %s, %" PRIu64 " ranges, %" PRIu64 " prefixes, "
+			"%" PRIu64 " unknown skipped, %" PRIu64 " malformed skipped\n",
+			path, stats.format, stats.ranges, stats.prefixes, stats.skipped_unknown,
 			stats.skipped_malformed);
 		if (stats.skipped_malformed)
 			status = EXIT_INPUT_ERROR;
@@ -171,8 +171,10 @@ int command_geo(const struct command_options *options)
 		pr_warn("loading geolocation into %s: %s\n", store_describe(store), err);
 		status = EXIT_FAILURE_RUNTIME;
 	} else {
-		fprintf(stderr, "flowcollector: %" PRIu64 " prefixes loaded into flows.geo_ranges; "
-			"region rollups rebuilt\n", rows.count);
+		fprintf(stderr,
+			"flowcollector: %" PRIu64 " prefixes loaded into flows.geo_ranges; "
+			"region rollups rebuilt\n",
+			rows.count);
 	}
 	free(rows.rows);
 	store_close(store);

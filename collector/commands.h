@@ -22,15 +22,15 @@ struct command_options {
 	struct store_options store;
 	struct migrate_options migrate;
 	struct ingest_options ingest;
-	struct kafka_source_options kafka;	/* brokers NULL: no Kafka */
-	const char *input;			/* --input FILE, "-" for input_stdin */
-	FILE *input_stdin;			/* standard input, moved away from fd 0 */
-	const struct sockaddr_storage *metrics_address;	/* NULL: no endpoint */
+	struct kafka_source_options kafka;		/* brokers NULL: no Kafka */
+	const char *input;				/* --input FILE, "-" for input_stdin */
+	FILE *input_stdin;				/* standard input, moved away from fd 0 */
+	const struct sockaddr_storage *metrics_address; /* NULL: no endpoint */
 	const char *html;
 	const char *tzdata;
 	uint64_t from, to;
 	int tsv;
-	char **args;				/* the command's words after its name */
+	char **args; /* the command's words after its name */
 	int arg_count;
 };
 

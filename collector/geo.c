@@ -11,17 +11,17 @@
 
 #include "geo.h"
 
-#define LINE_MAX_LEN	4096
-#define MAX_FIELDS	16
-#define CODES		(26 * 26)
-#define MAX_GEONAMES	4096	/* GeoLite2 country locations: ~250 */
+#define LINE_MAX_LEN 4096
+#define MAX_FIELDS   16
+#define CODES	     (26 * 26)
+#define MAX_GEONAMES 4096 /* GeoLite2 country locations: ~250 */
 
 typedef unsigned __int128 u128;
 
 struct country {
 	char *name;
 	float latitude, longitude;
-	int has_coordinates;	/* zones averaged into latitude and longitude */
+	int has_coordinates; /* zones averaged into latitude and longitude */
 };
 
 struct geoname {
@@ -337,7 +337,8 @@ static int load_geonames(struct loader *loader, char *err, size_t err_len)
 		 slash ? (int)(slash - loader->path + 1) : 0, loader->path);
 	file = gzopen(path, "rb");
 	if (!file) {
-		snprintf(err, err_len, "%s: GeoLite2 blocks need %s beside them", loader->path, path);
+		snprintf(err, err_len, "%s: GeoLite2 blocks need %s beside them", loader->path,
+			 path);
 		return -ENOENT;
 	}
 	loader->geonames = calloc(MAX_GEONAMES, sizeof(*loader->geonames));
@@ -364,8 +365,8 @@ static int load_geonames(struct loader *loader, char *err, size_t err_len)
 }
 
 /* network,geoname_id,registered_country_geoname_id,...: a CIDR each. */
-static int load_geolite_block(struct loader *loader, char **fields, int count,
-			      uint64_t line_number, char *err, size_t err_len)
+static int load_geolite_block(struct loader *loader, char **fields, int count, uint64_t line_number,
+			      char *err, size_t err_len)
 {
 	char *slash = count >= 3 ? strchr(fields[0], '/') : NULL;
 	uint32_t id;
@@ -440,18 +441,20 @@ int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, vo
 			continue;
 		if (geolite < 0) {
 			geolite = !strncmp(line, "network,", 8);
-			stats->format = geolite ? "GeoLite2 country CSV"
-				      : strchr(line, ':') ? "address ranges (Tor geoip6 or DB-IP lite)"
-				      : strchr(line, '.') ? "address ranges (DB-IP lite)"
-							  : "Tor geoip (decimal IPv4 ranges)";
+			stats->format = geolite ? "GeoLite2 country CSV" :
+					strchr(line, ':') ?
+						  "address ranges (Tor geoip6 or DB-IP lite)" :
+					strchr(line, '.') ? "address ranges (DB-IP lite)" :
+							    "Tor geoip (decimal IPv4 ranges)";
 			if (geolite) {
 				ret = load_geonames(loader, err, err_len);
 				continue;
 			}
 		}
 		count = split_csv(line, fields);
-		ret = geolite ? load_geolite_block(loader, fields, count, line_number, err, err_len)
-			      : load_ranges(loader, fields, count, line_number, err, err_len);
+		ret = geolite ?
+			      load_geolite_block(loader, fields, count, line_number, err, err_len) :
+			      load_ranges(loader, fields, count, line_number, err, err_len);
 	}
 	if (!ret && !gzeof(file)) {
 		int zerr;
@@ -509,7 +512,7 @@ static int put_string(uint8_t **buffer, size_t *len, size_t *cap, const char *s)
 int geo_rowbinary_append(uint8_t **buffer, size_t *len, size_t *cap,
 			 const struct geo_prefix *prefix)
 {
-	float values[2] = { prefix->latitude, prefix->longitude };	/* little-endian Float32 */
+	float values[2] = { prefix->latitude, prefix->longitude }; /* little-endian Float32 */
 
 	if (put_string(buffer, len, cap, prefix->prefix) ||
 	    put_string(buffer, len, cap, prefix->country_code) ||

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 struct geo_prefix {
-	char prefix[64];	/* "192.0.2.0/24" or "2001:db8::/32" */
+	char prefix[64]; /* "192.0.2.0/24" or "2001:db8::/32" */
 	char country_code[3];
 	const char *country_name;
 	float latitude, longitude;
@@ -25,8 +25,8 @@ struct geo_stats {
 	uint64_t lines;
 	uint64_t ranges;
 	uint64_t prefixes;
-	uint64_t skipped_unknown;	/* unknown country (??, ZZ, no geoname) */
-	uint64_t skipped_malformed;	/* lines that could not be read, each reported */
+	uint64_t skipped_unknown;   /* unknown country (??, ZZ, no geoname) */
+	uint64_t skipped_malformed; /* lines that could not be read, each reported */
 };
 
 int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, void *ctx,

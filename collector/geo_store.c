@@ -48,7 +48,8 @@ int geo_store_replace(struct store *store, const uint8_t *rows, size_t len, char
 
 	ret = store_exec(store, "TRUNCATE TABLE flows.geo_ranges", err, err_len);
 	if (!ret)
-		ret = store_insert_rowbinary(store, "INSERT INTO flows.geo_ranges (prefix, "
+		ret = store_insert_rowbinary(store,
+					     "INSERT INTO flows.geo_ranges (prefix, "
 					     "country_code, country_name, latitude, longitude) "
 					     "SETTINGS insert_deduplicate = 0",
 					     rows, len, err, err_len);
@@ -57,10 +58,12 @@ int geo_store_replace(struct store *store, const uint8_t *rows, size_t len, char
 	if (!ret)
 		ret = store_exec(store, "TRUNCATE TABLE flows.countries", err, err_len);
 	if (!ret)
-		ret = store_exec(store, "INSERT INTO flows.countries SELECT country_code, "
+		ret = store_exec(store,
+				 "INSERT INTO flows.countries SELECT country_code, "
 				 "any(country_name), any(latitude), any(longitude) FROM "
 				 "flows.geo_ranges GROUP BY country_code SETTINGS "
-				 "insert_deduplicate = 0", err, err_len);
+				 "insert_deduplicate = 0",
+				 err, err_len);
 	if (!ret)
 		ret = rebuild_regions(store, err, err_len);
 	return ret;

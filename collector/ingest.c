@@ -15,12 +15,12 @@
 #include "parse.h"
 #include "wire.h"
 
-#define ROW_PREFIX_MAX	(1 + WIRE_AGENT_ID_MAX + 8)	/* agent String and batch_seq */
-#define ROW_MAX		(ROW_PREFIX_MAX + WIRE_RECORD_SIZE)
-#define MAX_GAPS	64	/* missing ranges remembered per agent */
+#define ROW_PREFIX_MAX (1 + WIRE_AGENT_ID_MAX + 8) /* agent String and batch_seq */
+#define ROW_MAX	       (ROW_PREFIX_MAX + WIRE_RECORD_SIZE)
+#define MAX_GAPS       64 /* missing ranges remembered per agent */
 
-#define INSERT_COLUMNS                                                                              \
-	"agent, batch_seq, src_addr, dst_addr, src_port, dst_port, proto, tcp_flags, vlan, "       \
+#define INSERT_COLUMNS                                                                       \
+	"agent, batch_seq, src_addr, dst_addr, src_port, dst_port, proto, tcp_flags, vlan, " \
 	"ifindex, direction, sampling, packets, bytes, first_seen, last_seen"
 
 struct gap {
@@ -37,7 +37,7 @@ struct agent_state {
 /* An open-addressing set of (agent index, sequence): the batches stored. */
 struct seen_set {
 	uint64_t *sequences;
-	uint32_t *agents;	/* agent index + 1; 0 = empty slot */
+	uint32_t *agents; /* agent index + 1; 0 = empty slot */
 	size_t capacity;
 	size_t count;
 };
@@ -160,7 +160,8 @@ static void gap_fill(struct ingest *ingest, struct agent_state *agent, uint64_t 
 			continue;
 		ingest->stats.batches_missing--;
 		pr_info("agent %s: late batch %" PRIu64 " arrived; %" PRIu64 " batches still "
-			"missing\n", agent->id, sequence, ingest->stats.batches_missing);
+			"missing\n",
+			agent->id, sequence, ingest->stats.batches_missing);
 		if (gap->first == gap->last) {
 			agent->gaps[i] = agent->gaps[--agent->gap_count];
 		} else if (sequence == gap->first) {
@@ -199,8 +200,8 @@ static void track_sequence(struct ingest *ingest, uint32_t index, uint64_t seque
 	} else {
 		ingest->stats.batches_missing += missing;
 		pr_warn("agent %s: %" PRIu64 " batches missing (%" PRIu64 "..%" PRIu64 "), lost "
-			"before they reached Kafka or not yet arrived\n", agent->id, missing,
-			agent->max_sequence + 1, sequence - 1);
+			"before they reached Kafka or not yet arrived\n",
+			agent->id, missing, agent->max_sequence + 1, sequence - 1);
 		if (agent->gap_count < MAX_GAPS) {
 			agent->gaps[agent->gap_count].first = agent->max_sequence + 1;
 			agent->gaps[agent->gap_count++].last = sequence - 1;
@@ -297,7 +298,8 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 	}
 	ret = agent_index(ingest, header.agent_id, &index);
 	if (!ret)
-		ret = batch_begin(ingest, index, header.sequence, header.flags, header.record_count);
+		ret = batch_begin(ingest, index, header.sequence, header.flags,
+				  header.record_count);
 	if (ret <= 0)
 		return ret;
 	ret = rows_reserve(ingest, (size_t)header.record_count * ROW_MAX);
@@ -305,15 +307,16 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 		return ret;
 	prefix_len = row_prefix(prefix, header.agent_id, header.sequence);
 	for (i = 0; i < header.record_count; i++) {
-		const uint8_t *record = (const uint8_t *)data + header.header_len +
-					(size_t)i * header.record_size;
+		const uint8_t *record =
+			(const uint8_t *)data + header.header_len + (size_t)i * header.record_size;
 		struct flow_record decoded;
 		uint8_t *row = ingest->rows + ingest->rows_len;
 
 		if (wire_decode_record(data, &header, i, &decoded) != WIRE_OK) {
 			ingest->stats.records_rejected++;
 			pr_warn("%s: record %u of agent %s batch %" PRIu64 " rejected: %s\n", where,
-				i, header.agent_id, header.sequence, wire_strerror(WIRE_ERR_RECORD));
+				i, header.agent_id, header.sequence,
+				wire_strerror(WIRE_ERR_RECORD));
 			continue;
 		}
 		/* the record's first 81 bytes are already the table's RowBinary */
@@ -332,7 +335,7 @@ struct json_fields {
 	struct flow_record record;
 	char agent[WIRE_AGENT_ID_MAX + 1];
 	uint64_t sequence;
-	unsigned int seen;	/* bit per required field */
+	unsigned int seen; /* bit per required field */
 };
 
 enum {
@@ -392,14 +395,21 @@ static int json_field(struct json_fields *f, const char *name, const char *text,
 		int string;
 		uint64_t max;
 	} fields[] = {
-		{ "src_addr", FIELD_SRC_ADDR, 1, 0 },	  { "dst_addr", FIELD_DST_ADDR, 1, 0 },
-		{ "src_port", FIELD_SRC_PORT, 0, 65535 }, { "dst_port", FIELD_DST_PORT, 0, 65535 },
-		{ "proto", FIELD_PROTO, 0, 255 },	  { "packets", FIELD_PACKETS, 0, UINT64_MAX },
-		{ "bytes", FIELD_BYTES, 0, UINT64_MAX },  { "first_seen_ns", FIELD_FIRST, 0, UINT64_MAX },
+		{ "src_addr", FIELD_SRC_ADDR, 1, 0 },
+		{ "dst_addr", FIELD_DST_ADDR, 1, 0 },
+		{ "src_port", FIELD_SRC_PORT, 0, 65535 },
+		{ "dst_port", FIELD_DST_PORT, 0, 65535 },
+		{ "proto", FIELD_PROTO, 0, 255 },
+		{ "packets", FIELD_PACKETS, 0, UINT64_MAX },
+		{ "bytes", FIELD_BYTES, 0, UINT64_MAX },
+		{ "first_seen_ns", FIELD_FIRST, 0, UINT64_MAX },
 		{ "last_seen_ns", FIELD_LAST, 0, UINT64_MAX },
-		{ "vlan", 0, 0, 4095 },			  { "tcp_flags", 0, 0, 255 },
-		{ "sampling", 0, 0, UINT32_MAX },	  { "ifindex", 0, 0, UINT32_MAX },
-		{ "direction", 0, 1, 0 },		  { "agent_id", 0, 1, 0 },
+		{ "vlan", 0, 0, 4095 },
+		{ "tcp_flags", 0, 0, 255 },
+		{ "sampling", 0, 0, UINT32_MAX },
+		{ "ifindex", 0, 0, UINT32_MAX },
+		{ "direction", 0, 1, 0 },
+		{ "agent_id", 0, 1, 0 },
 		{ "batch_seq", 0, 0, UINT64_MAX },
 	};
 	size_t i;
@@ -419,7 +429,7 @@ static int json_field(struct json_fields *f, const char *name, const char *text,
 		break;
 	}
 	if (i == sizeof(fields) / sizeof(fields[0]))
-		return 0;	/* a field we do not know: ignored, for later agents */
+		return 0; /* a field we do not know: ignored, for later agents */
 	if (!strcmp(name, "src_addr") || !strcmp(name, "dst_addr")) {
 		if (parse_ip_address(text, name[0] == 's' ? r->key.src_addr : r->key.dst_addr)) {
 			*why = "not an IPv4 or IPv6 address";
@@ -499,9 +509,11 @@ static int json_parse(const char *p, const char *end, struct json_fields *f, con
 		while (p < end && isspace((unsigned char)*p))
 			p++;
 		is_string = p < end && *p == '"';
-		p = is_string ? json_string(p, end, text, sizeof(text)) : json_number(p, end, &number);
+		p = is_string ? json_string(p, end, text, sizeof(text)) :
+				json_number(p, end, &number);
 		if (!p) {
-			*why = is_string ? "bad string value" : "bad number (unsigned integers only)";
+			*why = is_string ? "bad string value" :
+					   "bad number (unsigned integers only)";
 			return -EINVAL;
 		}
 		if (json_field(f, name, text, number, is_string, why))
@@ -636,10 +648,12 @@ static int load_stored_batches(struct ingest *ingest, char *err, size_t err_len)
 
 	ret = store_query(ingest->store,
 			  "SELECT agent, batch_seq FROM flows.raw WHERE batch_seq != 0 "
-			  "GROUP BY agent, batch_seq", "TSV", &result, NULL, err, err_len);
+			  "GROUP BY agent, batch_seq",
+			  "TSV", &result, NULL, err, err_len);
 	if (ret)
 		return ret;
-	for (line = strtok_r(result, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(result, "\n", &save); line && !ret;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *tab = strchr(line, '\t');
 		uint64_t sequence;
 		uint32_t index;
@@ -660,8 +674,8 @@ static int load_stored_batches(struct ingest *ingest, char *err, size_t err_len)
 	return ret;
 }
 
-int ingest_open(struct store *store, const struct ingest_options *options,
-		struct ingest **out, char *err, size_t err_len)
+int ingest_open(struct store *store, const struct ingest_options *options, struct ingest **out,
+		char *err, size_t err_len)
 {
 	struct ingest *ingest = calloc(1, sizeof(*ingest));
 	int ret;

@@ -18,25 +18,25 @@
 #include "store.h"
 
 struct ingest_options {
-	uint32_t batch_rows;		/* insert once this many rows wait, */
-	uint32_t batch_ms;		/* or this long after the first of them */
-	const char *input_agent;	/* agent id for JSON records that carry none */
+	uint32_t batch_rows;	 /* insert once this many rows wait, */
+	uint32_t batch_ms;	 /* or this long after the first of them */
+	const char *input_agent; /* agent id for JSON records that carry none */
 };
 
 struct ingest_stats {
-	uint64_t messages;		/* wire batches or JSON lines given */
-	uint64_t batches;		/* distinct (agent, sequence) batches accepted */
+	uint64_t messages; /* wire batches or JSON lines given */
+	uint64_t batches;  /* distinct (agent, sequence) batches accepted */
 	uint64_t rows_inserted;
 	uint64_t inserts;
 	uint64_t insert_failures;
 	uint64_t insert_ns_total;
 	uint64_t insert_ns_last;
 	uint64_t last_insert_rows;
-	uint64_t records_rejected;	/* impossible values or unparsable JSON lines */
-	uint64_t messages_rejected;	/* undecodable wire batches */
+	uint64_t records_rejected;  /* impossible values or unparsable JSON lines */
+	uint64_t messages_rejected; /* undecodable wire batches */
 	uint64_t duplicate_batches;
 	uint64_t duplicate_rows;
-	uint64_t batches_missing;	/* gaps not (yet) filled by late batches */
+	uint64_t batches_missing; /* gaps not (yet) filled by late batches */
 	uint64_t agent_restarts;
 	uint64_t pending_rows;
 	uint64_t agents;
@@ -45,8 +45,8 @@ struct ingest_stats {
 struct ingest;
 
 /* Reads back the batches the store holds; err says why on failure. */
-int ingest_open(struct store *store, const struct ingest_options *options,
-		struct ingest **ingest, char *err, size_t err_len);
+int ingest_open(struct store *store, const struct ingest_options *options, struct ingest **ingest,
+		char *err, size_t err_len);
 void ingest_close(struct ingest *ingest);
 
 /*

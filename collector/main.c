@@ -70,7 +70,8 @@ const char *argp_program_version = "flowcollector 0.1";
 static const char doc[] =
 	"flowcollector: flow records into ClickHouse, and the network views.\v"
 	"COMMANDS:\n"
-	"  (none)            ingest: from Kafka (--kafka) or a file (--input), until SIGINT/SIGTERM\n"
+	"  (none)            ingest: from Kafka (--kafka) or a file (--input), until "
+	"SIGINT/SIGTERM\n"
 	"                    or the end of the input\n"
 	"  migrate           apply the schema (sql/NNN_*.sql) and exit; ingest does it too\n"
 	"  geo load FILE...  load geolocation: Tor geoip/geoip6, DB-IP lite CSV, GeoLite2 CSV\n"
@@ -78,7 +79,8 @@ static const char doc[] =
 	"  report            --html FILE: every view as charts in one self-contained page\n"
 	"  sql QUERY         run one SQL statement on the store, print the result as TSV\n"
 	"\n"
-	"STORES: --store embedded:PATH (default embedded:flowdb), the real ClickHouse engine in this "
+	"STORES: --store embedded:PATH (default embedded:flowdb), the real ClickHouse engine in "
+	"this "
 	"process (libchdb, loaded only for this store), or --clickhouse http://HOST:8123/ for a "
 	"server.\n"
 	"\n"
@@ -86,7 +88,8 @@ static const char doc[] =
 	"(agent id, sequence) is stored with its rows; a batch stored before is skipped, so a "
 	"restart after a crash stores nothing twice. Gaps in an agent's sequence are reported.\n"
 	"\n"
-	"EXIT STATUS: 0 ok; 1 the store or Kafka failed; 2 bad command line; 3 --input had rejected "
+	"EXIT STATUS: 0 ok; 1 the store or Kafka failed; 2 bad command line; 3 --input had "
+	"rejected "
 	"records (the rest is stored).\n"
 	"\n"
 	"EXAMPLES:\n"
@@ -98,35 +101,42 @@ static const char doc[] =
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Store:", 1 },
-	{ "store", OPT_STORE, "embedded:PATH", 0, "The embedded ClickHouse at PATH (default flowdb)", 1 },
+	{ "store", OPT_STORE, "embedded:PATH", 0,
+	  "The embedded ClickHouse at PATH (default flowdb)", 1 },
 	{ "clickhouse", OPT_CLICKHOUSE, "URL", 0, "A ClickHouse server over HTTP instead", 1 },
 	{ "clickhouse-user", OPT_CLICKHOUSE_USER, "USER", 0, "Its user", 1 },
 	{ "clickhouse-password-file", OPT_CLICKHOUSE_PASSWORD_FILE, "FILE", 0,
 	  "Its password, first line of FILE (never on the command line)", 1 },
 	{ "libchdb", OPT_LIBCHDB, "PATH", 0, "libchdb.so (default: chdb/ beside this program)", 1 },
-	{ "sql-dir", OPT_SQL_DIR, "DIR", 0, "The schema and views (default: sql/ of the source tree)", 1 },
+	{ "sql-dir", OPT_SQL_DIR, "DIR", 0,
+	  "The schema and views (default: sql/ of the source tree)", 1 },
 	{ "retention-days", OPT_RETENTION, "DAYS", 0,
 	  "Keep raw flows this many days after ingestion (default 30)", 1 },
-	{ "reapply", OPT_REAPPLY, NULL, 0, "migrate: apply every schema file again (they are idempotent)",
-	  1 },
+	{ "reapply", OPT_REAPPLY, NULL, 0,
+	  "migrate: apply every schema file again (they are idempotent)", 1 },
 	{ NULL, 0, NULL, 0, "Ingest:", 2 },
 	{ "kafka", 'k', "BROKERS", 0, "Consume flow batches from Kafka", 2 },
 	{ "topic", OPT_TOPIC, "TOPIC", 0, "Kafka topic (default flows)", 2 },
 	{ "group", OPT_GROUP, "GROUP", 0, "Kafka consumer group (default flowcollector)", 2 },
-	{ "kafka-config", OPT_KAFKA_CONFIG, "FILE", 0, "librdkafka properties (TLS, SASL, secrets)", 2 },
+	{ "kafka-config", OPT_KAFKA_CONFIG, "FILE", 0, "librdkafka properties (TLS, SASL, secrets)",
+	  2 },
 	{ NULL, 'X', "KEY=VALUE", 0, "One librdkafka property (repeatable)", 2 },
-	{ "input", 'f', "FILE", 0, "Read wire-format batches or JSON lines from FILE ('-' = stdin)", 2 },
-	{ "input-agent", OPT_INPUT_AGENT, "ID", 0, "Agent id for JSON records without one (input)", 2 },
+	{ "input", 'f', "FILE", 0, "Read wire-format batches or JSON lines from FILE ('-' = stdin)",
+	  2 },
+	{ "input-agent", OPT_INPUT_AGENT, "ID", 0, "Agent id for JSON records without one (input)",
+	  2 },
 	{ "batch-rows", OPT_BATCH_ROWS, "N", 0, "Insert when this many rows wait (1000000)", 2 },
 	{ "batch-ms", OPT_BATCH_MS, "MS", 0, "or this long after the first of them (1000)", 2 },
 	{ "exit-idle", OPT_EXIT_IDLE, "MS", 0, "Kafka: exit after this long without messages", 2 },
-	{ "metrics", 'M', "[ADDR:]PORT", 0, "Prometheus metrics on /metrics (127.0.0.1 unless ADDR)", 2 },
+	{ "metrics", 'M', "[ADDR:]PORT", 0,
+	  "Prometheus metrics on /metrics (127.0.0.1 unless ADDR)", 2 },
 	{ NULL, 0, NULL, 0, "Views:", 3 },
 	{ "from", OPT_FROM, "TIME", 0, "From (YYYY-MM-DD[ HH:MM[:SS]] UTC, or Unix seconds)", 3 },
 	{ "to", OPT_TO, "TIME", 0, "Until, excluded", 3 },
 	{ "html", OPT_HTML, "FILE", 0, "report: write the HTML page here", 3 },
 	{ "tsv", OPT_TSV, NULL, 0, "query: tab-separated values with a header, for scripts", 3 },
-	{ "tzdata", OPT_TZDATA, "DIR", 0, "geo: country names and coordinates (/usr/share/zoneinfo)", 3 },
+	{ "tzdata", OPT_TZDATA, "DIR", 0,
+	  "geo: country names and coordinates (/usr/share/zoneinfo)", 3 },
 	{ NULL, 0, NULL, 0, "General:", 4 },
 	{ "verbose", 'v', NULL, 0, "More messages", 4 },
 	{},
@@ -162,7 +172,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_RETENTION:
 		if (parse_u32(arg, 1, 36500, &o->migrate.retention_days))
-			argp_error(state, "--retention-days: '%s' is not a number of days in [1, 36500]",
+			argp_error(state,
+				   "--retention-days: '%s' is not a number of days in [1, 36500]",
 				   arg);
 		break;
 	case 'k':
@@ -196,7 +207,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_BATCH_MS:
 		if (parse_u32(arg, 1, 3600000, &o->ingest.batch_ms))
-			argp_error(state, "--batch-ms: '%s' is not milliseconds in [1, 3600000]", arg);
+			argp_error(state, "--batch-ms: '%s' is not milliseconds in [1, 3600000]",
+				   arg);
 		break;
 	case OPT_EXIT_IDLE:
 		if (parse_u32(arg, 1, 86400000, &o->kafka.exit_idle_ms))
@@ -209,12 +221,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FROM:
 		if (parse_time(arg, &o->from))
-			argp_error(state, "--from '%s': expected YYYY-MM-DD[ HH:MM[:SS]] or Unix seconds",
+			argp_error(state,
+				   "--from '%s': expected YYYY-MM-DD[ HH:MM[:SS]] or Unix seconds",
 				   arg);
 		break;
 	case OPT_TO:
 		if (parse_time(arg, &o->to))
-			argp_error(state, "--to '%s': expected YYYY-MM-DD[ HH:MM[:SS]] or Unix seconds",
+			argp_error(state,
+				   "--to '%s': expected YYYY-MM-DD[ HH:MM[:SS]] or Unix seconds",
 				   arg);
 		break;
 	case OPT_HTML:
@@ -269,8 +283,8 @@ static void default_sql_dir(void)
 
 	if (env.command.migrate.sql_dir)
 		return;
-	env.command.migrate.sql_dir =
-		path_beside_executable(path, sizeof(path), "../sql") ? "sql" : path;
+	env.command.migrate.sql_dir = path_beside_executable(path, sizeof(path), "../sql") ? "sql" :
+											     path;
 }
 
 /*

@@ -27,7 +27,8 @@ char *read_text_file(const char *path, char *err, size_t err_len)
 		return NULL;
 	}
 	if (fseek(file, 0, SEEK_END) || (size = ftell(file)) < 0 || fseek(file, 0, SEEK_SET) ||
-	    !(text = malloc((size_t)size + 1)) || fread(text, 1, (size_t)size, file) != (size_t)size) {
+	    !(text = malloc((size_t)size + 1)) ||
+	    fread(text, 1, (size_t)size, file) != (size_t)size) {
 		snprintf(err, err_len, "%s: cannot read it", path);
 		free(text);
 		fclose(file);
@@ -78,14 +79,16 @@ static int expand_engine(struct text *out, const char *content, size_t len,
 		    (len > name_len && content[name_len] != '('))
 			continue;
 		args = len > name_len ? content + name_len + 1 : "";
-		args_len = len > name_len ? len - name_len - 2 : 0;	/* without the parentheses */
+		args_len = len > name_len ? len - name_len - 2 : 0; /* without the parentheses */
 		if (!options->replicated)
-			n = snprintf(buffer, sizeof(buffer), "%s(%.*s)", engines[i], (int)args_len, args);
+			n = snprintf(buffer, sizeof(buffer), "%s(%.*s)", engines[i], (int)args_len,
+				     args);
 		else
-			n = snprintf(buffer, sizeof(buffer),
-				     "Replicated%s('/clickhouse/tables/{shard}/{database}/{table}', "
-				     "'{replica}'%s%.*s)", engines[i], args_len ? ", " : "",
-				     (int)args_len, args);
+			n = snprintf(
+				buffer, sizeof(buffer),
+				"Replicated%s('/clickhouse/tables/{shard}/{database}/{table}', "
+				"'{replica}'%s%.*s)",
+				engines[i], args_len ? ", " : "", (int)args_len, args);
 		if (n < 0 || (size_t)n >= sizeof(buffer))
 			return -E2BIG;
 		return text_add(out, buffer, (size_t)n);
@@ -208,8 +211,7 @@ static int run_statements(struct store *store, const char *file, char *sql, char
 	}
 }
 
-static int applied_versions(struct store *store, unsigned char *applied, char *err,
-			    size_t err_len)
+static int applied_versions(struct store *store, unsigned char *applied, char *err, size_t err_len)
 {
 	char *result = NULL, *line, *save = NULL;
 	int ret;
@@ -219,7 +221,8 @@ static int applied_versions(struct store *store, unsigned char *applied, char *e
 		ret = store_exec(store,
 				 "CREATE TABLE IF NOT EXISTS " MIGRATIONS_TABLE " (version UInt32, "
 				 "name String, applied_at DateTime DEFAULT now()) "
-				 "ENGINE = MergeTree ORDER BY version", err, err_len);
+				 "ENGINE = MergeTree ORDER BY version",
+				 err, err_len);
 	if (!ret)
 		ret = store_query(store, "SELECT DISTINCT version FROM " MIGRATIONS_TABLE, "TSV",
 				  &result, NULL, err, err_len);
@@ -247,7 +250,8 @@ int migrate_apply(struct store *store, const struct migrate_options *options, ch
 		return ret;
 	count = scandir(options->sql_dir, &entries, migration_filter, name_order);
 	if (count < 0) {
-		snprintf(err, err_len, "schema directory %s: %s", options->sql_dir, strerror(errno));
+		snprintf(err, err_len, "schema directory %s: %s", options->sql_dir,
+			 strerror(errno));
 		return -errno;
 	}
 	if (count == 0) {
@@ -279,8 +283,8 @@ int migrate_apply(struct store *store, const struct migrate_options *options, ch
 		if (ret)
 			break;
 		snprintf(record, sizeof(record),
-			 "INSERT INTO " MIGRATIONS_TABLE " (version, name) VALUES (%u, '%s')", version,
-			 entries[i]->d_name);
+			 "INSERT INTO " MIGRATIONS_TABLE " (version, name) VALUES (%u, '%s')",
+			 version, entries[i]->d_name);
 		ret = store_exec(store, record, err, err_len);
 		if (!ret) {
 			pr_info("schema: applied %s\n", entries[i]->d_name);

@@ -14,8 +14,8 @@
 struct migrate_options {
 	const char *sql_dir;
 	unsigned int retention_days;
-	int replicated;		/* Replicated*MergeTree with {shard}/{replica} macros */
-	int force;		/* apply every file again, even those recorded */
+	int replicated; /* Replicated*MergeTree with {shard}/{replica} macros */
+	int force;	/* apply every file again, even those recorded */
 };
 
 /* Applies what is missing; returns the number applied, or a negative errno (err says why). */

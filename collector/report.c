@@ -147,8 +147,8 @@ static void put_number(FILE *out, const char *text)
 		fprintf(out, "<span>%.3s</span>", text + i);
 }
 
-static const char *const byte_units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-static const char *const count_units[] = {"", "k", "M", "G", "T", "P", "E"};
+static const char *const byte_units[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB" };
+static const char *const count_units[] = { "", "k", "M", "G", "T", "P", "E" };
 
 /* Decimal (SI) units: 1 MB = 10^6 bytes, as a network's counters are read. */
 static int unit_of(double value)
@@ -551,9 +551,9 @@ static int chart_lines(FILE *out, const struct view_table *v)
 	}
 	/* areas first, then lines over them, the largest series on top */
 	for (s = l.series_count - 1; s >= 0; s--) {
-		const char *color = l.folded && s == MAX_SERIES - 1 ? COLOR_OTHER
-				    : has_series		    ? series_color(l.series[s], s)
-								    : COLOR_PACKETS;
+		const char *color = l.folded && s == MAX_SERIES - 1 ? COLOR_OTHER :
+				    has_series			    ? series_color(l.series[s], s) :
+								      COLOR_PACKETS;
 		double *values = &l.values[s * l.day_count];
 
 		/* one area only: overlapping fills would mix the colours */
@@ -593,8 +593,8 @@ static int chart_lines(FILE *out, const struct view_table *v)
 	/* a hover column per day: its tooltip lists every series' exact value */
 	for (d = 0; d < l.day_count; d++) {
 		double x = lines_x(&l, d, x0, x1);
-		double half =
-		    l.day_count == 1 ? (x1 - x0) / 2.0 : (x1 - x0) / 2.0 / (l.day_count - 1);
+		double half = l.day_count == 1 ? (x1 - x0) / 2.0 :
+						 (x1 - x0) / 2.0 / (l.day_count - 1);
 
 		fprintf(out,
 			"<rect class=\"hover\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\">"
@@ -616,9 +616,9 @@ static int chart_lines(FILE *out, const struct view_table *v)
 	}
 	fputs("</svg>\n<div class=\"legend rows\">", out);
 	for (s = 0; s < l.series_count; s++) {
-		const char *color = l.folded && s == MAX_SERIES - 1 ? COLOR_OTHER
-				    : has_series		    ? series_color(l.series[s], s)
-								    : COLOR_PACKETS;
+		const char *color = l.folded && s == MAX_SERIES - 1 ? COLOR_OTHER :
+				    has_series			    ? series_color(l.series[s], s) :
+								      COLOR_PACKETS;
 		char total[48], mean[48], peak[48];
 		double top_value = 0;
 
@@ -742,12 +742,12 @@ static int chart_bars(FILE *out, const struct view_table *v)
 		double x = x0 + (double)(x1 - x0) * t / ticks;
 
 		axis_label(label, sizeof(label), &axis, axis.step * t);
-		fprintf(
-		    out,
-		    "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"%s\"/>"
-		    "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">%s</text>\n",
-		    x, top - 2, x, top + rows * row_h, t ? "gl" : "ax", x, top + rows * row_h + 16,
-		    label);
+		fprintf(out,
+			"<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"%s\"/>"
+			"<text x=\"%.1f\" y=\"%d\" class=\"tick\" "
+			"text-anchor=\"middle\">%s</text>\n",
+			x, top - 2, x, top + rows * row_h, t ? "gl" : "ax", x,
+			top + rows * row_h + 16, label);
 	}
 	for (i = 0; i < rows; i++) {
 		int r = ranked[i].row, y = top + i * row_h;
@@ -837,7 +837,7 @@ static int chart_share(FILE *out, const struct view_table *v)
 	int folded = v->row_count > MAX_SERIES;
 	const double cx = 112, cy = 104, outer = 92, inner = 60;
 	const int height = 2 * (int)cy, legend_x = 250;
-	double total = 0, values[MAX_SERIES] = {0}, angle = 0;
+	double total = 0, values[MAX_SERIES] = { 0 }, angle = 0;
 	struct ranked *ranked;
 	char label[48];
 
@@ -948,7 +948,8 @@ static void map_coastline(FILE *out)
 				if (end == p + 1 || *end != ',')
 					break;
 				lat = strtod(end + 1, &end);
-				fprintf(out, "%s%c%.0f %.0f", points ? "" : "<path class=\"land\" d=\"",
+				fprintf(out, "%s%c%.0f %.0f",
+					points ? "" : "<path class=\"land\" d=\"",
 					points ? 'L' : 'M', map_x(lon), map_y(lat));
 				points++;
 				p = end;
@@ -972,18 +973,18 @@ static void map_background(FILE *out)
 			"<text x=\"%.0f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">"
 			"%d&#176;%s</text>\n",
 			map_x(g), map_x(g), MAP_H, map_x(g), MAP_H - 6, abs(g),
-			g < 0	? "W"
-			: g > 0 ? "E"
-				: "");
+			g < 0 ? "W" :
+			g > 0 ? "E" :
+				"");
 	}
 	for (g = 60; g > MAP_SOUTH; g -= 30) {
 		fprintf(out,
 			"<line x1=\"0\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" class=\"%s\"/>"
 			"<text x=\"6\" y=\"%.0f\" class=\"tick\">%d&#176;%s</text>\n",
 			map_y(g), MAP_W, map_y(g), g ? "grat" : "equator", map_y(g) - 4, abs(g),
-			g < 0	? "S"
-			: g > 0 ? "N"
-				: "");
+			g < 0 ? "S" :
+			g > 0 ? "N" :
+				"");
 	}
 }
 
@@ -1047,20 +1048,20 @@ static int chart_map(FILE *out, const struct view_table *v)
 			continue;
 		/* near the right edge the code goes left of its bubble */
 		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"code\" text-anchor=\"%s\">",
-			inside ? map_x(lon)
-			: left ? map_x(lon) - offset
-			       : map_x(lon) + offset,
+			inside ? map_x(lon) :
+			left   ? map_x(lon) - offset :
+				 map_x(lon) + offset,
 			map_y(lat) + 4,
-			inside ? "middle"
-			: left ? "end"
-			       : "start");
+			inside ? "middle" :
+			left   ? "end" :
+				 "start");
 		put_text(out, cell(v, r, 0), 3);
 		fputs("</text>\n", out);
 		labels++;
 	}
 	/* the size key, in the empty South Pacific */
 	if (ranked[0].value > 0) {
-		const double fractions[] = {1, 0.25, 0.04};
+		const double fractions[] = { 1, 0.25, 0.04 };
 		double key_x = 104, key_base = MAP_H - 40;
 		size_t k;
 
@@ -1191,8 +1192,8 @@ static const char *describe(const struct view_table *v)
 	switch (v->chart) {
 	case VIEW_CHART_LINES:
 		if (lines_have_series(v))
-			return column_is_bytes(v, 2) ? "Bytes per UTC day, a line per protocol"
-						     : "Per UTC day, a line per protocol";
+			return column_is_bytes(v, 2) ? "Bytes per UTC day, a line per protocol" :
+						       "Per UTC day, a line per protocol";
 		return column_is_bytes(v, 1) ? "Bytes per UTC day" : "Packets per UTC day";
 	case VIEW_CHART_BARS:
 		return ranks_packets(v) ? "Packets, largest first" : "Bytes, largest first";
@@ -1232,10 +1233,10 @@ int report_write_html(FILE *out, const char *heading, const char *time_range_tex
 	fputs(report_css, out);
 	fputs("</style>\n</head>\n<body>\n<header>\n<div><h1>", out);
 	put_text(out, heading, 0);
-	fputs(
-	    "</h1><p>Flows captured by flowagent, summed in ClickHouse by flowcollector</p></div>\n"
-	    "<dl><div><dt>Time range</dt><dd>",
-	    out);
+	fputs("</h1><p>Flows captured by flowagent, summed in ClickHouse by flowcollector"
+	      "</p></div>\n"
+	      "<dl><div><dt>Time range</dt><dd>",
+	      out);
 	put_text(out, time_range_text, 0);
 	fputs("</dd></div><div><dt>Generated</dt><dd>", out);
 	put_text(out, generated, 0);

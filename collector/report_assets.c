@@ -6,14 +6,14 @@
  */
 #include "report_assets.h"
 
-#define EMBED(symbol, path)                                                                        \
-	__asm__(".pushsection .rodata\n"                                                          \
-		".global " #symbol "\n"                                                            \
-		".type " #symbol ", @object\n"                                                     \
-		".balign 16\n" #symbol ":\n"                                                       \
-		".incbin \"" path "\"\n"                                                           \
-		".byte 0\n"                                                                        \
-		".size " #symbol ", . - " #symbol "\n"                                             \
+#define EMBED(symbol, path)                            \
+	__asm__(".pushsection .rodata\n"               \
+		".global " #symbol "\n"                \
+		".type " #symbol ", @object\n"         \
+		".balign 16\n" #symbol ":\n"           \
+		".incbin \"" path "\"\n"               \
+		".byte 0\n"                            \
+		".size " #symbol ", . - " #symbol "\n" \
 		".popsection\n")
 
 EMBED(report_css, "collector/report/report.css");

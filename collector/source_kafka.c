@@ -16,7 +16,7 @@
 
 struct kafka_source {
 	rd_kafka_t *rk;
-	rd_kafka_topic_partition_list_t *offsets;	/* consumed, not yet committed */
+	rd_kafka_topic_partition_list_t *offsets; /* consumed, not yet committed */
 	uint64_t commits;
 };
 
@@ -24,12 +24,9 @@ static rd_kafka_t *consumer_create(const struct kafka_source_options *options, c
 				   size_t err_len)
 {
 	const char *defaults[][2] = {
-		{ "bootstrap.servers", options->brokers },
-		{ "group.id", options->group },
-		{ "enable.auto.commit", "false" },
-		{ "auto.offset.reset", "earliest" },
-		{ "fetch.message.max.bytes", "16777216" },
-		{ "client.id", "flowcollector" },
+		{ "bootstrap.servers", options->brokers }, { "group.id", options->group },
+		{ "enable.auto.commit", "false" },	   { "auto.offset.reset", "earliest" },
+		{ "fetch.message.max.bytes", "16777216" }, { "client.id", "flowcollector" },
 	};
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_topic_partition_list_t *topics;
@@ -89,8 +86,9 @@ static void source_stored(void *ctx)
 		return;
 	err = rd_kafka_commit(source->rk, source->offsets, 0);
 	if (err)
-		pr_warn("kafka: committing offsets failed: %s (the batches are stored; they will be "
-			"skipped when read again)\n", rd_kafka_err2str(err));
+		pr_warn("kafka: committing offsets failed: %s (the batches are stored; they "
+			"will be skipped when read again)\n",
+			rd_kafka_err2str(err));
 	else
 		source->commits++;
 	rd_kafka_topic_partition_list_destroy(source->offsets);
@@ -184,16 +182,17 @@ int kafka_source_run(struct collector *c, const struct kafka_source_options *opt
 				const char *topic = rd_kafka_topic_name(message->rkt);
 
 				last_message = now;
-				snprintf(where, sizeof(where), "%s partition %" PRId32 " offset %" PRId64,
-					 topic, message->partition, message->offset);
+				snprintf(where, sizeof(where),
+					 "%s partition %" PRId32 " offset %" PRId64, topic,
+					 message->partition, message->offset);
 				message_ingest(c, message, where);
 				offset_advance(source.offsets, topic, message->partition,
 					       message->offset + 1);
 			}
 			rd_kafka_message_destroy(message);
 		}
-		if (ingest_due(c->ingest) ||
-		    (source.offsets->cnt && !message && now - last_message >= COMMIT_AFTER_IDLE_MS)) {
+		if (ingest_due(c->ingest) || (source.offsets->cnt && !message &&
+					      now - last_message >= COMMIT_AFTER_IDLE_MS)) {
 			ret = collector_flush(c);
 			if (ret)
 				break;

@@ -16,9 +16,9 @@ struct kafka_source_options {
 	const char *brokers;
 	const char *topic;
 	const char *group;
-	const char *properties_file;		/* --kafka-config */
-	struct kafka_properties properties;	/* -X, applied after the file */
-	uint32_t exit_idle_ms;			/* 0: run until stopped */
+	const char *properties_file;	    /* --kafka-config */
+	struct kafka_properties properties; /* -X, applied after the file */
+	uint32_t exit_idle_ms;		    /* 0: run until stopped */
 };
 
 /*

@@ -19,8 +19,8 @@
 #include "paths.h"
 #include "store.h"
 
-#define LIBCHDB_NAME "libchdb.so"
-#define MAX_OPEN_STORES 8
+#define LIBCHDB_NAME	 "libchdb.so"
+#define MAX_OPEN_STORES	 8
 #define STORE_PARAMS_MAX 16
 
 /* libchdb 26.7's C API, as far as we use it. */
@@ -82,7 +82,10 @@ static void remember(struct store *store, int add)
 	pthread_mutex_unlock(&open_stores_lock);
 }
 
-/* The library: the option, $FLOWCOLLECTOR_LIBCHDB, chdb/ beside the executable, the loader's path. */
+/*
+ * The library: the option, $FLOWCOLLECTOR_LIBCHDB, chdb/ beside the executable, or the
+ * loader's path.
+ */
 static void find_libchdb(const char *option, char *path, size_t size)
 {
 	const char *env = getenv("FLOWCOLLECTOR_LIBCHDB");
@@ -118,15 +121,17 @@ static int load_chdb(struct chdb_api *api, const char *path, char *err, size_t e
 
 	api->library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!api->library) {
-		snprintf(err, err_len, "cannot load the embedded ClickHouse (%s): %s; run `make deps`, "
-			 "or give --libchdb PATH", path, dlerror());
+		snprintf(err, err_len,
+			 "cannot load the embedded ClickHouse (%s): %s; run `make deps`, "
+			 "or give --libchdb PATH",
+			 path, dlerror());
 		return -ENOENT;
 	}
 	for (i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {
 		*symbols[i].slot = dlsym(api->library, symbols[i].name);
 		if (!*symbols[i].slot) {
-			snprintf(err, err_len, "%s has no %s: libchdb 26.7 or later is needed", path,
-				 symbols[i].name);
+			snprintf(err, err_len, "%s has no %s: libchdb 26.7 or later is needed",
+				 path, symbols[i].name);
 			return -ENOENT;
 		}
 	}
@@ -149,8 +154,10 @@ static int open_embedded(struct store *store, const struct store_options *option
 	snprintf(path_arg, sizeof(path_arg), "--path=%s", options->embedded_path);
 	store->connection = store->chdb.connect(2, argv);
 	if (!store->connection || !*store->connection) {
-		snprintf(err, err_len, "cannot open the embedded ClickHouse at %s (is another "
-			 "flowcollector using it?)", options->embedded_path);
+		snprintf(err, err_len,
+			 "cannot open the embedded ClickHouse at %s (is another "
+			 "flowcollector using it?)",
+			 options->embedded_path);
 		store->connection = NULL;
 		return -EBUSY;
 	}
@@ -179,12 +186,14 @@ static int open_http(struct store *store, const struct store_options *options, c
 		     size_t err_len)
 {
 	if (strncmp(options->http_url, "http://", 7) && strncmp(options->http_url, "https://", 8)) {
-		snprintf(err, err_len, "--clickhouse '%s': expected http://HOST:PORT/ or https://...",
+		snprintf(err, err_len,
+			 "--clickhouse '%s': expected http://HOST:PORT/ or https://...",
 			 options->http_url);
 		return -EINVAL;
 	}
 	if (strchr(options->http_url, '@')) {
-		snprintf(err, err_len, "--clickhouse: no credentials in the URL; use --clickhouse-user "
+		snprintf(err, err_len,
+			 "--clickhouse: no credentials in the URL; use --clickhouse-user "
 			 "and --clickhouse-password-file");
 		return -EINVAL;
 	}
@@ -204,16 +213,15 @@ static int open_http(struct store *store, const struct store_options *options, c
 	return 0;
 }
 
-int store_open(const struct store_options *options, struct store **out, char *err,
-	       size_t err_len)
+int store_open(const struct store_options *options, struct store **out, char *err, size_t err_len)
 {
 	struct store *store = calloc(1, sizeof(*store));
 	int ret;
 
 	if (!store)
 		return -ENOMEM;
-	ret = options->embedded_path ? open_embedded(store, options, err, err_len)
-				     : open_http(store, options, err, err_len);
+	ret = options->embedded_path ? open_embedded(store, options, err, err_len) :
+				       open_http(store, options, err, err_len);
 	if (ret) {
 		store_close(store);
 		return ret;
@@ -290,8 +298,8 @@ static int chdb_run(struct store *store, const char *sql, const struct store_par
 	}
 	format = format ? format : "TSV";
 	res = param_count ? api->query_with_params(*store->connection, sql, format, names, values,
-						   param_count)
-			  : api->query(*store->connection, sql, format);
+						   param_count) :
+			    api->query(*store->connection, sql, format);
 
 	if (!res) {
 		snprintf(err, err_len, "ClickHouse returned nothing");
@@ -320,8 +328,8 @@ static int chdb_run(struct store *store, const char *sql, const struct store_par
 	return ret;
 }
 
-static int chdb_insert(struct store *store, const char *insert_sql, const void *data,
-		       size_t len, char *err, size_t err_len)
+static int chdb_insert(struct store *store, const char *insert_sql, const void *data, size_t len,
+		       char *err, size_t err_len)
 {
 	struct chdb_api *api = &store->chdb;
 	chdb_stream stream = api->stream_insert(*store->connection, insert_sql, "RowBinary");
@@ -441,7 +449,8 @@ static int http_post(struct store *store, const char *query, const struct store_
 	code = curl_easy_perform(store->curl);
 	curl_easy_getinfo(store->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (code != CURLE_OK) {
-		snprintf(err, err_len, "ClickHouse at %s: %s", store->url, curl_easy_strerror(code));
+		snprintf(err, err_len, "ClickHouse at %s: %s", store->url,
+			 curl_easy_strerror(code));
 		ret = -EIO;
 	} else if (status != 200) {
 		copy_error(err, err_len, "ClickHouse", response.data ? response.data : "no body");

@@ -12,11 +12,11 @@
 struct store;
 
 struct store_options {
-	const char *embedded_path;	/* embedded:PATH; NULL for HTTP */
-	const char *libchdb;		/* the library; NULL: the default search */
-	const char *http_url;		/* http://host:8123/ */
+	const char *embedded_path; /* embedded:PATH; NULL for HTTP */
+	const char *libchdb;	   /* the library; NULL: the default search */
+	const char *http_url;	   /* http://host:8123/ */
 	const char *http_user;
-	const char *http_password_file;	/* the password, first line; never on the command line */
+	const char *http_password_file; /* the password, first line; never on the command line */
 };
 
 int store_open(const struct store_options *options, struct store **store, char *err,
@@ -35,7 +35,7 @@ int store_query(struct store *store, const char *sql, const char *format, char *
 /* A query parameter: {name:Type} in the SQL, bound by ClickHouse, never pasted into it. */
 struct store_param {
 	const char *name;
-	const char *value;	/* text, parsed as the placeholder's type */
+	const char *value; /* text, parsed as the placeholder's type */
 };
 
 /* store_query with parameters. */

@@ -42,7 +42,11 @@ static void unescape(char *s)
 	for (; *s; s++) {
 		if (*s == '\\' && s[1]) {
 			s++;
-			*d++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == 'r' ? '\r' : *s == '0' ? '\0' : *s;
+			*d++ = *s == 't' ? '\t' :
+			       *s == 'n' ? '\n' :
+			       *s == 'r' ? '\r' :
+			       *s == '0' ? '\0' :
+					   *s;
 		} else {
 			*d++ = *s;
 		}
@@ -82,8 +86,9 @@ static int parse_tsv(char *text, struct view_table *table)
 			char **grown;
 
 			capacity = capacity ? capacity * 2 : 16;
-			grown = realloc(table->cells,
-					(size_t)capacity * (size_t)table->column_count * sizeof(char *));
+			grown = realloc(table->cells, (size_t)capacity *
+							      (size_t)table->column_count *
+							      sizeof(char *));
 			if (!grown)
 				return -ENOMEM;
 			table->cells = grown;
@@ -97,7 +102,8 @@ static int parse_tsv(char *text, struct view_table *table)
 				*tab = '\0';
 			if (field)
 				unescape(field);
-			table->cells[row * table->column_count + column] = strdup(field ? field : "");
+			table->cells[row * table->column_count + column] =
+				strdup(field ? field : "");
 			field = tab ? tab + 1 : NULL;
 		}
 		row++;
@@ -106,9 +112,8 @@ static int parse_tsv(char *text, struct view_table *table)
 	return 0;
 }
 
-int view_run(struct store *store, const char *sql_dir, const struct view_info *view,
-	     uint64_t from, uint64_t to, struct view_table *table, double *seconds, char *err,
-	     size_t err_len)
+int view_run(struct store *store, const char *sql_dir, const struct view_info *view, uint64_t from,
+	     uint64_t to, struct view_table *table, double *seconds, char *err, size_t err_len)
 {
 	char path[4096], from_text[24], to_text[24], *sql, *result = NULL;
 	const struct store_param params[] = {
@@ -129,7 +134,8 @@ int view_run(struct store *store, const char *sql_dir, const struct view_info *v
 	snprintf(from_text, sizeof(from_text), "%" PRIu64, from);
 	snprintf(to_text, sizeof(to_text), "%" PRIu64, to);
 	/* a trailing ';' would end the statement before FORMAT over HTTP */
-	for (ret = (int)strlen(sql) - 1; ret >= 0 && (isspace((unsigned char)sql[ret]) || sql[ret] == ';'); ret--)
+	for (ret = (int)strlen(sql) - 1;
+	     ret >= 0 && (isspace((unsigned char)sql[ret]) || sql[ret] == ';'); ret--)
 		sql[ret] = '\0';
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	ret = store_query_params(store, sql, params, sizeof(params) / sizeof(params[0]),
@@ -137,7 +143,8 @@ int view_run(struct store *store, const char *sql_dir, const struct view_info *v
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	free(sql);
 	if (seconds)
-		*seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+		*seconds = (double)(end.tv_sec - start.tv_sec) +
+			   (double)(end.tv_nsec - start.tv_nsec) / 1e9;
 	if (ret)
 		return ret;
 	ret = parse_tsv(result, table);
@@ -212,7 +219,8 @@ void view_print_tsv(FILE *out, const struct view_table *table)
 	fputc('\n', out);
 	for (r = 0; r < table->row_count; r++) {
 		for (c = 0; c < table->column_count; c++)
-			fprintf(out, "%s%s", c ? "\t" : "", table->cells[r * table->column_count + c]);
+			fprintf(out, "%s%s", c ? "\t" : "",
+				table->cells[r * table->column_count + c]);
 		fputc('\n', out);
 	}
 }

@@ -24,9 +24,8 @@ extern const int view_count;
 const struct view_info *view_find(const char *name);
 
 /* Runs a view; fills table (free with view_table_free). */
-int view_run(struct store *store, const char *sql_dir, const struct view_info *view,
-	     uint64_t from, uint64_t to, struct view_table *table, double *seconds, char *err,
-	     size_t err_len);
+int view_run(struct store *store, const char *sql_dir, const struct view_info *view, uint64_t from,
+	     uint64_t to, struct view_table *table, double *seconds, char *err, size_t err_len);
 void view_table_free(struct view_table *table);
 /* An aligned text table, numbers right-aligned. */
 void view_print(FILE *out, const struct view_table *table);

@@ -13,8 +13,9 @@
 
 int kafka_property_is_secret(const char *name)
 {
-	static const char *const secret_words[] = { "password", "secret", "key.pem", "token",
-						     "oauthbearer.config", "sasl.jaas" };
+	static const char *const secret_words[] = {
+		"password", "secret", "key.pem", "token", "oauthbearer.config", "sasl.jaas"
+	};
 	size_t i;
 
 	for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
@@ -23,8 +24,7 @@ int kafka_property_is_secret(const char *name)
 	return 0;
 }
 
-int kafka_properties_add(struct kafka_properties *list, const char *arg, char *err,
-			 size_t err_len)
+int kafka_properties_add(struct kafka_properties *list, const char *arg, char *err, size_t err_len)
 {
 	size_t name_len = strcspn(arg, "=");
 	const char **grown;
@@ -36,8 +36,10 @@ int kafka_properties_add(struct kafka_properties *list, const char *arg, char *e
 	}
 	snprintf(name, sizeof(name), "%.*s", (int)name_len, arg);
 	if (kafka_property_is_secret(name)) {
-		snprintf(err, err_len, "-X %s: secrets never go on the command line (other users can "
-			 "read it in /proc); put it in a --kafka-config file with mode 600", name);
+		snprintf(err, err_len,
+			 "-X %s: secrets never go on the command line (other users can "
+			 "read it in /proc); put it in a --kafka-config file with mode 600",
+			 name);
 		return -EINVAL;
 	}
 	grown = realloc(list->items, (size_t)(list->count + 1) * sizeof(*grown));

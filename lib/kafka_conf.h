@@ -24,8 +24,7 @@ int kafka_property_is_secret(const char *name);
  * Appends one -X argument after checking it is KEY=VALUE and not a secret. Returns 0, -EINVAL
  * with the reason in err, or -ENOMEM.
  */
-int kafka_properties_add(struct kafka_properties *list, const char *arg, char *err,
-			 size_t err_len);
+int kafka_properties_add(struct kafka_properties *list, const char *arg, char *err, size_t err_len);
 void kafka_properties_free(struct kafka_properties *list);
 
 /*
@@ -36,15 +35,14 @@ int kafka_conf_set(struct rd_kafka_conf_s *conf, const char *name, const char *v
 		   const char *where, char *err, size_t err_len);
 
 /* Sets every -X property of the list, in order. */
-int kafka_conf_apply(struct rd_kafka_conf_s *conf, const struct kafka_properties *list,
-		     char *err, size_t err_len);
+int kafka_conf_apply(struct rd_kafka_conf_s *conf, const struct kafka_properties *list, char *err,
+		     size_t err_len);
 
 /*
  * Properties from a file of key=value lines ('#' and '!' start comments, as in Java properties
  * files). Errors name the file and line and never repeat a value; a file holding secrets that
  * others can read gets a warning.
  */
-int kafka_conf_load_file(struct rd_kafka_conf_s *conf, const char *path, char *err,
-			 size_t err_len);
+int kafka_conf_load_file(struct rd_kafka_conf_s *conf, const char *path, char *err, size_t err_len);
 
 #endif

@@ -24,8 +24,9 @@ void log_set_level(enum log_level level)
 
 void log_set_verbosity(int verbosity)
 {
-	current_level = verbosity >= 2 ? LOG_LEVEL_DEBUG : verbosity ? LOG_LEVEL_INFO
-								      : LOG_LEVEL_WARN;
+	current_level = verbosity >= 2 ? LOG_LEVEL_DEBUG :
+			verbosity      ? LOG_LEVEL_INFO :
+					 LOG_LEVEL_WARN;
 }
 
 enum log_level log_get_level(void)

@@ -69,8 +69,8 @@ bad:
 	return -EINVAL;
 }
 
-static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *connection,
-				      const char *url, const char *method, const char *version,
+static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *connection, const char *url,
+				      const char *method, const char *version,
 				      const char *upload_data, size_t *upload_data_size,
 				      void **req_cls)
 {
@@ -98,8 +98,8 @@ static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *connecti
 		len = prom_finish(&out);
 		if (out.truncated) {
 			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-			len = (size_t)snprintf(text, METRICS_BUFFER, "the metrics exceed %u bytes\n",
-					       METRICS_BUFFER);
+			len = (size_t)snprintf(text, METRICS_BUFFER,
+					       "the metrics exceed %u bytes\n", METRICS_BUFFER);
 		}
 	} else {
 		status = MHD_HTTP_NOT_FOUND;

@@ -13,8 +13,8 @@
 struct prom_writer {
 	char *buf;
 	size_t size;
-	size_t len;	/* bytes written, always < size */
-	int truncated;	/* a write did not fit and was dropped */
+	size_t len;    /* bytes written, always < size */
+	int truncated; /* a write did not fit and was dropped */
 };
 
 void prom_init(struct prom_writer *w, char *buf, size_t size);

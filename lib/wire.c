@@ -10,33 +10,33 @@
 #include "wire.h"
 
 /* Fixed header offsets. */
-#define OFF_MAGIC	 0
-#define OFF_VERSION	 4
-#define OFF_FLAGS	 5
-#define OFF_HEADER_LEN	 6
-#define OFF_RECORD_SIZE	 8
-#define OFF_AGENT_LEN	 10
-#define OFF_COUNT	 12
-#define OFF_SEQUENCE	 16
-#define OFF_CREATED	 24
-#define OFF_CRC		 32
-#define OFF_RESERVED	 36
+#define OFF_MAGIC	0
+#define OFF_VERSION	4
+#define OFF_FLAGS	5
+#define OFF_HEADER_LEN	6
+#define OFF_RECORD_SIZE 8
+#define OFF_AGENT_LEN	10
+#define OFF_COUNT	12
+#define OFF_SEQUENCE	16
+#define OFF_CREATED	24
+#define OFF_CRC		32
+#define OFF_RESERVED	36
 
 /* Record offsets. */
-#define REC_SRC_ADDR	 0
-#define REC_DST_ADDR	 16
-#define REC_SRC_PORT	 32
-#define REC_DST_PORT	 34
-#define REC_PROTO	 36
-#define REC_TCP_FLAGS	 37
-#define REC_VLAN	 38
-#define REC_IFINDEX	 40
-#define REC_DIRECTION	 44
-#define REC_SAMPLING	 45
-#define REC_PACKETS	 49
-#define REC_BYTES	 57
-#define REC_FIRST_SEEN	 65
-#define REC_LAST_SEEN	 73
+#define REC_SRC_ADDR   0
+#define REC_DST_ADDR   16
+#define REC_SRC_PORT   32
+#define REC_DST_PORT   34
+#define REC_PROTO      36
+#define REC_TCP_FLAGS  37
+#define REC_VLAN       38
+#define REC_IFINDEX    40
+#define REC_DIRECTION  44
+#define REC_SAMPLING   45
+#define REC_PACKETS    49
+#define REC_BYTES      57
+#define REC_FIRST_SEEN 65
+#define REC_LAST_SEEN  73
 _Static_assert(REC_LAST_SEEN + 8 == WIRE_RECORD_SIZE, "record fields must fill the record");
 
 static const char *const error_text[] = {
@@ -138,7 +138,8 @@ size_t wire_batch_seal(struct wire_batch *batch, uint64_t sequence, uint64_t cre
 	put_le32(buffer + OFF_COUNT, batch->record_count);
 	put_le64(buffer + OFF_SEQUENCE, sequence);
 	put_le64(buffer + OFF_CREATED, created_ns);
-	put_le32(buffer + OFF_CRC, wire_crc32c(buffer + batch->header_len, batch->used - batch->header_len));
+	put_le32(buffer + OFF_CRC,
+		 wire_crc32c(buffer + batch->header_len, batch->used - batch->header_len));
 	return batch->used;
 }
 
@@ -163,7 +164,8 @@ enum wire_error wire_decode_header(const void *data, size_t len, struct wire_hea
 	header->created_ns = get_le64(p + OFF_CREATED);
 	header->records_crc = get_le32(p + OFF_CRC);
 	/* A later version may grow the header; the agent id always follows the fixed part. */
-	if (header->header_len < WIRE_HEADER_FIXED + header->agent_id_len || header->header_len > len)
+	if (header->header_len < WIRE_HEADER_FIXED + header->agent_id_len ||
+	    header->header_len > len)
 		return WIRE_ERR_HEADER_LEN;
 	if (header->record_size < WIRE_RECORD_SIZE)
 		return WIRE_ERR_RECORD_SIZE;
@@ -180,8 +182,8 @@ enum wire_error wire_decode_header(const void *data, size_t len, struct wire_hea
 enum wire_error wire_decode_record(const void *data, const struct wire_header *header,
 				   uint32_t index, struct flow_record *record)
 {
-	const uint8_t *p = (const uint8_t *)data + header->header_len +
-			   (size_t)index * header->record_size;
+	const uint8_t *p =
+		(const uint8_t *)data + header->header_len + (size_t)index * header->record_size;
 
 	memset(record, 0, sizeof(*record));
 	memcpy(record->key.src_addr, p + REC_SRC_ADDR, FLOW_ADDR_LEN);

@@ -17,45 +17,45 @@
 
 #include "flow.h"
 
-#define WIRE_MAGIC		"FLWB"
-#define WIRE_VERSION		1
-#define WIRE_HEADER_FIXED	40	/* bytes before the agent id */
-#define WIRE_RECORD_SIZE	81	/* version 1; a later version may only append fields */
-#define WIRE_AGENT_ID_MAX	255
-#define WIRE_MAX_RECORDS	(1u << 20)
+#define WIRE_MAGIC	  "FLWB"
+#define WIRE_VERSION	  1
+#define WIRE_HEADER_FIXED 40 /* bytes before the agent id */
+#define WIRE_RECORD_SIZE  81 /* version 1; a later version may only append fields */
+#define WIRE_AGENT_ID_MAX 255
+#define WIRE_MAX_RECORDS  (1u << 20)
 
 /* Header flags. */
-#define WIRE_FLAG_FIRST_OF_RUN	0x01	/* first batch of an agent process: see wire-format.md */
+#define WIRE_FLAG_FIRST_OF_RUN 0x01 /* first batch of an agent process: see wire-format.md */
 
 /* Columns of one record, in order, as ClickHouse RowBinary reads them. */
-#define WIRE_ROWBINARY_STRUCTURE                                                                  \
-	"src_addr IPv6, dst_addr IPv6, src_port UInt16, dst_port UInt16, proto UInt8, "          \
-	"tcp_flags UInt8, vlan UInt16, ifindex UInt32, direction UInt8, sampling UInt32, "      \
+#define WIRE_ROWBINARY_STRUCTURE                                                           \
+	"src_addr IPv6, dst_addr IPv6, src_port UInt16, dst_port UInt16, proto UInt8, "    \
+	"tcp_flags UInt8, vlan UInt16, ifindex UInt32, direction UInt8, sampling UInt32, " \
 	"packets UInt64, bytes UInt64, first_seen_ns UInt64, last_seen_ns UInt64"
 
 struct wire_header {
 	uint8_t version;
 	uint8_t flags;
-	uint16_t header_len;	/* offset of the first record */
+	uint16_t header_len; /* offset of the first record */
 	uint16_t record_size;
 	uint32_t record_count;
-	uint64_t sequence;	/* per agent, +1 for every batch */
-	uint64_t created_ns;	/* wall clock when the batch was sealed */
-	uint32_t records_crc;	/* CRC32C of the record bytes */
+	uint64_t sequence;    /* per agent, +1 for every batch */
+	uint64_t created_ns;  /* wall clock when the batch was sealed */
+	uint32_t records_crc; /* CRC32C of the record bytes */
 	uint8_t agent_id_len;
-	char agent_id[WIRE_AGENT_ID_MAX + 1];	/* NUL-terminated copy */
+	char agent_id[WIRE_AGENT_ID_MAX + 1]; /* NUL-terminated copy */
 };
 
 enum wire_error {
 	WIRE_OK = 0,
-	WIRE_ERR_SHORT,		/* shorter than the fixed header */
-	WIRE_ERR_MAGIC,		/* not a flow batch */
-	WIRE_ERR_VERSION,	/* a version this decoder does not know */
-	WIRE_ERR_HEADER_LEN,	/* header length inconsistent with the agent id */
-	WIRE_ERR_RECORD_SIZE,	/* record size smaller than this version's */
-	WIRE_ERR_COUNT,		/* record count too large, or does not match the length */
-	WIRE_ERR_CRC,		/* records corrupted */
-	WIRE_ERR_RECORD,	/* a record with impossible values */
+	WIRE_ERR_SHORT,	      /* shorter than the fixed header */
+	WIRE_ERR_MAGIC,	      /* not a flow batch */
+	WIRE_ERR_VERSION,     /* a version this decoder does not know */
+	WIRE_ERR_HEADER_LEN,  /* header length inconsistent with the agent id */
+	WIRE_ERR_RECORD_SIZE, /* record size smaller than this version's */
+	WIRE_ERR_COUNT,	      /* record count too large, or does not match the length */
+	WIRE_ERR_CRC,	      /* records corrupted */
+	WIRE_ERR_RECORD,      /* a record with impossible values */
 };
 
 /* A short phrase for an error, for messages such as "partition 0 offset 17: bad magic". */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# Runs every test suite: cmocka units (plain and ASan+UBSan), the BPF program tests and the
-# integration tests, and ends with one line: "N passed, N failed" (", N skipped").
+# Runs every test suite: cmocka units (plain and ASan+UBSan), the BPF program tests, the
+# fuzzers, the formatting check and the integration tests, and ends with one line: "N passed, N failed" (", N skipped").
 # Exits non-zero on any failure. Called by `make test`, which builds everything first.
 set -u
 cd "$(dirname "$0")/.."
@@ -88,6 +88,16 @@ wire_seeds=$(mktemp -d)
 python3 tests/fuzz/make_wire_seeds.py "$wire_seeds"
 run_fuzz fuzz_wire 500000 4096 "$wire_seeds"
 rm -rf "$wire_seeds"
+
+echo "formatting (clang-format):"
+tests/format-check.sh >"$results/format.log" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ]; then
+	tally format-check 1 0 0 0
+else
+	tally format-check 0 1 0 "$rc"
+	head -30 "$results/format.log" | sed 's/^/        /'
+fi
 
 echo "integration tests (pytest):"
 junit="$results/integration.xml"

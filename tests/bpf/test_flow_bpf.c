@@ -74,8 +74,8 @@ static void run_live(struct flow_bpf *skel, const struct frame *f, int repeat)
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
 
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xdp_flow_ingress), &opts),
-			 0);
+	assert_int_equal(
+		bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xdp_flow_ingress), &opts), 0);
 	assert_int_equal(opts.retval, XDP_PASS);
 	assert_int_equal(opts.data_size_out, f->len);
 	assert_memory_equal(out, f->data, f->len);
@@ -100,8 +100,8 @@ static void run_replay(struct flow_bpf *skel, const struct frame *f, uint64_t ts
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, &meta, sizeof(meta));
 	memcpy(buf + sizeof(meta), f->data, f->len);
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xdp_flow_ingress), &opts),
-			 0);
+	assert_int_equal(
+		bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xdp_flow_ingress), &opts), 0);
 	assert_int_equal(opts.retval, XDP_PASS);
 }
 
@@ -119,13 +119,16 @@ static uint64_t counter(struct flow_bpf *skel, uint32_t index)
 }
 
 /* The merged per-CPU metrics of flow (sport, dst, direction) in map_fd, packets 0 if absent. */
-static struct flow_metrics flow_lookup_in(int map_fd, uint16_t sport, uint8_t dst,
-					  uint32_t ifindex, uint8_t direction)
+static struct flow_metrics flow_lookup_in(int map_fd, uint16_t sport, uint8_t dst, uint32_t ifindex,
+					  uint8_t direction)
 {
 	int cpus = libbpf_num_possible_cpus();
 	struct flow_metrics values[cpus], total = { 0 };
-	struct flow_key key = { .src_port = sport, .dst_port = 80, .proto = FLOW_IPPROTO_TCP,
-				.ifindex = ifindex, .direction = direction };
+	struct flow_key key = { .src_port = sport,
+				.dst_port = 80,
+				.proto = FLOW_IPPROTO_TCP,
+				.ifindex = ifindex,
+				.direction = direction };
 	int i;
 
 	key.src_addr[10] = key.src_addr[11] = key.dst_addr[10] = key.dst_addr[11] = 0xff;
@@ -244,7 +247,8 @@ static void test_replay_meta_timeouts_export_records(void **state)
 	/* 60 s after 126: the second record ends on the active timeout */
 	run_replay(skel, &f, 186 * NS, 1054, FLOW_LINKTYPE_ETHERNET);
 
-	ring = ring_buffer__new(bpf_map__fd(skel->maps.flow_exports), collect_record, records, NULL);
+	ring = ring_buffer__new(bpf_map__fd(skel->maps.flow_exports), collect_record, records,
+				NULL);
 	assert_non_null(ring);
 	assert_int_equal(ring_buffer__consume(ring), 2);
 	assert_int_equal(records[0].stats.packets, 2);

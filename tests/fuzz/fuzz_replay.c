@@ -20,8 +20,8 @@ static void parse_batch(const struct pcap_packet *packets, int count)
 	int i;
 
 	for (i = 0; i < count; i++) {
-		uint32_t len = packets[i].cap_len < FLOW_PARSE_MAX_BYTES ? packets[i].cap_len
-									: FLOW_PARSE_MAX_BYTES;
+		uint32_t len = packets[i].cap_len < FLOW_PARSE_MAX_BYTES ? packets[i].cap_len :
+									   FLOW_PARSE_MAX_BYTES;
 		struct flow_frame frame = {
 			.data = packets[i].data,
 			.data_end = packets[i].data + len,

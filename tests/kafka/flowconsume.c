@@ -67,18 +67,19 @@ static void decode_message(const rd_kafka_message_t *message, FILE *batches, str
 		return;
 	}
 	if (batches)
-		fprintf(batches, "%" PRId32 " %" PRId64 " %s %" PRIu64 " %u %u\n", message->partition,
-			message->offset, header.agent_id, header.sequence, header.record_count,
-			header.flags);
+		fprintf(batches, "%" PRId32 " %" PRId64 " %s %" PRIu64 " %u %u\n",
+			message->partition, message->offset, header.agent_id, header.sequence,
+			header.record_count, header.flags);
 	for (i = 0; i < header.record_count; i++) {
 		struct flow_record record;
 		char *p = line;
 
 		err = wire_decode_record(message->payload, &header, i, &record);
 		if (err) {
-			fprintf(stderr, "flowconsume: partition %" PRId32 " offset %" PRId64
-					" record %u: %s\n", message->partition, message->offset, i,
-				wire_strerror(err));
+			fprintf(stderr,
+				"flowconsume: partition %" PRId32 " offset %" PRId64
+				" record %u: %s\n",
+				message->partition, message->offset, i, wire_strerror(err));
 			totals->rejected_records++;
 			continue;
 		}
@@ -121,14 +122,29 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "b:t:n:i:B:D:j")) != -1) {
 		switch (opt) {
-		case 'b': brokers = optarg; break;
-		case 't': topic = optarg; break;
-		case 'n': want_records = strtoull(optarg, NULL, 10); break;
-		case 'i': idle_ms = strtoull(optarg, NULL, 10); break;
-		case 'B': batches_path = optarg; break;
-		case 'D': dump_dir = optarg; break;
-		case 'j': json = 1; break;
-		default: usage();
+		case 'b':
+			brokers = optarg;
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		case 'n':
+			want_records = strtoull(optarg, NULL, 10);
+			break;
+		case 'i':
+			idle_ms = strtoull(optarg, NULL, 10);
+			break;
+		case 'B':
+			batches_path = optarg;
+			break;
+		case 'D':
+			dump_dir = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!brokers || !topic)
@@ -169,8 +185,8 @@ int main(int argc, char **argv)
 	assignment = rd_kafka_topic_partition_list_new(partitions);
 	for (i = 0; i < partitions; i++)
 		rd_kafka_topic_partition_list_add(assignment, topic,
-						  metadata->topics[0].partitions[i].id)->offset =
-			RD_KAFKA_OFFSET_BEGINNING;
+						  metadata->topics[0].partitions[i].id)
+			->offset = RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_metadata_destroy(metadata);
 	rd_kafka_topic_destroy(topic_handle);
 	if (rd_kafka_assign(rk, assignment)) {

@@ -65,11 +65,21 @@ int main(int argc, char **argv)
 	conf = rd_kafka_conf_new();
 	while ((opt = getopt(argc, argv, "b:t:k:r:z:X:")) != -1) {
 		switch (opt) {
-		case 'b': brokers = optarg; break;
-		case 't': topic = optarg; break;
-		case 'k': key = optarg; break;
-		case 'r': repeat = strtoul(optarg, NULL, 10); break;
-		case 'z': codec = optarg; break;
+		case 'b':
+			brokers = optarg;
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'r':
+			repeat = strtoul(optarg, NULL, 10);
+			break;
+		case 'z':
+			codec = optarg;
+			break;
 		case 'X': {
 			char *eq = strchr(optarg, '=');
 
@@ -85,8 +95,9 @@ int main(int argc, char **argv)
 			break;
 		}
 		default:
-			fprintf(stderr, "usage: flowproduce -b BROKERS -t TOPIC [-k KEY] [-r REPEAT] "
-					"[-z CODEC] [-X KEY=VALUE] FILE...\n");
+			fprintf(stderr,
+				"usage: flowproduce -b BROKERS -t TOPIC [-k KEY] [-r REPEAT] "
+				"[-z CODEC] [-X KEY=VALUE] FILE...\n");
 			return 2;
 		}
 	}
@@ -127,7 +138,8 @@ int main(int argc, char **argv)
 						rk, RD_KAFKA_V_RKT(rkt),
 						RD_KAFKA_V_KEY(key, strlen(key)),
 						RD_KAFKA_V_VALUE(payloads[i], lens[i]),
-						RD_KAFKA_V_MSGFLAGS(0), /* payloads outlive delivery */
+						RD_KAFKA_V_MSGFLAGS(
+							0), /* payloads outlive delivery */
 						RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 					rd_kafka_poll(rk, 10);
 				if (err) {
@@ -144,7 +156,8 @@ int main(int argc, char **argv)
 		rd_kafka_topic_destroy(rkt);
 	}
 	printf("messages %" PRIu64 " bytes %" PRIu64 " seconds %.6f delivered %" PRIu64
-	       " failed %" PRIu64 "\n", messages, bytes,
+	       " failed %" PRIu64 "\n",
+	       messages, bytes,
 	       (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9,
 	       delivered, failed);
 	rd_kafka_destroy(rk);

@@ -45,8 +45,14 @@
 #define VLAN_SHARE	  0.04	/* of the packets, 802.1Q tagged (some of them QinQ) */
 #define IPV6_SHARE	  0.125 /* of the packets */
 
-enum { DIR_C2S = 0, DIR_S2C = 1 };
-enum { FAM_V4 = 0, FAM_V6 = 1 };
+enum {
+	DIR_C2S = 0,
+	DIR_S2C = 1
+};
+enum {
+	FAM_V4 = 0,
+	FAM_V6 = 1
+};
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -188,56 +194,124 @@ struct region {
 };
 
 static const struct region regions[] = {
-	{ "US", "United States", 3300, 4200, 120,
+	{ "US",
+	  "United States",
+	  3300,
+	  4200,
+	  120,
 	  { "12.0.0.0/8", "17.0.0.0/8", "73.0.0.0/8", "104.16.0.0/13", "142.250.0.0/15",
 	    "2601::/20", "2607:f8b0::/32" } },
-	{ "JP", "Japan", 2400, 1800, 8,
+	{ "JP",
+	  "Japan",
+	  2400,
+	  1800,
+	  8,
 	  { "133.0.0.0/8", "126.0.0.0/8", "203.178.128.0/17", "60.32.0.0/12", "2001:200::/32",
 	    "240b::/24", NULL } },
-	{ "CN", "China", 950, 950, 60,
+	{ "CN",
+	  "China",
+	  950,
+	  950,
+	  60,
 	  { "61.128.0.0/10", "218.0.0.0/11", "36.96.0.0/11", "223.64.0.0/11", "240e::/20",
 	    "2408:8000::/20", "2409:8000::/20" } },
-	{ "CA", "Canada", 400, 420, 140,
+	{ "CA",
+	  "Canada",
+	  400,
+	  420,
+	  140,
 	  { "99.224.0.0/11", "142.112.0.0/13", "24.200.0.0/13", "2607:fea8::/32", "2001:56a::/32",
 	    NULL } },
-	{ "AU", "Australia", 460, 190, 110,
-	  { "1.120.0.0/13", "101.160.0.0/11", "58.160.0.0/12", "2001:8000::/20",
-	    "2001:44b8::/32", NULL } },
-	{ "IN", "India", 220, 380, 120,
-	  { "117.192.0.0/10", "49.32.0.0/11", "122.160.0.0/12", "2405:200::/29",
-	    "2401:4900::/32", NULL } },
-	{ "DE", "Germany", 190, 200, 230,
+	{ "AU",
+	  "Australia",
+	  460,
+	  190,
+	  110,
+	  { "1.120.0.0/13", "101.160.0.0/11", "58.160.0.0/12", "2001:8000::/20", "2001:44b8::/32",
+	    NULL } },
+	{ "IN",
+	  "India",
+	  220,
+	  380,
+	  120,
+	  { "117.192.0.0/10", "49.32.0.0/11", "122.160.0.0/12", "2405:200::/29", "2401:4900::/32",
+	    NULL } },
+	{ "DE",
+	  "Germany",
+	  190,
+	  200,
+	  230,
 	  { "79.192.0.0/10", "84.128.0.0/10", "141.20.0.0/16", "2003::/19", "2001:638::/32",
 	    NULL } },
-	{ "GB", "United Kingdom", 130, 120, 230,
+	{ "GB",
+	  "United Kingdom",
+	  130,
+	  120,
+	  230,
 	  { "86.128.0.0/10", "2.24.0.0/13", "2a00:23c0::/28", NULL } },
-	{ "FR", "France", 130, 120, 230,
+	{ "FR",
+	  "France",
+	  130,
+	  120,
+	  230,
 	  { "90.0.0.0/9", "78.192.0.0/10", "2a01:cb00::/24", "2a01:e00::/26", NULL } },
-	{ "NL", "Netherlands", 130, 120, 230,
+	{ "NL",
+	  "Netherlands",
+	  130,
+	  120,
+	  230,
 	  { "145.100.0.0/15", "84.24.0.0/13", "2001:610::/32", NULL } },
-	{ "KR", "Korea, Republic of", 130, 120, 35,
+	{ "KR",
+	  "Korea, Republic of",
+	  130,
+	  120,
+	  35,
 	  { "121.128.0.0/10", "175.192.0.0/10", "2001:e60::/32", NULL } },
-	{ "TW", "Taiwan", 130, 120, 40,
+	{ "TW",
+	  "Taiwan",
+	  130,
+	  120,
+	  40,
 	  { "114.32.0.0/12", "118.160.0.0/13", "2001:b000::/20", NULL } },
-	{ "SG", "Singapore", 130, 120, 75,
+	{ "SG",
+	  "Singapore",
+	  130,
+	  120,
+	  75,
 	  { "165.21.0.0/16", "116.86.0.0/15", "2001:d08::/32", NULL } },
-	{ "HK", "Hong Kong", 130, 120, 50,
+	{ "HK",
+	  "Hong Kong",
+	  130,
+	  120,
+	  50,
 	  { "112.118.0.0/15", "218.102.0.0/16", "2404:e800::/31", NULL } },
-	{ "ID", "Indonesia", 130, 120, 90,
+	{ "ID",
+	  "Indonesia",
+	  130,
+	  120,
+	  90,
 	  { "36.64.0.0/11", "110.136.0.0/13", "2001:448a::/32", NULL } },
-	{ "VN", "Viet Nam", 130, 120, 80,
+	{ "VN",
+	  "Viet Nam",
+	  130,
+	  120,
+	  80,
 	  { "113.160.0.0/11", "14.160.0.0/11", "2001:ee0::/32", NULL } },
-	{ "BR", "Brazil", 130, 120, 270,
-	  { "177.0.0.0/10", "189.0.0.0/11", "2804::/16", NULL } },
-	{ "MX", "Mexico", 130, 120, 180,
-	  { "187.128.0.0/11", "189.128.0.0/11", "2806::/19", NULL } },
-	{ "RU", "Russian Federation", 130, 120, 200,
+	{ "BR", "Brazil", 130, 120, 270, { "177.0.0.0/10", "189.0.0.0/11", "2804::/16", NULL } },
+	{ "MX", "Mexico", 130, 120, 180, { "187.128.0.0/11", "189.128.0.0/11", "2806::/19", NULL } },
+	{ "RU",
+	  "Russian Federation",
+	  130,
+	  120,
+	  200,
 	  { "95.24.0.0/13", "178.64.0.0/12", "2a00:1fa0::/28", NULL } },
-	{ "IT", "Italy", 130, 120, 240,
-	  { "79.0.0.0/10", "151.64.0.0/11", "2001:b07::/32", NULL } },
-	{ "ES", "Spain", 130, 120, 240,
-	  { "83.32.0.0/11", "88.0.0.0/11", "2a0c:5a80::/29", NULL } },
-	{ "SE", "Sweden", 130, 120, 240,
+	{ "IT", "Italy", 130, 120, 240, { "79.0.0.0/10", "151.64.0.0/11", "2001:b07::/32", NULL } },
+	{ "ES", "Spain", 130, 120, 240, { "83.32.0.0/11", "88.0.0.0/11", "2a0c:5a80::/29", NULL } },
+	{ "SE",
+	  "Sweden",
+	  130,
+	  120,
+	  240,
 	  { "81.224.0.0/12", "130.235.0.0/16", "2001:6b0::/32", NULL } },
 };
 
@@ -333,7 +407,7 @@ static const struct service services[] = {
 #define NSERVICES ((int)(sizeof(services) / sizeof(services[0])))
 
 /* TCP ports scanners knock on; the rest of their probes go to random ports. */
-static const uint16_t scan_ports[] = { 23,   22,   445,	 3389, 80,   8080, 443,  5900,
+static const uint16_t scan_ports[] = { 23,   22,   445,	 3389, 80,   8080, 443,	 5900,
 				       1433, 3306, 6379, 2323, 8443, 9200, 5555, 81 };
 
 /* ---- the simulation's state ---- */
@@ -371,24 +445,24 @@ struct xfer {
 };
 
 enum phase {
-	PH_SYN,		/* TCP handshake */
+	PH_SYN, /* TCP handshake */
 	PH_SYNACK,
 	PH_HSACK,
-	PH_XFER,	/* a request or a response in flight (TCP, QUIC) */
-	PH_FIN1,	/* TCP close by s->closer */
+	PH_XFER, /* a request or a response in flight (TCP, QUIC) */
+	PH_FIN1, /* TCP close by s->closer */
 	PH_FIN2,
 	PH_LASTACK,
-	PH_RST,		/* TCP abort by s->closer */
-	PH_SCAN_RST,	/* a scanned host refuses: RST|ACK */
-	PH_SCAN_ABORT,	/* the scanner resets a half-open connection */
-	PH_QUIC_CLOSE,	/* CONNECTION_CLOSE by s->closer */
-	PH_UREQ,	/* one datagram exchange: DNS, NTP, NFS-like, probes */
+	PH_RST,	       /* TCP abort by s->closer */
+	PH_SCAN_RST,   /* a scanned host refuses: RST|ACK */
+	PH_SCAN_ABORT, /* the scanner resets a half-open connection */
+	PH_QUIC_CLOSE, /* CONNECTION_CLOSE by s->closer */
+	PH_UREQ,       /* one datagram exchange: DNS, NTP, NFS-like, probes */
 	PH_URESP,
-	PH_MEDIA,	/* two periodic streams */
+	PH_MEDIA, /* two periodic streams */
 	PH_ECHO_REQ,
 	PH_ECHO_REP,
 	PH_NS,
-	PH_DONE,	/* ends without a packet: idle QUIC, unanswered last probe */
+	PH_DONE, /* ends without a packet: idle QUIC, unanswered last probe */
 };
 
 enum sub {
@@ -411,15 +485,15 @@ struct session {
 	int64_t mark;	 /* the last echo request's time; the last probe's IP ID */
 	int64_t media_t[2];
 	uint64_t id;
-	uint64_t pkts;	  /* packets so far, written or not (warm-up) */
-	uint64_t cap;	  /* packets it may send: bounds the elephants */
-	uint64_t pending; /* bytes of the response to the current request */
+	uint64_t pkts;	   /* packets so far, written or not (warm-up) */
+	uint64_t cap;	   /* packets it may send: bounds the elephants */
+	uint64_t pending;  /* bytes of the response to the current request */
 	uint32_t truth[2]; /* truth index + 1 of each direction's main key; 0 = not seen yet */
 	uint32_t rtt[2];   /* µs from the monitor to that endpoint and back */
 	uint32_t rounds;   /* exchanges (echoes, datagrams) left after the current one */
 	uint32_t round_no;
-	uint32_t think;	 /* µs, mean pause between rounds */
-	uint32_t rate;	 /* kbit/s of data transfers */
+	uint32_t think;	  /* µs, mean pause between rounds */
+	uint32_t rate;	  /* kbit/s of data transfers */
 	uint32_t req_len; /* UDP exchange payloads */
 	uint32_t resp_len;
 	uint32_t media_left[2];
@@ -522,15 +596,15 @@ struct gen {
 	const struct env *env;
 	struct rng rng;
 	struct region_net nets[NREGIONS];
-	double region_share[2][NREGIONS];    /* [DIR_C2S] clients, [DIR_S2C] servers */
+	double region_share[2][NREGIONS];     /* [DIR_C2S] clients, [DIR_S2C] servers */
 	uint64_t region_virtual[2][NREGIONS]; /* packets simulated this day, per endpoint role */
 	uint64_t vlan_virtual[2];	      /* ... untagged, tagged */
 	uint64_t v6_virtual;		      /* ... over IPv6 */
-	double svc_share[NSERVICES];  /* target fraction of the packets */
-	double svc_odds[NSERVICES];   /* share / mean packets: odds of a new session */
-	double svc_slack[NSERVICES];  /* a couple of sessions' packets, see pick_steered() */
+	double svc_share[NSERVICES];	      /* target fraction of the packets */
+	double svc_odds[NSERVICES];	      /* share / mean packets: odds of a new session */
+	double svc_slack[NSERVICES];	 /* a couple of sessions' packets, see pick_steered() */
 	uint64_t svc_virtual[NSERVICES]; /* packets simulated this day, warm-up included */
-	double mean_packets;	      /* per session, over the mix */
+	double mean_packets;		 /* per session, over the mix */
 	uint64_t addr_seed;
 
 	/* sessions in flight */
@@ -544,14 +618,14 @@ struct gen {
 
 	/* the day being simulated */
 	int day;
-	int64_t day_base_us; /* Unix µs of the window start */
-	int64_t now;	     /* µs relative to the window start */
-	int64_t t_begin;     /* warm-up start */
-	int64_t t_arrival;   /* next session arrival */
-	uint64_t budget;     /* packets to write this day */
-	uint64_t emitted;    /* packets written this day */
+	int64_t day_base_us;   /* Unix µs of the window start */
+	int64_t now;	       /* µs relative to the window start */
+	int64_t t_begin;       /* warm-up start */
+	int64_t t_arrival;     /* next session arrival */
+	uint64_t budget;       /* packets to write this day */
+	uint64_t emitted;      /* packets written this day */
 	uint64_t virtual_pkts; /* packets simulated this day, warm-up included */
-	uint64_t sess_cap;   /* packets any one session may send */
+	uint64_t sess_cap;     /* packets any one session may send */
 	double rate_pps;
 	double tau_s;
 	uint64_t *day_budget;
@@ -1411,12 +1485,12 @@ static uint32_t dns_message(const struct session *s, uint8_t *buf, bool response
 		if (answers > 8)
 			answers = 8;
 	}
-	bput16(&b, (uint16_t)(h >> 16));		 /* ID */
-	bput16(&b, response ? 0x8180 : 0x0100);		 /* QR RD RA / RD */
-	bput16(&b, 1);					 /* QDCOUNT */
-	bput16(&b, (uint16_t)answers);			 /* ANCOUNT */
-	bput16(&b, 0);					 /* NSCOUNT */
-	bput16(&b, 1);					 /* ARCOUNT: OPT */
+	bput16(&b, (uint16_t)(h >> 16));	/* ID */
+	bput16(&b, response ? 0x8180 : 0x0100); /* QR RD RA / RD */
+	bput16(&b, 1);				/* QDCOUNT */
+	bput16(&b, (uint16_t)answers);		/* ANCOUNT */
+	bput16(&b, 0);				/* NSCOUNT */
+	bput16(&b, 1);				/* ARCOUNT: OPT */
 	/* the name: labels of lowercase letters, qname_len bytes with the root */
 	for (left = qname_len - 1, i = 0; left >= 2; i++) {
 		uint32_t l = left - 1 > 15 ? 3 + (uint32_t)(mix64(h + i) % 12) : left - 1;
@@ -1445,13 +1519,13 @@ static uint32_t dns_message(const struct session *s, uint8_t *buf, bool response
 		bput16(&b, (uint16_t)(h >> (i * 4 + 16)));
 	}
 	left = len - (b.pos > len ? len : b.pos);
-	bput(&b, 0);	   /* OPT: root name */
-	bput16(&b, 41);	   /* OPT */
-	bput16(&b, 1232);  /* UDP payload size */
-	bput16(&b, 0);	   /* extended RCODE, version */
-	bput16(&b, 0);	   /* flags */
+	bput(&b, 0);			   /* OPT: root name */
+	bput16(&b, 41);			   /* OPT */
+	bput16(&b, 1232);		   /* UDP payload size */
+	bput16(&b, 0);			   /* extended RCODE, version */
+	bput16(&b, 0);			   /* flags */
 	bput16(&b, (uint16_t)(left - 11)); /* RDLEN */
-	bput16(&b, 12);	   /* padding */
+	bput16(&b, 12);			   /* padding */
 	bput16(&b, (uint16_t)(left - 15));
 	return b.pos < DNS_HEAD_MAX ? b.pos : DNS_HEAD_MAX;
 }
@@ -1729,8 +1803,8 @@ static void xfer_step(struct gen *g, struct session *s)
 			emit_udp(g, s, x->dir, len, NULL, 0);
 	} else {
 		uint32_t j = x->acked++, c = xfer_ack_covers(x, j);
-		uint32_t upto = c + 1 == x->n ? (x->n - 1) * x->mss + x->last_len
-					      : (c + 1) * x->mss;
+		uint32_t upto = c + 1 == x->n ? (x->n - 1) * x->mss + x->last_len :
+						(c + 1) * x->mss;
 
 		if (s->proto == PROTO_TCP)
 			emit_tcp(g, s, !x->dir, TCP_ACK, s->ep[!x->dir].seq, x->base_seq + upto, 0,
@@ -1986,8 +2060,9 @@ static uint64_t host_addr(const struct gen *g, int region, int fam, uint64_t poo
 			  bool server, uint8_t out[16])
 {
 	const struct region_net *net = &g->nets[region];
-	uint64_t h = mix64(g->addr_seed ^ mix64((pool << 24) ^ ((uint64_t)region << 8) ^
-						 (uint64_t)fam) ^ mix64(rank));
+	uint64_t h =
+		mix64(g->addr_seed ^ mix64((pool << 24) ^ ((uint64_t)region << 8) ^ (uint64_t)fam) ^
+		      mix64(rank));
 	const struct prefix *p = &net->pfx[fam][h % (uint64_t)net->npfx[fam]];
 	uint64_t r1 = mix64(h + 1), r2 = mix64(h + 2);
 
@@ -2012,12 +2087,12 @@ static uint64_t host_addr(const struct gen *g, int region, int fam, uint64_t poo
 	return h;
 }
 
-static uint64_t endpoint_init(struct gen *g, struct session *s, int dir, int region,
-			      uint64_t pool, uint32_t pool_size, bool flat)
+static uint64_t endpoint_init(struct gen *g, struct session *s, int dir, int region, uint64_t pool,
+			      uint32_t pool_size, bool flat)
 {
 	static const uint8_t initial_ttl[] = { 64, 64, 64, 64, 128, 128, 128, 255 };
 	/* no tiny windows: mid-flow, a reader cannot know the scale and sees a full window */
-	static const uint16_t windows[] = { 2053, 4106, 8212, 16383, 29200, 32768,
+	static const uint16_t windows[] = { 2053,  4106,  8212,	 16383, 29200, 32768,
 					    64240, 65535, 64240, 29200, 65535, 8212 };
 	struct endpoint *e = &s->ep[dir];
 	struct rng *r = &g->rng;
@@ -2305,8 +2380,8 @@ static int pick_steered(struct gen *g, int n, const double *odds, const double *
 
 	for (i = 0; i < n; i++) {
 		double target = share[i] * v;
-		double lag = (target - (double)virt[i]) /
-			     (target + (slack ? slack[i] : slack_common));
+		double lag =
+			(target - (double)virt[i]) / (target + (slack ? slack[i] : slack_common));
 
 		total += odds[i] * exp(fmax(-3.0, fmin(3.0, 10.0 * lag)));
 		cum[i] = total;
@@ -2376,9 +2451,10 @@ static void session_new(struct gen *g, int64_t t)
 	if (svc->port)
 		s->ep[DIR_S2C].port = svc->port;
 	else if (svc->app == APP_SCAN)
-		s->ep[DIR_S2C].port = rng_chance(r, 0.7) ?
-			scan_ports[rng_below(r, sizeof(scan_ports) / sizeof(scan_ports[0]))] :
-			(uint16_t)rng_range(r, 1, 65535);
+		s->ep[DIR_S2C].port =
+			rng_chance(r, 0.7) ?
+				scan_ports[rng_below(r, sizeof(scan_ports) / sizeof(scan_ports[0]))] :
+				(uint16_t)rng_range(r, 1, 65535);
 	else if (svc->app == APP_UDP_PROBE)
 		s->ep[DIR_S2C].port = (uint16_t)rng_range(r, 33434, 33534);
 	else
@@ -2445,8 +2521,8 @@ static void day_run(struct gen *g, int day)
 	g->v6_virtual = 0;
 	if (!g->budget)
 		return;
-	g->day_base_us = (env->start_day + day) * USEC_PER_DAY +
-			 CAPTURE_HOUR_UTC * 3600 * USEC_PER_SEC;
+	g->day_base_us =
+		(env->start_day + day) * USEC_PER_DAY + CAPTURE_HOUR_UTC * 3600 * USEC_PER_SEC;
 	/* a stream per day: a day does not depend on how much randomness the previous used */
 	rng_seed(&g->rng, mix64(env->seed) ^ mix64(0x7261636567656eULL + (uint64_t)day));
 	g->rate_pps = (double)g->budget / (double)env->window_s;
@@ -2790,8 +2866,9 @@ static void json_regions(FILE *f, const char *name, const struct counter *c, int
 	for (i = 0; i < n; i++) {
 		int k = order[i];
 
-		fprintf(f, "%s\n {\"code\":\"%s\",\"name\":\"%s\",\"packets\":%" PRIu64
-			   ",\"bytes\":%" PRIu64 "}",
+		fprintf(f,
+			"%s\n {\"code\":\"%s\",\"name\":\"%s\",\"packets\":%" PRIu64
+			",\"bytes\":%" PRIu64 "}",
 			i ? "," : "", k < NREGIONS ? regions[k].code : "ZZ",
 			k < NREGIONS ? regions[k].name : "multicast", c[k].packets, c[k].bytes);
 	}
@@ -2813,8 +2890,9 @@ static int summary_write(const struct gen *g, const char *path)
 		return -errno;
 	rank = xcalloc(PORTS, sizeof(*rank));
 	civil_from_days(env->start_day, &y, &m, &dd);
-	fprintf(f, "{\"generator\":\"tracegen\",\"seed\":%" PRIu64 ",\"start\":\"%04d-%02u-%02u\","
-		   "\"days\":%" PRIu64 ",\"window_s\":%" PRIu64 ",\"snaplen\":%d,\n",
+	fprintf(f,
+		"{\"generator\":\"tracegen\",\"seed\":%" PRIu64 ",\"start\":\"%04d-%02u-%02u\","
+		"\"days\":%" PRIu64 ",\"window_s\":%" PRIu64 ",\"snaplen\":%d,\n",
 		env->seed, y, m, dd, env->days, env->window_s, SNAPLEN);
 	fprintf(f, "\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"flows\":%u,\n",
 		st->total.packets, st->total.bytes, g->nflows);
@@ -2888,9 +2966,8 @@ static void summary_line(const struct gen *g)
 		pct(st->udp.packets, p), pct(st->udp.bytes, b),
 		pct(st->icmp.packets + st->icmp6.packets, p),
 		pct(st->icmp.bytes + st->icmp6.bytes, b), st->ipv6.packets,
-		pct(st->ipv6.packets, p),
-		st->vlan.packets, pct(st->vlan.packets, p), st->qinq.packets, st->frag4.packets,
-		st->frag6.packets);
+		pct(st->ipv6.packets, p), st->vlan.packets, pct(st->vlan.packets, p),
+		st->qinq.packets, st->frag4.packets, st->frag6.packets);
 }
 
 static void verbose_report(const struct gen *g)
@@ -2969,8 +3046,8 @@ enum {
 static const struct argp_option argp_options[] = {
 	{ "output", 'o', "FILE", 0, "Write the pcap to FILE ('-' = stdout)", 0 },
 	{ "truth", 't', "FILE", 0, "Write the per-flow truth (JSON lines) to FILE", 0 },
-	{ "summary-json", 'j', "FILE", 0,
-	  "Write totals per protocol, port, region and day to FILE", 0 },
+	{ "summary-json", 'j', "FILE", 0, "Write totals per protocol, port, region and day to FILE",
+	  0 },
 	{ "packets", 'n', "N", 0, "Packets over all days (default 1000000; k, M, G suffixes)", 0 },
 	{ "days", 'd', "N", 0, "Capture days (default 3)", 0 },
 	{ "window", 'w', "SECONDS", 0, "Capture window per day (default 900)", 0 },
@@ -2986,8 +3063,7 @@ static const struct argp_option argp_options[] = {
 };
 
 /* strtoull that refuses signs, blanks, trailing junk and overflow; mult_suffix allows k/M/G */
-static int parse_u64(const char *arg, uint64_t min, uint64_t max, bool mult_suffix,
-		     uint64_t *out)
+static int parse_u64(const char *arg, uint64_t min, uint64_t max, bool mult_suffix, uint64_t *out)
 {
 	unsigned long long v;
 	uint64_t mult = 1;
@@ -3105,7 +3181,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (!env->output)
 			argp_error(state, "--output is required ('-' for stdout)");
 		if ((!strcmp(env->output, "-")) + (env->truth && !strcmp(env->truth, "-")) +
-			    (env->summary && !strcmp(env->summary, "-")) > 1)
+			    (env->summary && !strcmp(env->summary, "-")) >
+		    1)
 			argp_error(state, "only one of the outputs can go to stdout");
 		if (env->start_day + (int64_t)env->days > days_from_civil(2106, 1, 1))
 			argp_error(state,

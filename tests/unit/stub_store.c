@@ -25,8 +25,7 @@ struct store *stub_store_handle(void)
 	return &the_store;
 }
 
-int store_open(const struct store_options *options, struct store **store, char *err,
-	       size_t err_len)
+int store_open(const struct store_options *options, struct store **store, char *err, size_t err_len)
 {
 	(void)options;
 	(void)err;

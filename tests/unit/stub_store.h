@@ -12,14 +12,14 @@
 #include "store.h"
 
 struct stub_store_state {
-	const char *query_result;	/* what store_query returns (TSV); NULL: "" */
-	int query_fails;		/* store_query fails while set */
-	int insert_failures_left;	/* this many inserts fail before one succeeds */
-	int inserts;			/* inserts that succeeded */
-	uint8_t *data;			/* every succeeded insert's RowBinary, in order */
+	const char *query_result; /* what store_query returns (TSV); NULL: "" */
+	int query_fails;	  /* store_query fails while set */
+	int insert_failures_left; /* this many inserts fail before one succeeds */
+	int inserts;		  /* inserts that succeeded */
+	uint8_t *data;		  /* every succeeded insert's RowBinary, in order */
 	size_t len;
-	char last_sql[1024];		/* the last insert's statement, failed or not */
-	char first_sql[1024];		/* the first insert's statement */
+	char last_sql[1024];  /* the last insert's statement, failed or not */
+	char first_sql[1024]; /* the first insert's statement */
 };
 
 extern struct stub_store_state stub_store;

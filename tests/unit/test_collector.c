@@ -19,8 +19,8 @@ static void test_engine_placeholders(void **state)
 	char *sql;
 
 	(void)state;
-	sql = migrate_expand("ENGINE = {{MergeTree}} TTL t + INTERVAL {{retention_days}} DAY", &plain,
-			     err, sizeof(err));
+	sql = migrate_expand("ENGINE = {{MergeTree}} TTL t + INTERVAL {{retention_days}} DAY",
+			     &plain, err, sizeof(err));
 	assert_non_null(sql);
 	assert_string_equal(sql, "ENGINE = MergeTree() TTL t + INTERVAL 30 DAY");
 	free(sql);

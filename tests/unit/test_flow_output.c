@@ -85,13 +85,13 @@ static void test_json_record_line(void **state)
 	rewind(tmp);
 	n = fread(text, 1, sizeof(text) - 1, tmp);
 	text[n] = '\0';
-	assert_string_equal(text,
-			    "{\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"2001::2\",\"src_port\":65535,"
-			    "\"dst_port\":443,\"proto\":6,\"vlan\":4095,"
-			    "\"packets\":18446744073709551615,\"bytes\":0,\"tcp_flags\":255,"
-			    "\"first_seen_ns\":1767589200000000000,"
-			    "\"last_seen_ns\":1767589200123456789,\"sampling\":1,\"ifindex\":7,"
-			    "\"direction\":\"egress\"}\n");
+	assert_string_equal(
+		text, "{\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"2001::2\",\"src_port\":65535,"
+		      "\"dst_port\":443,\"proto\":6,\"vlan\":4095,"
+		      "\"packets\":18446744073709551615,\"bytes\":0,\"tcp_flags\":255,"
+		      "\"first_seen_ns\":1767589200000000000,"
+		      "\"last_seen_ns\":1767589200123456789,\"sampling\":1,\"ifindex\":7,"
+		      "\"direction\":\"egress\"}\n");
 	fclose(tmp);
 }
 

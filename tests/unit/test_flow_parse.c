@@ -254,7 +254,8 @@ static void test_vlan_untagged_is_zero(void **state)
 
 static void test_vlan_outermost_id_of_each_tpid(void **state)
 {
-	static const uint16_t tpids[] = { FLOW_ETH_P_8021Q, FLOW_ETH_P_8021AD, FLOW_ETH_P_QINQ_OLD };
+	static const uint16_t tpids[] = { FLOW_ETH_P_8021Q, FLOW_ETH_P_8021AD,
+					  FLOW_ETH_P_QINQ_OLD };
 	size_t i;
 
 	(void)state;

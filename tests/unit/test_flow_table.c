@@ -42,7 +42,8 @@ static void test_table_grows_and_finds_every_key(void **state)
 	assert_int_equal(flow_table_init(&table, 16), 0);
 	for (i = 0; i < 100000; i++) {
 		struct flow_key key = key_of(i);
-		struct flow_entry *e = flow_table_upsert(&table, &key, flow_key_hash(&key), &created);
+		struct flow_entry *e =
+			flow_table_upsert(&table, &key, flow_key_hash(&key), &created);
 
 		assert_non_null(e);
 		assert_true(created);
@@ -52,7 +53,8 @@ static void test_table_grows_and_finds_every_key(void **state)
 	assert_true(table.capacity >= 133334);
 	for (i = 0; i < 100000; i++) {
 		struct flow_key key = key_of(i);
-		struct flow_entry *e = flow_table_upsert(&table, &key, flow_key_hash(&key), &created);
+		struct flow_entry *e =
+			flow_table_upsert(&table, &key, flow_key_hash(&key), &created);
 
 		assert_false(created);
 		assert_int_equal(e->metrics.packets, i + 1);
@@ -85,8 +87,8 @@ static void test_expiry_removes_only_idle_entries(void **state)
 			flow_metrics_start(&e->metrics, (i % 2 ? 10 : 100) * NS, 1, 0);
 		}
 		visited = 0;
-		assert_int_equal(flow_table_expire_idle(&table, 100 * NS, 15 * NS, count_visit, NULL),
-				 300);
+		assert_int_equal(
+			flow_table_expire_idle(&table, 100 * NS, 15 * NS, count_visit, NULL), 300);
 		assert_int_equal(visited, 300);
 		assert_int_equal(table.live, 300);
 		for (i = 0; i < 600; i++) {
@@ -112,7 +114,9 @@ static void test_expiry_removes_only_idle_entries(void **state)
  */
 static void test_removal_with_collisions_and_wraparound(void **state)
 {
-	enum { KEYS = 600 };
+	enum {
+		KEYS = 600
+	};
 	struct flow_table table;
 	int present[KEYS] = { 0 };
 	int idle[KEYS] = { 0 };
@@ -178,20 +182,24 @@ static void collect(void *ctx, const struct flow_record *record)
 }
 
 /* A raw-IP UDP packet 10.0.0.1:1000 -> 10.0.0.2:53 of ip_len bytes. */
-static uint8_t raw_udp[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1,
-			       10, 0, 0, 2, 0x03, 0xe8, 0, 53, 0, 8, 0, 0 };
+static uint8_t raw_udp[28] = { 0x45, 0, 0,  28, 0, 0, 0,    0,	  64, 17, 0, 0, 10, 0,
+			       0,    1, 10, 0,	0, 2, 0x03, 0xe8, 0,  53, 0, 8, 0,  0 };
 
 static struct pcap_packet packet_at(uint64_t ts_ns)
 {
-	struct pcap_packet p = { .data = raw_udp, .ts_ns = ts_ns, .cap_len = sizeof(raw_udp),
-				 .orig_len = sizeof(raw_udp), .link_type = 101 };
+	struct pcap_packet p = { .data = raw_udp,
+				 .ts_ns = ts_ns,
+				 .cap_len = sizeof(raw_udp),
+				 .orig_len = sizeof(raw_udp),
+				 .link_type = 101 };
 	return p;
 }
 
 static void test_engine_records_sum_to_totals(void **state)
 {
 	struct replay_engine_config config = { .idle_timeout_ns = 15 * NS,
-					       .active_timeout_ns = 60 * NS, .sampling = 1 };
+					       .active_timeout_ns = 60 * NS,
+					       .sampling = 1 };
 	struct sink_records sink = { .count = 0 };
 	struct replay_engine *engine;
 	/* 0..50 s every 10 s; a 20 s gap; then 90..190 s every 5 s */

@@ -68,7 +68,7 @@ static void test_split_range(void **state)
 	assert_int_equal(b.count, 1);
 	assert_int_equal(b.len[0], 96 + 24);
 
-	memset(&b, 0, sizeof(b));	/* 10.0.0.1 - 10.0.0.6: /32 /31 /31 /32 */
+	memset(&b, 0, sizeof(b)); /* 10.0.0.1 - 10.0.0.6: /32 /31 /31 /32 */
 	assert_int_equal(geo_split_range(V4(0x0a000001), V4(0x0a000006), 1, block, &b), 0);
 	assert_int_equal(b.count, 4);
 	assert_int_equal(b.len[0], 128);
@@ -76,16 +76,16 @@ static void test_split_range(void **state)
 	assert_int_equal(b.len[2], 127);
 	assert_int_equal(b.len[3], 128);
 
-	memset(&b, 0, sizeof(b));	/* one address */
+	memset(&b, 0, sizeof(b)); /* one address */
 	assert_int_equal(geo_split_range(V4(5), V4(5), 1, block, &b), 0);
 	assert_int_equal(b.count, 1);
 
-	memset(&b, 0, sizeof(b));	/* all of IPv4 */
+	memset(&b, 0, sizeof(b)); /* all of IPv4 */
 	assert_int_equal(geo_split_range(V4(0), V4(0xffffffff), 1, block, &b), 0);
 	assert_int_equal(b.count, 1);
 	assert_int_equal(b.len[0], 96);
 
-	memset(&b, 0, sizeof(b));	/* all of IPv6 */
+	memset(&b, 0, sizeof(b)); /* all of IPv6 */
 	assert_int_equal(geo_split_range(0, ~(u128)0, 0, block, &b), 0);
 	assert_int_equal(b.count, 1);
 	assert_int_equal(b.len[0], 0);
@@ -117,16 +117,19 @@ static void test_tor_geoip(void **state)
 	struct collected c = { 0 };
 	struct geo_stats stats = { 0 };
 	char err[256] = "";
-	char *path = write_file("geoip", "# comment\n16777216,16777471,AU\n16777472,16778239,CN\n"
-				"16778240,16779263,??\n", 0);
+	char *path = write_file("geoip",
+				"# comment\n16777216,16777471,AU\n16777472,16778239,CN\n"
+				"16778240,16779263,??\n",
+				0);
 
 	(void)state;
 	assert_int_equal(geo_load_file(path, "/usr/share/zoneinfo", collect, &c, &stats, err,
-				       sizeof(err)), 0);
+				       sizeof(err)),
+			 0);
 	assert_string_equal(stats.format, "Tor geoip (decimal IPv4 ranges)");
 	assert_int_equal(stats.ranges, 2);
 	assert_int_equal(stats.skipped_unknown, 1);
-	assert_int_equal(c.count, 3);	/* 1.0.0.0/24, then 1.0.1.0/24 + 1.0.2.0/23 */
+	assert_int_equal(c.count, 3); /* 1.0.0.0/24, then 1.0.1.0/24 + 1.0.2.0/23 */
 	assert_string_equal(c.prefixes[0], "1.0.0.0/24");
 	assert_string_equal(c.codes[0], "AU");
 	assert_string_equal(c.names[0], "Australia");
@@ -141,12 +144,15 @@ static void test_ranges_ipv6_and_gzip(void **state)
 	struct collected c = { 0 };
 	struct geo_stats stats = { 0 };
 	char err[256] = "";
-	char *path = write_file("geoip6.gz", "2001:2::,2001:2:0:ffff:ffff:ffff:ffff:ffff,JP\n"
-				"1.0.0.0,1.0.0.255,AU\n", 1);
+	char *path = write_file("geoip6.gz",
+				"2001:2::,2001:2:0:ffff:ffff:ffff:ffff:ffff,JP\n"
+				"1.0.0.0,1.0.0.255,AU\n",
+				1);
 
 	(void)state;
 	assert_int_equal(geo_load_file(path, "/usr/share/zoneinfo", collect, &c, &stats, err,
-				       sizeof(err)), 0);
+				       sizeof(err)),
+			 0);
 	assert_int_equal(c.count, 2);
 	assert_string_equal(c.prefixes[0], "2001:2::/48");
 	assert_string_equal(c.names[0], "Japan");
@@ -159,12 +165,12 @@ static void test_malformed_lines_reported(void **state)
 	struct collected c = { 0 };
 	struct geo_stats stats = { 0 };
 	char err[256] = "";
-	char *path = write_file("bad", "1.0.0.0,1.0.0.255,AU\nnot,a,US\n1.0.1.0,1.0.0.0,AU\n",
-				0);
+	char *path = write_file("bad", "1.0.0.0,1.0.0.255,AU\nnot,a,US\n1.0.1.0,1.0.0.0,AU\n", 0);
 
 	(void)state;
 	assert_int_equal(geo_load_file(path, "/usr/share/zoneinfo", collect, &c, &stats, err,
-				       sizeof(err)), 0);
+				       sizeof(err)),
+			 0);
 	assert_int_equal(stats.skipped_malformed, 2);
 	assert_non_null(strstr(err, ":2: bad address range"));
 	assert_int_equal(c.count, 1);
@@ -185,16 +191,19 @@ static void test_geolite2(void **state)
 	f = fopen(locations, "w");
 	fputs("geoname_id,locale_code,continent_code,continent_name,country_iso_code,country_name,"
 	      "is_in_european_union\n1861060,en,AS,Asia,JP,Japan,0\n"
-	      "1835841,en,AS,Asia,KR,\"Korea, Republic of\",0\n", f);
+	      "1835841,en,AS,Asia,KR,\"Korea, Republic of\",0\n",
+	      f);
 	fclose(f);
 	snprintf(blocks, sizeof(blocks), "%s/GeoLite2-Country-Blocks-IPv4.csv", dir);
 	f = fopen(blocks, "w");
 	fputs("network,geoname_id,registered_country_geoname_id,represented_country_geoname_id,"
 	      "is_anonymous_proxy,is_satellite_provider\n1.0.16.0/20,1861060,1861060,,0,0\n"
-	      "1.11.0.0/16,,1835841,,0,0\n1.2.3.0/24,,,,1,0\n", f);
+	      "1.11.0.0/16,,1835841,,0,0\n1.2.3.0/24,,,,1,0\n",
+	      f);
 	fclose(f);
 	assert_int_equal(geo_load_file(blocks, "/usr/share/zoneinfo", collect, &c, &stats, err,
-				       sizeof(err)), 0);
+				       sizeof(err)),
+			 0);
 	assert_string_equal(stats.format, "GeoLite2 country CSV");
 	assert_int_equal(c.count, 2);
 	assert_string_equal(c.prefixes[0], "1.0.16.0/20");
@@ -227,7 +236,8 @@ static void test_missing_file(void **state)
 
 	(void)state;
 	assert_int_not_equal(geo_load_file("/nonexistent/geoip", "/usr/share/zoneinfo", collect, &c,
-					   &stats, err, sizeof(err)), 0);
+					   &stats, err, sizeof(err)),
+			     0);
 	assert_non_null(strstr(err, "/nonexistent/geoip"));
 }
 

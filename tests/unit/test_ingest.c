@@ -80,8 +80,8 @@ static int reset(void **state)
 	return 0;
 }
 
-static void add_batch(struct ingest *ingest, const char *agent, uint64_t sequence,
-		      uint32_t count, uint8_t flags)
+static void add_batch(struct ingest *ingest, const char *agent, uint64_t sequence, uint32_t count,
+		      uint8_t flags)
 {
 	uint8_t buffer[4096];
 	size_t len = batch_of(buffer, sizeof(buffer), agent, sequence, count, flags);
@@ -144,10 +144,10 @@ static void test_duplicate_batches_skipped(void **state)
 	(void)state;
 	add_batch(ingest, "a", 1, 4, WIRE_FLAG_FIRST_OF_RUN);
 	add_batch(ingest, "a", 2, 2, 0);
-	add_batch(ingest, "a", 1, 4, WIRE_FLAG_FIRST_OF_RUN);	/* redelivered before the insert */
+	add_batch(ingest, "a", 1, 4, WIRE_FLAG_FIRST_OF_RUN); /* redelivered before the insert */
 	flush(ingest);
-	add_batch(ingest, "a", 2, 2, 0);			/* and after it */
-	add_batch(ingest, "b", 1, 1, WIRE_FLAG_FIRST_OF_RUN);	/* another agent's number 1 */
+	add_batch(ingest, "a", 2, 2, 0);		      /* and after it */
+	add_batch(ingest, "b", 1, 1, WIRE_FLAG_FIRST_OF_RUN); /* another agent's number 1 */
 	flush(ingest);
 	ingest_get_stats(ingest, &stats);
 	assert_int_equal(stats.batches, 3);
@@ -228,7 +228,7 @@ static void test_bad_wire_batches_rejected(void **state)
 
 	(void)state;
 	len = batch_of(buffer, sizeof(buffer), "a", 1, 2, 0);
-	buffer[len - 1] ^= 0x40;	/* the CRC no longer matches */
+	buffer[len - 1] ^= 0x40; /* the CRC no longer matches */
 	assert_int_equal(ingest_add_wire(ingest, buffer, len, "test"), -EBADMSG);
 	assert_int_equal(ingest_add_wire(ingest, "not a batch", 11, "test"), -EBADMSG);
 	assert_int_equal(ingest_add_wire(ingest, buffer, 10, "test"), -EBADMSG);
@@ -244,9 +244,9 @@ static void test_bad_wire_batches_rejected(void **state)
 	ingest_close(ingest);
 }
 
-#define JSON_FIELDS                                                                                \
-	"\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"2001:db8::1\",\"src_port\":40000,"              \
-	"\"dst_port\":443,\"proto\":6,\"packets\":3,\"bytes\":300,"                              \
+#define JSON_FIELDS                                                                  \
+	"\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"2001:db8::1\",\"src_port\":40000," \
+	"\"dst_port\":443,\"proto\":6,\"packets\":3,\"bytes\":300,"                  \
 	"\"first_seen_ns\":1767571200000000000,\"last_seen_ns\":1767571201000000000"
 
 static void test_json_records(void **state)

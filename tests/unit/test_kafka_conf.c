@@ -101,7 +101,9 @@ static void test_properties_file(void **state)
 
 	(void)state;
 	assert_int_equal(write_file("# comment\n! also a comment\n\n  linger.ms = 9  \n"
-				    "sasl.username=flows\n", 0600), 0);
+				    "sasl.username=flows\n",
+				    0600),
+			 0);
 	assert_int_equal(kafka_conf_load_file(conf, path, err, sizeof(err)), 0);
 	assert_property(conf, "linger.ms", "9");
 	assert_property(conf, "sasl.username", "flows");

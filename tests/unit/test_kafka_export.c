@@ -25,7 +25,7 @@
 
 static char spool_dir[64];
 static const char *mock_properties[] = { "test.mock.num.brokers=1", "message.timeout.ms=1500",
-				   "reconnect.backoff.max.ms=200", "retry.backoff.ms=50" };
+					 "reconnect.backoff.max.ms=200", "retry.backoff.ms=50" };
 
 static int make_dir(void **state)
 {

@@ -88,8 +88,9 @@ static void test_parse_time(void **state)
 
 static void test_parse_ip_address(void **state)
 {
-	static const uint8_t v4[16] = { [10] = 0xff, [11] = 0xff, [12] = 192, [13] = 0,
-					[14] = 2, [15] = 1 };
+	static const uint8_t v4[16] = {
+		[10] = 0xff, [11] = 0xff, [12] = 192, [13] = 0, [14] = 2, [15] = 1
+	};
 	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 	uint8_t addr[16], untouched[16];
 
@@ -109,8 +110,8 @@ static void test_parse_ip_address(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_u32),     cmocka_unit_test(test_parse_bytes),
-		cmocka_unit_test(test_parse_seconds), cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_parse_u32),	 cmocka_unit_test(test_parse_bytes),
+		cmocka_unit_test(test_parse_seconds),	 cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_parse_ip_address),
 	};
 

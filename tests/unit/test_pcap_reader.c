@@ -91,7 +91,7 @@ static void cap_put(struct cap *c, const void *p, size_t n)
 
 static void put16(struct cap *c, uint16_t v)
 {
-	uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
 
 	if (c->be) {
 		b[0] = (uint8_t)(v >> 8);
@@ -173,7 +173,7 @@ static void expect(struct cap *c, uint64_t ts, uint32_t cap_len, uint32_t orig_l
 		c->exp = realloc(c->exp, c->aexp * sizeof(*c->exp));
 		assert_non_null(c->exp);
 	}
-	c->exp[c->nexp++] = (struct seen){ts, cap_len, orig_len, link_type, ifid, hash};
+	c->exp[c->nexp++] = (struct seen){ ts, cap_len, orig_len, link_type, ifid, hash };
 }
 
 static void cap_free(struct cap *c)
@@ -256,7 +256,7 @@ static void ng_idb(struct cap *c, uint16_t link, uint32_t snaplen, int tsresol, 
 	if (tsresol >= 0) {
 		put16(c, 9);
 		put16(c, 1);
-		cap_put(c, (uint8_t[4]){(uint8_t)tsresol, 0, 0, 0}, 4);
+		cap_put(c, (uint8_t[4]){ (uint8_t)tsresol, 0, 0, 0 }, 4);
 	}
 	if (has_offset) {
 		put16(c, 14);
@@ -345,9 +345,9 @@ static char *write_temp_gz(const void *data, size_t len, const size_t *splits, i
 		gz = gzopen(path, i == 0 ? "wb6" : "ab6");
 		assert_non_null(gz);
 		if (to > from)
-			assert_int_equal(
-			    gzwrite(gz, (const uint8_t *)data + from, (unsigned)(to - from)),
-			    (int)(to - from));
+			assert_int_equal(gzwrite(gz, (const uint8_t *)data + from,
+						 (unsigned)(to - from)),
+					 (int)(to - from));
 		assert_int_equal(gzclose(gz), Z_OK);
 		from = to;
 	}
@@ -357,7 +357,7 @@ static char *write_temp_gz(const void *data, size_t len, const size_t *splits, i
 /* one gzip member in memory, for the pipe tests */
 static uint8_t *gzip_mem(const void *data, size_t len, size_t *out_len)
 {
-	z_stream zs = {0};
+	z_stream zs = { 0 };
 	size_t cap = compressBound(len) + 64;
 	uint8_t *out = malloc(cap);
 
@@ -452,8 +452,9 @@ static void read_all(const char *path, int batch, struct result *res)
 			}
 			/* hashed only now: every pointer of a batch must still be valid */
 			res->pkts[res->count++] = (struct seen){
-			    pk[i].ts_ns,     pk[i].cap_len,	 pk[i].orig_len,
-			    pk[i].link_type, pk[i].interface_id, fnv1a(pk[i].data, pk[i].cap_len),
+				pk[i].ts_ns,	    pk[i].cap_len,
+				pk[i].orig_len,	    pk[i].link_type,
+				pk[i].interface_id, fnv1a(pk[i].data, pk[i].cap_len),
 			};
 		}
 	}
@@ -521,7 +522,8 @@ static void read_stdin_pipe(const void *data, size_t len, int batch, struct resu
 	if (res->status == PCAP_READER_OK || res->status == PCAP_READER_TRUNCATED)
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	else
-		assert_true(WIFEXITED(status) || (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE));
+		assert_true(WIFEXITED(status) ||
+			    (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE));
 }
 
 static void assert_packet_prefix(const struct result *res, const struct seen *exp, int nexp)
@@ -640,7 +642,7 @@ static void check_all_paths(const struct cap *c, const char *format, enum pcap_r
 
 static void test_pcap_us_le(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 
 	(void)state;
 	pcap_header(&c, 0xa1b2c3d4, false, 65535, 1);
@@ -658,7 +660,7 @@ static void test_pcap_us_le(void **state)
 
 static void test_pcap_ns_be(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 
 	(void)state;
 	/* FCS bits above the 16-bit link type must not leak into it */
@@ -687,7 +689,7 @@ static void test_pcap_ns_be(void **state)
 
 static void test_pcap_fraction_out_of_range(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 
 	(void)state;
 	pcap_header(&c, 0xa1b2c3d4, false, 65535, 1);
@@ -709,7 +711,7 @@ static void test_pcap_fraction_out_of_range(void **state)
 
 static void test_pcap_truncated_last_record(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 	size_t full;
 
 	(void)state;
@@ -732,7 +734,7 @@ static void test_pcap_truncated_last_record(void **state)
 
 static void test_pcap_caplen_too_large(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 	char *path;
 	struct result res;
 
@@ -799,7 +801,7 @@ static void test_pcap_caplen_too_large(void **state)
 
 static void test_pcapng_sections(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 
 	(void)state;
 	/* section 1, little-endian: ns interface and 2^-3 s interface with a 100 s offset */
@@ -842,7 +844,7 @@ static void test_pcapng_sections(void **state)
 
 static void test_pcapng_ts_resolutions(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 
 	(void)state;
 	ng_shb(&c, false);
@@ -869,7 +871,7 @@ static void test_pcapng_ts_resolutions(void **state)
 
 static void test_pcapng_corrupt(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 	size_t b;
 
 	(void)state;
@@ -898,16 +900,16 @@ static void test_pcapng_corrupt(void **state)
 	ng_other(&c, 0x0bad, 20);
 	patch32(&c, c.len - 4, 36);
 	check_all_paths(
-	    &c, "pcapng", PCAP_READER_CORRUPT,
-	    "offset 104: block type 0xbad: trailing length 36 differs from leading length 32");
+		&c, "pcapng", PCAP_READER_CORRUPT,
+		"offset 104: block type 0xbad: trailing length 36 differs from leading length 32");
 
 	/* captured length larger than the block */
 	c.len = b;
 	ng_packet(&c, 6, 0, 1000, 10, 10, 1, 0);
 	patch32(&c, b + 20, 13);
 	check_all_paths(
-	    &c, "pcapng", PCAP_READER_CORRUPT,
-	    "offset 104: packet block captured length 13 is larger than its 44-byte block");
+		&c, "pcapng", PCAP_READER_CORRUPT,
+		"offset 104: packet block captured length 13 is larger than its 44-byte block");
 
 	/* a huge captured length in a block that also runs past the end: corrupt, not truncated */
 	patch32(&c, b + 20, 524501);
@@ -918,8 +920,8 @@ static void test_pcapng_corrupt(void **state)
 	/* a block over 16 MiB */
 	patch32(&c, b + 4, (16u << 20) + 4);
 	check_all_paths(
-	    &c, "pcapng", PCAP_READER_CORRUPT,
-	    "offset 104: block type 0x6 has length 16777220, over the 16777216-byte limit");
+		&c, "pcapng", PCAP_READER_CORRUPT,
+		"offset 104: block type 0x6 has length 16777220, over the 16777216-byte limit");
 
 	/* a known block type shorter than its fixed part */
 	patch32(&c, b + 4, 28);
@@ -967,8 +969,8 @@ static void test_pcapng_corrupt(void **state)
 	ng_idb(&c, 1, 0, -1, false, 0);
 	c.d[b + 18] = 64;
 	check_all_paths(
-	    &c, "pcapng", PCAP_READER_CORRUPT,
-	    "offset 104: interface description option 2 runs past the end of its block");
+		&c, "pcapng", PCAP_READER_CORRUPT,
+		"offset 104: interface description option 2 runs past the end of its block");
 
 	/* an if_tsresol of the wrong size */
 	c.len = b;
@@ -995,7 +997,7 @@ static void test_pcapng_corrupt(void **state)
  */
 static void test_pcapng_big_blocks(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 	char rest[128];
 	size_t b;
 
@@ -1041,7 +1043,7 @@ static void test_pcapng_big_blocks(void **state)
 
 static void test_pcapng_big_block_errors(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 	struct result res;
 	char *path, *gz;
 	size_t b;
@@ -1056,9 +1058,9 @@ static void test_pcapng_big_block_errors(void **state)
 			"offset 60: truncated last block (have 6291368 of 6291468 bytes)");
 	c.len += 100;
 	patch32(&c, c.len - 4, 12);
-	check_all_paths(
-	    &c, "pcapng", PCAP_READER_CORRUPT,
-	    "offset 60: block type 0x4: trailing length 12 differs from leading length 6291468");
+	check_all_paths(&c, "pcapng", PCAP_READER_CORRUPT,
+			"offset 60: block type 0x4: trailing length 12 differs from leading length "
+			"6291468");
 
 	/* an IDB larger than the stream buffer: fine mapped, refused when streamed */
 	c.len = b;
@@ -1099,7 +1101,7 @@ static void test_pcapng_big_block_errors(void **state)
 
 static void test_gzip_members_and_errors(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 	size_t splits[4], gz_len;
 	char *path;
 	uint8_t *gz;
@@ -1206,7 +1208,7 @@ static void test_gzip_members_and_errors(void **state)
  */
 static void test_stream_straddles_refills(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 	struct result res;
 	size_t gz_len;
 	uint8_t *gz;
@@ -1252,7 +1254,7 @@ static void test_stream_straddles_refills(void **state)
 
 static void test_open_failures(void **state)
 {
-	static const uint8_t bad[32] = {0x12, 0x34, 0x56, 0x78};
+	static const uint8_t bad[32] = { 0x12, 0x34, 0x56, 0x78 };
 	char err[512], want[600];
 	struct result res;
 	char *path;
@@ -1317,7 +1319,7 @@ static void test_open_failures(void **state)
 
 static void test_stdin(void **state)
 {
-	struct cap c = {0};
+	struct cap c = { 0 };
 	struct result res;
 	char *path;
 
@@ -1397,7 +1399,7 @@ static const char *manifest_format(const char *manifest)
 
 static void test_shared_captures(void **state)
 {
-	static const char *const dirs[] = {"real", "edge"};
+	static const char *const dirs[] = { "real", "edge" };
 	const char *shared = getenv("SHARED_DIR") ? getenv("SHARED_DIR") : "../shared";
 	static struct manifest_entry ents[256];
 	char path[1024];
@@ -1448,9 +1450,9 @@ static void test_shared_captures(void **state)
 			} else {
 				if (mapped.count != e->packets || mapped.status != PCAP_READER_OK)
 					print_error(
-					    "%s: %d packets, status %d (%s); MANIFEST says %ld\n",
-					    rel, mapped.count, mapped.status, mapped.msg,
-					    e->packets);
+						"%s: %d packets, status %d (%s); MANIFEST says %ld\n",
+						rel, mapped.count, mapped.status, mapped.msg,
+						e->packets);
 				assert_int_equal(mapped.status, PCAP_READER_OK);
 				assert_int_equal(mapped.count, e->packets);
 				assert_int_equal(mapped.offset, file_size(path));
@@ -1469,21 +1471,21 @@ static void test_shared_captures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_pcap_us_le, remove_temps),
-	    cmocka_unit_test_teardown(test_pcap_ns_be, remove_temps),
-	    cmocka_unit_test_teardown(test_pcap_fraction_out_of_range, remove_temps),
-	    cmocka_unit_test_teardown(test_pcap_truncated_last_record, remove_temps),
-	    cmocka_unit_test_teardown(test_pcap_caplen_too_large, remove_temps),
-	    cmocka_unit_test_teardown(test_pcapng_sections, remove_temps),
-	    cmocka_unit_test_teardown(test_pcapng_ts_resolutions, remove_temps),
-	    cmocka_unit_test_teardown(test_pcapng_corrupt, remove_temps),
-	    cmocka_unit_test_teardown(test_pcapng_big_blocks, remove_temps),
-	    cmocka_unit_test_teardown(test_pcapng_big_block_errors, remove_temps),
-	    cmocka_unit_test_teardown(test_gzip_members_and_errors, remove_temps),
-	    cmocka_unit_test_teardown(test_stream_straddles_refills, remove_temps),
-	    cmocka_unit_test_teardown(test_open_failures, remove_temps),
-	    cmocka_unit_test_teardown(test_stdin, remove_temps),
-	    cmocka_unit_test_teardown(test_shared_captures, remove_temps),
+		cmocka_unit_test_teardown(test_pcap_us_le, remove_temps),
+		cmocka_unit_test_teardown(test_pcap_ns_be, remove_temps),
+		cmocka_unit_test_teardown(test_pcap_fraction_out_of_range, remove_temps),
+		cmocka_unit_test_teardown(test_pcap_truncated_last_record, remove_temps),
+		cmocka_unit_test_teardown(test_pcap_caplen_too_large, remove_temps),
+		cmocka_unit_test_teardown(test_pcapng_sections, remove_temps),
+		cmocka_unit_test_teardown(test_pcapng_ts_resolutions, remove_temps),
+		cmocka_unit_test_teardown(test_pcapng_corrupt, remove_temps),
+		cmocka_unit_test_teardown(test_pcapng_big_blocks, remove_temps),
+		cmocka_unit_test_teardown(test_pcapng_big_block_errors, remove_temps),
+		cmocka_unit_test_teardown(test_gzip_members_and_errors, remove_temps),
+		cmocka_unit_test_teardown(test_stream_straddles_refills, remove_temps),
+		cmocka_unit_test_teardown(test_open_failures, remove_temps),
+		cmocka_unit_test_teardown(test_stdin, remove_temps),
+		cmocka_unit_test_teardown(test_shared_captures, remove_temps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,8 +60,8 @@ static void take_expect(struct spool *spool, uint64_t want_sequence, const char 
 
 static void put(struct spool *spool, uint64_t sequence, const char *payload)
 {
-	assert_int_equal(spool_put(spool, sequence, (uint32_t)strlen(payload), payload,
-				   strlen(payload)), 0);
+	assert_int_equal(
+		spool_put(spool, sequence, (uint32_t)strlen(payload), payload, strlen(payload)), 0);
 }
 
 /* Batches come out lowest sequence first, whatever order they went in. */
@@ -84,7 +84,7 @@ static void test_order_and_delivery(void **state)
 	take_expect(spool, 10, "ten");
 	take_expect(spool, 11, "eleven");
 	assert_int_equal(spool_waiting(spool), 1);
-	spool_retry(spool, 10);		/* failed: it waits again, first in line */
+	spool_retry(spool, 10); /* failed: it waits again, first in line */
 	take_expect(spool, 10, "ten");
 	spool_delivered(spool, 10);
 	spool_delivered(spool, 11);
@@ -114,7 +114,6 @@ static void test_full(void **state)
 static void test_restart(void **state)
 {
 	struct spool *spool = open_spool(1 << 20);
-
 
 	(void)state;
 	put(spool, 7, "seven");

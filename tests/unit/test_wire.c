@@ -93,17 +93,17 @@ static void test_layout(void **state)
 	len = build_batch(buffer, sizeof(buffer), 1, "ab");
 	assert_int_equal(len, 40 + 2 + 81);
 	assert_memory_equal(buffer, "FLWB", 4);
-	assert_int_equal(buffer[4], 1);			/* version */
-	assert_int_equal(buffer[6] | buffer[7] << 8, 42);	/* header length */
-	assert_int_equal(buffer[8] | buffer[9] << 8, 81);	/* record size */
-	assert_int_equal(buffer[10], 2);			/* agent id length */
-	assert_int_equal(buffer[12], 1);			/* record count */
-	assert_int_equal(buffer[16], 42);			/* sequence */
+	assert_int_equal(buffer[4], 1);			  /* version */
+	assert_int_equal(buffer[6] | buffer[7] << 8, 42); /* header length */
+	assert_int_equal(buffer[8] | buffer[9] << 8, 81); /* record size */
+	assert_int_equal(buffer[10], 2);		  /* agent id length */
+	assert_int_equal(buffer[12], 1);		  /* record count */
+	assert_int_equal(buffer[16], 42);		  /* sequence */
 	assert_memory_equal(buffer + 40, "ab", 2);
 	r = buffer + 42;
-	assert_int_equal(r[12], 192);			/* src 192.0.0.0 v4-mapped */
-	assert_int_equal(r[16], 0x20);			/* dst 2001::1 */
-	assert_int_equal(r[32] | r[33] << 8, 1000);	/* src port */
+	assert_int_equal(r[12], 192);		    /* src 192.0.0.0 v4-mapped */
+	assert_int_equal(r[16], 0x20);		    /* dst 2001::1 */
+	assert_int_equal(r[32] | r[33] << 8, 1000); /* src port */
 	assert_int_equal(r[34] | r[35] << 8, 443);
 	assert_int_equal(r[36], 6);
 	assert_int_equal(r[37], 0x1b);
@@ -143,14 +143,14 @@ static void test_rejects(void **state)
 	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_RECORD_SIZE);
 
 	memcpy(copy, buffer, len);
-	copy[10] = 200;	/* agent id longer than the header */
+	copy[10] = 200; /* agent id longer than the header */
 	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_HEADER_LEN);
 
 	memcpy(copy, buffer, len);
 	copy[12] = 0xff;
 	copy[13] = 0xff;
 	copy[14] = 0xff;
-	copy[15] = 0xff;	/* 4 billion records */
+	copy[15] = 0xff; /* 4 billion records */
 	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_COUNT);
 	assert_string_equal(wire_strerror(WIRE_ERR_CRC), "records checksum mismatch");
 	assert_string_equal(wire_strerror((enum wire_error)99), "unknown error");
@@ -220,7 +220,7 @@ static void test_encoder_limits(void **state)
 	assert_int_equal(wire_batch_begin(&batch, buffer, sizeof(buffer), "a"), 0);
 	assert_int_equal(wire_batch_add(&batch, &record), 0);
 	assert_int_equal(wire_batch_add(&batch, &record), 0);
-	assert_int_equal(wire_batch_add(&batch, &record), -ENOSPC);	/* 41 + 3 * 81 > 250 */
+	assert_int_equal(wire_batch_add(&batch, &record), -ENOSPC); /* 41 + 3 * 81 > 250 */
 }
 
 int main(void)
