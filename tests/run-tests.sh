@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Runs every test suite: cmocka units (plain and ASan+UBSan), the BPF program tests, the
-# fuzzers, the formatting check and the integration tests, and ends with one line: "N passed, N failed" (", N skipped").
+# fuzzers, the formatting check and the integration tests, and ends with one line:
+# "N passed, N failed" (", N skipped").
 # Exits non-zero on any failure. Called by `make test`, which builds everything first.
 set -u
 cd "$(dirname "$0")/.."
