@@ -162,8 +162,8 @@ UNIT_OBJS_test_kafka_export := agent/kafka_export agent/kafka_config agent/spool
 			       agent/flow_output lib/wire lib/log lib/kafka_conf
 UNIT_LIBS_test_kafka_export := -lrdkafka -lisal
 UNIT_DIR_test_geo	    := collector
-UNIT_OBJS_test_geo	    := collector/geo
-UNIT_LIBS_test_geo	    := -lz
+UNIT_OBJS_test_geo	    := collector/geo lib/parse
+UNIT_LIBS_test_geo	    := -lz -lm
 UNIT_DIR_test_collector	    := collector
 UNIT_OBJS_test_collector    := collector/migrate collector/views collector/store lib/paths \
 			       lib/log

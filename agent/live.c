@@ -404,6 +404,20 @@ static void live_snapshot_update(struct live *live)
 	pthread_mutex_unlock(&live->snapshot_lock);
 }
 
+/* One family of the programs' counters [first, last), labelled with their names. */
+static void counter_family(struct prom_writer *out, const char *name, const char *help,
+			   const char *label_name, const uint64_t *counters, int first, int last)
+{
+	char label[64];
+	int i;
+
+	prom_family(out, name, "counter", help);
+	for (i = first; i < last; i++) {
+		snprintf(label, sizeof(label), "%s=\"%s\"", label_name, flow_counter_names[i]);
+		prom_u64(out, name, label, counters[i]);
+	}
+}
+
 /* Prometheus text: the packet outcomes and notes, and the drain loop's own numbers. */
 static void live_metrics_render(void *ctx, struct prom_writer *out)
 {
@@ -411,7 +425,7 @@ static void live_metrics_render(void *ctx, struct prom_writer *out)
 	uint64_t counters[FLOW_CNT_MAX];
 	uint64_t records, drains, drain_total, drain_last, flows_open, forced;
 	struct kafka_export_stats kafka;
-	int i, has_kafka;
+	int has_kafka;
 
 	pthread_mutex_lock(&live->snapshot_lock);
 	memcpy(counters, live->snapshot_counters, sizeof(counters));
@@ -427,22 +441,10 @@ static void live_metrics_render(void *ctx, struct prom_writer *out)
 
 	prom_counter(out, "flowagent_packets_seen_total", "Packets the XDP and TC programs saw.",
 		     counters[FLOW_CNT_PACKETS]);
-	prom_family(out, "flowagent_packets_total", "counter",
-		    "Packets by outcome: recorded, or why not.");
-	for (i = FLOW_CNT_RECORDED; i < FLOW_CNT_NOTES_FIRST; i++) {
-		char label[64];
-
-		snprintf(label, sizeof(label), "outcome=\"%s\"", flow_counter_names[i]);
-		prom_u64(out, "flowagent_packets_total", label, counters[i]);
-	}
-	prom_family(out, "flowagent_events_total", "counter",
-		    "Notes on recorded packets and records.");
-	for (i = FLOW_CNT_NOTES_FIRST; i < FLOW_CNT_MAX; i++) {
-		char label[64];
-
-		snprintf(label, sizeof(label), "event=\"%s\"", flow_counter_names[i]);
-		prom_u64(out, "flowagent_events_total", label, counters[i]);
-	}
+	counter_family(out, "flowagent_packets_total", "Packets by outcome: recorded, or why not.",
+		       "outcome", counters, FLOW_CNT_RECORDED, FLOW_CNT_NOTES_FIRST);
+	counter_family(out, "flowagent_events_total", "Notes on recorded packets and records.",
+		       "event", counters, FLOW_CNT_NOTES_FIRST, FLOW_CNT_MAX);
 	prom_counter(out, "flowagent_map_full_total",
 		     "Packets not recorded because the flow map was full.",
 		     counters[FLOW_CNT_MAP_FULL]);

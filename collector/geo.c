@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "geo.h"
+#include "parse.h"
 
 #define LINE_MAX_LEN 4096
 #define MAX_FIELDS   16
@@ -216,19 +217,12 @@ static int emit_block(void *ctx, u128 base, int prefix_len)
 
 static int parse_address(const char *text, u128 *value, int *ipv4)
 {
-	uint8_t bytes[16] = { 0 };
+	uint8_t bytes[16];
 	int i;
 
-	if (strchr(text, ':')) {
-		if (inet_pton(AF_INET6, text, bytes) != 1)
-			return -EINVAL;
-		*ipv4 = 0;
-	} else {
-		bytes[10] = bytes[11] = 0xff;
-		if (inet_pton(AF_INET, text, bytes + 12) != 1)
-			return -EINVAL;
-		*ipv4 = 1;
-	}
+	if (parse_ip_address(text, bytes))
+		return -EINVAL;
+	*ipv4 = !strchr(text, ':');
 	*value = 0;
 	for (i = 0; i < 16; i++)
 		*value = (*value << 8) | bytes[i];
