@@ -30,7 +30,8 @@ int collector_flush(struct collector *c)
 	}
 	if (c->source.stored)
 		c->source.stored(c->source.ctx);
-	collector_snapshot(c);
+	if (c->metrics_served)
+		collector_snapshot(c);
 	return 0;
 }
 

@@ -40,7 +40,8 @@ struct collector {
 	struct store *store;
 	struct ingest *ingest;
 	struct collector_source_hooks source;
-	/* what the metrics thread reads */
+	/* what the metrics thread reads, refreshed after each insert when metrics_served */
+	int metrics_served;
 	pthread_mutex_t lock;
 	struct ingest_stats snapshot;
 	int64_t lag;

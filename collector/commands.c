@@ -90,6 +90,7 @@ int command_ingest(const struct command_options *options)
 	if (options->metrics_address &&
 	    metrics_server_start(options->metrics_address, collector_metrics_render, &c, &metrics))
 		pr_warn("cannot serve metrics on the address given\n");
+	c.metrics_served = metrics != NULL;
 
 	if (options->input) {
 		status = ingest_input(&c, options);

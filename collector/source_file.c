@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes.h"
 #include "log.h"
 #include "source_file.h"
 #include "wire.h"
@@ -20,20 +19,14 @@ static int read_wire_batches(struct collector *c, FILE *file, const char *name)
 	int rejected = 0;
 
 	while (!collector_stop_requested) {
-		uint16_t header_len, record_size;
 		uint8_t *grown;
-		uint32_t count;
 		size_t len;
 
 		if (fread(header, 1, sizeof(header), file) != sizeof(header))
 			break;
-		header_len = get_le16(header + 6);
-		record_size = get_le16(header + 8);
-		count = get_le32(header + 12);
-		len = (size_t)header_len + (size_t)count * record_size;
+		len = wire_batch_length(header);
 		snprintf(where, sizeof(where), "%s: offset %" PRIu64, name, offset);
-		if (memcmp(header, WIRE_MAGIC, 4) || header_len < WIRE_HEADER_FIXED ||
-		    count > WIRE_MAX_RECORDS) {
+		if (!len) {
 			pr_warn("%s: not a flow batch; the rest of the file is skipped\n", where);
 			rejected++;
 			break;

@@ -143,6 +143,17 @@ size_t wire_batch_seal(struct wire_batch *batch, uint64_t sequence, uint64_t cre
 	return batch->used;
 }
 
+size_t wire_batch_length(const uint8_t header[WIRE_HEADER_FIXED])
+{
+	uint16_t header_len = get_le16(header + OFF_HEADER_LEN);
+	uint32_t count = get_le32(header + OFF_COUNT);
+
+	if (memcmp(header + OFF_MAGIC, WIRE_MAGIC, 4) || header_len < WIRE_HEADER_FIXED ||
+	    count > WIRE_MAX_RECORDS)
+		return 0;
+	return (size_t)header_len + (size_t)count * get_le16(header + OFF_RECORD_SIZE);
+}
+
 enum wire_error wire_decode_header(const void *data, size_t len, struct wire_header *header)
 {
 	const uint8_t *p = data;

@@ -87,6 +87,12 @@ void wire_record_encode(uint8_t *dst, const struct flow_record *record);
 /* 1 when a record's values are possible (see wire_decode_record), else 0. */
 int wire_record_plausible(const struct flow_record *record);
 
+/*
+ * The length of the whole batch whose fixed header (WIRE_HEADER_FIXED bytes) is given, for
+ * streams of batches: 0 when the bytes cannot start a batch (magic, lengths, count).
+ */
+size_t wire_batch_length(const uint8_t header[WIRE_HEADER_FIXED]);
+
 /* Decoder. Validates everything before returning WIRE_OK, including the CRC. */
 enum wire_error wire_decode_header(const void *data, size_t len, struct wire_header *header);
 /* Record i of a batch wire_decode_header accepted. Returns WIRE_ERR_RECORD for impossible

@@ -56,6 +56,27 @@ static void test_crc32c_check_value(void **state)
 	assert_int_equal(wire_crc32c("123456789", 9), 0xe3069283);
 }
 
+/* A stream reader's view: the length from the fixed header, 0 for what is not a batch. */
+static void test_batch_length(void **state)
+{
+	uint8_t buffer[4096], bad[WIRE_HEADER_FIXED];
+	size_t len = build_batch(buffer, sizeof(buffer), 3, "agent-1");
+
+	(void)state;
+	assert_int_equal(wire_batch_length(buffer), len);
+	assert_int_equal(len, wire_batch_size(strlen("agent-1"), 3));
+	memcpy(bad, buffer, sizeof(bad));
+	bad[0] = 'X';
+	assert_int_equal(wire_batch_length(bad), 0);
+	memcpy(bad, buffer, sizeof(bad));
+	bad[6] = WIRE_HEADER_FIXED - 1; /* header length below the fixed part */
+	bad[7] = 0;
+	assert_int_equal(wire_batch_length(bad), 0);
+	memcpy(bad, buffer, sizeof(bad));
+	bad[14] = 0x20; /* 2^21 records */
+	assert_int_equal(wire_batch_length(bad), 0);
+}
+
 static void test_round_trip(void **state)
 {
 	uint8_t buffer[4096];
@@ -227,6 +248,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c_check_value),
+		cmocka_unit_test(test_batch_length),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_rejects),
