@@ -155,7 +155,7 @@ UNIT_DIR_test_pcap_reader   := agent
 UNIT_OBJS_test_pcap_reader  := agent/pcap_reader agent/gzip_inflate
 UNIT_LIBS_test_pcap_reader  := -lisal -lz -lpthread
 UNIT_DIR_test_spool	    := agent
-UNIT_OBJS_test_spool	    := agent/spool lib/wire
+UNIT_OBJS_test_spool	    := agent/spool lib/wire lib/log
 UNIT_LIBS_test_spool	    := -lisal
 UNIT_DIR_test_kafka_export  := agent
 UNIT_OBJS_test_kafka_export := agent/kafka_export agent/kafka_config agent/spool \
@@ -169,9 +169,16 @@ UNIT_OBJS_test_collector    := collector/migrate collector/views collector/store
 			       lib/log
 UNIT_LIBS_test_collector    := -lcurl -ldl -lpthread
 UNIT_DIR_test_ingest	    := collector
-UNIT_OBJS_test_ingest	    := collector/ingest lib/wire lib/log lib/parse tests/unit/stub_store
+UNIT_OBJS_test_ingest	    := collector/ingest collector/wal collector/json_record lib/wire \
+			       lib/log lib/parse tests/unit/stub_store
 UNIT_LIBS_test_ingest	    := -lisal -lm
 UNIT_DIR_stub_store	    := collector
+UNIT_DIR_test_wal	    := collector
+UNIT_OBJS_test_wal	    := collector/wal lib/wire
+UNIT_LIBS_test_wal	    := -lisal
+UNIT_DIR_test_json_record   := collector
+UNIT_OBJS_test_json_record  := collector/json_record lib/wire lib/parse
+UNIT_LIBS_test_json_record  := -lisal -lm
 
 unit_objs = $(patsubst %,$(1)/%.o,$(UNIT_OBJS_$(2)))
 
@@ -220,6 +227,13 @@ $(BUILD)/flowproduce: $(BUILD)/obj/tests/kafka/flowproduce.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lrdkafka -o $@
 
+# The spool's fsync cost, for `make bench`.
+$(BUILD)/obj/tests/bench/spool_bench.o: INCLUDES = -Iagent -Ilib
+$(BUILD)/spool_bench: $(BUILD)/obj/tests/bench/spool_bench.o $(BUILD)/obj/agent/spool.o \
+		      $(BUILD)/obj/lib/wire.o $(BUILD)/obj/lib/log.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lisal -o $@
+
 $(BUILD)/pcap_loop: $(BUILD)/obj/tests/bench/pcap_loop.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lpcap -o $@
@@ -238,7 +252,8 @@ demo: deps all
 	$(Q)tests/demo.sh
 
 .PHONY: bench
-bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume $(BUILD)/flowproduce
+bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume $(BUILD)/flowproduce \
+       $(BUILD)/spool_bench
 	$(Q)$(PYTHON) tests/bench/bench.py
 	$(Q)$(PYTHON) tests/bench/live.py
 	$(Q)$(PYTHON) tests/bench/kafka.py
@@ -260,7 +275,7 @@ DEB_PACKAGES := make gcc clang clang-format llvm libbpf-dev libxdp-dev bpftool l
 		zlib1g-dev libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark \
 		softflowd nfdump xdp-tools libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev \
 		libcurl4-openssl-dev python3 iputils-ping tcpreplay netsniff-ng \
-		openjdk-17-jdk-headless maven chromium
+		openjdk-17-jdk-headless maven chromium faketime
 
 .PHONY: deps
 deps:

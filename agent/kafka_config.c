@@ -3,7 +3,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <librdkafka/rdkafka.h>
 
 #include "kafka_conf.h"
@@ -50,6 +52,136 @@ int kafka_config_validate(const struct kafka_export_config *config,
 	snprintf(err, err_len, "--compression '%s': use lz4, zstd, gzip, snappy or none",
 		 compression);
 	return -EINVAL;
+}
+
+/*
+ * The settings exactly-once rests on: idempotence (no duplicates or reordering from
+ * librdkafka's own retries), acks from every in-sync replica, at most 5 requests in flight
+ * (what idempotence can keep in order) and retries. Each name lists its aliases.
+ */
+struct safety_rule {
+	const char *names[3];
+	const char *needs;
+	int (*safe)(const char *value);
+};
+
+static int is_true(const char *value)
+{
+	return !strcasecmp(value, "true") || !strcasecmp(value, "t") || !strcmp(value, "1");
+}
+
+static int is_acks_all(const char *value)
+{
+	return !strcasecmp(value, "all") || !strcmp(value, "-1");
+}
+
+static int parse_long(const char *value, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(value, &end, 10);
+	return errno || end == value || *end ? -EINVAL : 0;
+}
+
+/* Unparsable values are librdkafka's to reject, with its own message. */
+static int in_flight_ok(const char *value)
+{
+	long n;
+
+	return parse_long(value, &n) || n <= 5;
+}
+
+static int retries_ok(const char *value)
+{
+	long n;
+
+	return parse_long(value, &n) || n > 0;
+}
+
+static const struct safety_rule safety_rules[] = {
+	{ { "enable.idempotence" }, "true", is_true },
+	{ { "acks", "request.required.acks" }, "all (or -1)", is_acks_all },
+	{ { "max.in.flight.requests.per.connection", "max.in.flight" }, "at most 5", in_flight_ok },
+	{ { "retries", "message.send.max.retries" }, "more than 0", retries_ok },
+};
+
+static const struct safety_rule *safety_rule_of(const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < sizeof(safety_rules) / sizeof(safety_rules[0]); i++)
+		for (j = 0; j < 3 && safety_rules[i].names[j]; j++)
+			if (!strcmp(name, safety_rules[i].names[j]))
+				return &safety_rules[i];
+	return NULL;
+}
+
+static int refuse(const char *where, const char *name, const struct safety_rule *rule, char *err,
+		  size_t err_len)
+{
+	snprintf(err, err_len,
+		 "%s: Kafka property '%s' must be %s: flowagent's delivery guarantees (no batch "
+		 "lost, none reordered) rest on it, so it cannot be weakened",
+		 where, name, rule->needs);
+	return -EINVAL;
+}
+
+static char *trim(char *text)
+{
+	char *end;
+
+	while (isspace((unsigned char)*text))
+		text++;
+	end = text + strlen(text);
+	while (end > text && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return text;
+}
+
+/*
+ * Refuses a properties file line or -X argument that weakens a safety setting, naming where it
+ * came from. Every setting is checked, not only the last: a weak one is a mistake to report
+ * even if a later line happens to repair it. Syntax errors are left to kafka_conf_load_file.
+ */
+static int check_safety(const struct kafka_export_config *config, char *err, size_t err_len)
+{
+	const struct safety_rule *rule;
+	char line[4096], where[4200];
+	int i, line_number = 0, ret = 0;
+	FILE *file;
+
+	if (config->properties_file && (file = fopen(config->properties_file, "re"))) {
+		while (!ret && fgets(line, sizeof(line), file)) {
+			char *text = trim(line), *eq = strchr(text, '=');
+
+			line_number++;
+			if (!*text || *text == '#' || *text == '!' || !eq)
+				continue;
+			*eq = '\0';
+			text = trim(text);
+			rule = safety_rule_of(text);
+			if (rule && !rule->safe(trim(eq + 1))) {
+				snprintf(where, sizeof(where), "%s:%d", config->properties_file,
+					 line_number);
+				ret = refuse(where, text, rule, err, err_len);
+			}
+		}
+		fclose(file);
+	}
+	for (i = 0; !ret && i < config->properties.count; i++) {
+		const char *arg = config->properties.items[i];
+		size_t name_len = strcspn(arg, "=");
+		char name[256];
+
+		if (!arg[name_len] || name_len >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)name_len, arg);
+		rule = safety_rule_of(name);
+		if (rule && !rule->safe(arg + name_len + 1))
+			ret = refuse("-X", name, rule, err, err_len);
+	}
+	return ret;
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
@@ -109,6 +241,9 @@ int kafka_config_producer_conf(const struct kafka_export_config *config, const c
 		ret = kafka_conf_load_file(conf, config->properties_file, err, err_len);
 	if (!ret)
 		ret = kafka_conf_apply(conf, &config->properties, err, err_len);
+	/* after loading, so a file's own errors come first; --check refuses them as well */
+	if (!ret)
+		ret = check_safety(config, err, err_len);
 	if (ret) {
 		rd_kafka_conf_destroy(conf);
 		return ret;

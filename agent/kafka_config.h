@@ -22,7 +22,10 @@ int kafka_config_validate(const struct kafka_export_config *config,
 
 /*
  * A librdkafka conf for the producer: our defaults (idempotence, compression, queue bounds),
- * then the properties file, then -X, which win. for_check: a metadata-only client that never
+ * then the properties file, then -X, which win; but a file line or -X that weakens the
+ * guarantees (enable.idempotence other than true, acks other than all/-1,
+ * max.in.flight.requests.per.connection above 5, retries 0) is refused, -EINVAL with err
+ * naming the property and its file:line or -X. for_check: a metadata-only client that never
  * creates topics. The caller owns *conf.
  */
 int kafka_config_producer_conf(const struct kafka_export_config *config, const char *agent_id,

@@ -5,8 +5,19 @@
  *
  * Where a batch goes: to Kafka while the in-flight bytes stay under queue_max_bytes and
  * Kafka answers; otherwise to the on-disk spool (if configured), from which batches are sent
- * again in sequence order once Kafka answers; only when the spool is full (or absent) are
+ * again in spool order once Kafka answers; only when the spool is full (or absent) are
  * records dropped, and every dropped record is counted.
+ *
+ * A batch is named by (agent id, run id, sequence): the run id is drawn from getrandom() at
+ * open, the sequence counts from 1 in each run. No clock is involved, so the name never
+ * repeats, and a batch sent twice (spooled after a lost acknowledgement) is a duplicate the
+ * collector can drop.
+ *
+ * Accounting, checked at close (kafka_export_unaccounted), for batches and for records:
+ *   sealed            = (delivered - resent) + spooled + (dropped - spool_dropped)
+ *   spool_found + spooled = resent + spool_dropped + left in the spool
+ * A message whose delivery report never came is spooled or dropped when its producer handle
+ * is destroyed, so both hold whatever Kafka does.
  */
 #ifndef FLOWAGENT_KAFKA_EXPORT_H
 #define FLOWAGENT_KAFKA_EXPORT_H
@@ -40,22 +51,31 @@ struct kafka_export_config {
 };
 
 struct kafka_export_stats {
-	uint64_t records; /* given to the exporter */
-	uint64_t batches; /* sealed */
-	uint64_t batches_delivered;
+	uint64_t records;	    /* given to the exporter */
+	uint64_t batches;	    /* sealed */
+	uint64_t batches_delivered; /* directly or from the spool */
 	uint64_t records_delivered;
 	uint64_t bytes_delivered; /* message payload bytes, before compression */
-	uint64_t batches_spooled;
+	uint64_t batches_spooled; /* put into the spool by this run */
 	uint64_t records_spooled;
 	uint64_t batches_resent; /* delivered from the spool */
-	uint64_t records_dropped;
+	uint64_t records_resent;
+	uint64_t records_dropped; /* every loss, the spool's included */
 	uint64_t batches_dropped;
+	uint64_t spool_found_batches; /* in the spool at open, torn ones included */
+	uint64_t spool_found_records;
+	uint64_t spool_dropped_batches; /* of those dropped: out of the spool (torn, vanished...) */
+	uint64_t spool_dropped_records;
 	uint64_t delivery_failures; /* failed delivery reports (the batch was spooled or dropped) */
-	uint64_t spool_corrupt;	    /* spool files set aside */
+	uint64_t spool_corrupt;	    /* spool files torn or vanished, set aside */
 	uint64_t inflight_bytes;
 	uint64_t inflight_batches;
 	uint64_t spool_bytes;
-	uint64_t spool_batches;
+	uint64_t spool_batches; /* in the spool now */
+	uint64_t spool_records;
+	uint64_t spool_syncs; /* fsync and fdatasync calls */
+	uint64_t unaccounted; /* set by close: how far off the balances are; 0 */
+	uint64_t run_id;
 	uint64_t next_sequence;
 	int kafka_up;
 };
@@ -70,12 +90,15 @@ void kafka_export_record(struct kafka_export *exporter, const struct flow_record
 void kafka_export_poll(struct kafka_export *exporter);
 /*
  * Seals the last batch and waits up to timeout_ms for everything (the spool included) to be
- * delivered; what is left goes to the spool, or is counted as dropped. Frees the exporter.
- * Returns 0 when nothing was dropped, -EIO otherwise.
+ * delivered. Then it purges the producer and serves every delivery report that is still
+ * due: what was not delivered goes to the spool, or is counted as dropped. Frees the
+ * exporter. Returns 0 when nothing was dropped and the balances hold, -EIO otherwise.
  */
 int kafka_export_close(struct kafka_export *exporter, int timeout_ms,
 		       struct kafka_export_stats *final_stats);
 void kafka_export_get_stats(struct kafka_export *exporter, struct kafka_export_stats *stats);
+/* How far the final stats are off the balances above (batches plus records); 0 when sound. */
+uint64_t kafka_export_unaccounted(const struct kafka_export_stats *stats);
 /* The librdkafka handle, for tests that drive librdkafka's mock cluster. */
 struct rd_kafka_s *kafka_export_handle(struct kafka_export *exporter);
 

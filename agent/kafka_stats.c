@@ -20,11 +20,20 @@ void kafka_stats_print(const struct kafka_export_stats *stats, FILE *file)
 		{ "kafka_batches_spooled", stats->batches_spooled },
 		{ "kafka_records_spooled", stats->records_spooled },
 		{ "kafka_batches_resent", stats->batches_resent },
+		{ "kafka_records_resent", stats->records_resent },
 		{ "kafka_records_dropped", stats->records_dropped },
 		{ "kafka_batches_dropped", stats->batches_dropped },
+		{ "kafka_spool_found_batches", stats->spool_found_batches },
+		{ "kafka_spool_found_records", stats->spool_found_records },
+		{ "kafka_spool_dropped_batches", stats->spool_dropped_batches },
+		{ "kafka_spool_dropped_records", stats->spool_dropped_records },
 		{ "kafka_spool_corrupt", stats->spool_corrupt },
 		{ "kafka_spool_batches", stats->spool_batches },
+		{ "kafka_spool_records", stats->spool_records },
 		{ "kafka_spool_bytes", stats->spool_bytes },
+		{ "kafka_spool_syncs", stats->spool_syncs },
+		{ "kafka_unaccounted", stats->unaccounted },
+		{ "kafka_run_id", stats->run_id },
 		{ "kafka_next_sequence", stats->next_sequence },
 	};
 	size_t i;
@@ -49,6 +58,11 @@ void kafka_stats_prometheus(const struct kafka_export_stats *stats, struct prom_
 	prom_u64(out, batches, "state=\"spooled\"", stats->batches_spooled);
 	prom_u64(out, batches, "state=\"resent\"", stats->batches_resent);
 	prom_u64(out, batches, "state=\"dropped\"", stats->batches_dropped);
+	prom_u64(out, batches, "state=\"spool_dropped\"", stats->spool_dropped_batches);
+	prom_counter(out, "flowagent_kafka_spool_corrupt_total",
+		     "Spool files found torn or vanished, set aside.", stats->spool_corrupt);
+	prom_counter(out, "flowagent_kafka_spool_syncs_total",
+		     "fsync and fdatasync calls of the spool.", stats->spool_syncs);
 	prom_counter(out, "flowagent_kafka_delivery_failures_total", "Failed delivery reports.",
 		     stats->delivery_failures);
 	prom_counter(out, "flowagent_kafka_bytes_delivered_total",

@@ -18,6 +18,56 @@
 #include "views.h"
 
 /* Opens the store and, when asked, brings its schema up to date. */
+/*
+ * Columns this version writes and reads that older schemas lack. Migrations apply each file
+ * once, so a store created by an older flowcollector keeps its old tables: say so plainly
+ * rather than fail every insert.
+ */
+static const char *const required_columns[][2] = {
+	{ "raw", "batch_run" },
+	{ "batches", "batch_crc" },
+	{ "proto_1m", "received" },
+};
+
+static int schema_check(struct store *store, char *err, size_t err_len)
+{
+	char sql[1024], *result = NULL, *missing;
+	size_t i, len = 0, used;
+	int ret;
+
+	used = (size_t)snprintf(
+		sql, sizeof(sql),
+		"SELECT concat(table, '.', name) FROM system.columns WHERE database "
+		"= 'flows' AND (table, name) IN (");
+	for (i = 0; i < sizeof(required_columns) / sizeof(required_columns[0]); i++)
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s('%s', '%s')",
+					 i ? ", " : "", required_columns[i][0],
+					 required_columns[i][1]);
+	snprintf(sql + used, sizeof(sql) - used, ")");
+	ret = store_query(store, sql, "TSV", &result, &len, err, err_len);
+	if (ret)
+		return ret;
+	for (i = 0; i < sizeof(required_columns) / sizeof(required_columns[0]); i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want), "%s.%s\n", required_columns[i][0],
+			 required_columns[i][1]);
+		missing = strstr(result, want) ? NULL : want;
+		if (missing) {
+			want[strlen(want) - 1] = '\0';
+			snprintf(err, err_len,
+				 "the store's schema is older than this flowcollector: flows.%s is "
+				 "missing. Start a new store (or move the old one aside); "
+				 "docs/schema.md, \"Upgrading\", says why",
+				 want);
+			free(result);
+			return -EPROTO;
+		}
+	}
+	free(result);
+	return 0;
+}
+
 static int open_store(const struct command_options *options, struct store **store, int apply_schema)
 {
 	char err[1024];
@@ -31,6 +81,8 @@ static int open_store(const struct command_options *options, struct store **stor
 	if (!apply_schema)
 		return 0;
 	ret = migrate_apply(*store, &options->migrate, err, sizeof(err));
+	if (ret >= 0)
+		ret = schema_check(*store, err, sizeof(err));
 	if (ret < 0) {
 		pr_warn("schema: %s\n", err);
 		store_close(*store);
@@ -62,6 +114,31 @@ static int ingest_input(struct collector *c, const struct command_options *optio
 	return rejected ? EXIT_INPUT_ERROR : EXIT_OK;
 }
 
+/*
+ * Ingest with its write-ahead directory: inside the embedded store, so the two share one disk
+ * (and a source may commit once an insert is sealed), or as given.
+ */
+static int open_ingest(const struct command_options *options, struct collector *c, char *err,
+		       size_t err_len)
+{
+	struct ingest_options ingest = options->ingest;
+	char wal_dir[4096];
+
+	if (!ingest.wal_dir && options->store.embedded_path) {
+		snprintf(wal_dir, sizeof(wal_dir), "%s/flowcollector-wal",
+			 options->store.embedded_path);
+		ingest.wal_dir = wal_dir;
+		ingest.wal_durable = 1;
+	} else if (!ingest.wal_dir) {
+		/* a server's collector may run where no disk outlives it: commit after inserts */
+		ingest.wal_dir = "flowcollector-wal";
+	} else {
+		/* given: the operator puts it where it lasts as long as the store */
+		ingest.wal_durable = 1;
+	}
+	return ingest_open(c->store, &ingest, &c->ingest, err, err_len);
+}
+
 int command_ingest(const struct command_options *options)
 {
 	struct collector c = { .started_ms = monotonic_ms() };
@@ -78,9 +155,10 @@ int command_ingest(const struct command_options *options)
 		return EXIT_USAGE;
 	}
 	pthread_mutex_init(&c.lock, NULL);
+	collector_init(&c);
 	if (open_store(options, &c.store, 1))
 		return EXIT_FAILURE_RUNTIME;
-	ret = ingest_open(c.store, &options->ingest, &c.ingest, err, sizeof(err));
+	ret = open_ingest(options, &c, err, sizeof(err));
 	if (ret) {
 		pr_warn("%s\n", err);
 		store_close(c.store);
@@ -93,7 +171,11 @@ int command_ingest(const struct command_options *options)
 	c.metrics_served = metrics != NULL;
 
 	if (options->input) {
-		status = ingest_input(&c, options);
+		/* a file has no commits: every interrupted insert is finished */
+		ret = ingest_recover(c.ingest, NULL, NULL, err, sizeof(err));
+		status = ret ? EXIT_FAILURE_RUNTIME : ingest_input(&c, options);
+		if (ret)
+			pr_warn("%s\n", err);
 	} else {
 		ret = kafka_source_run(&c, &options->kafka);
 		status = !ret ? EXIT_OK : ret == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;

@@ -22,6 +22,7 @@
 #include "parse.h"
 #include "paths.h"
 #include "store.h"
+#include "views.h"
 
 enum {
 	OPT_STORE = 256,
@@ -31,23 +32,31 @@ enum {
 	OPT_LIBCHDB,
 	OPT_SQL_DIR,
 	OPT_RETENTION,
+	OPT_ROLLUP_RETENTION,
 	OPT_TOPIC,
 	OPT_GROUP,
 	OPT_KAFKA_CONFIG,
 	OPT_INPUT_AGENT,
 	OPT_BATCH_ROWS,
+	OPT_BLOCK_ROWS,
+	OPT_WAL_DIR,
+	OPT_MAX_FUTURE,
 	OPT_BATCH_MS,
 	OPT_FROM,
 	OPT_TO,
 	OPT_HTML,
 	OPT_TZDATA,
 	OPT_EXIT_IDLE,
+	OPT_INSERT_RETRY_TIMEOUT,
 	OPT_REAPPLY,
 	OPT_TSV,
+	OPT_AGENT,
+	OPT_DIRECTION,
 };
 
-#define DEFAULT_BATCH_ROWS 1000000
-#define DEFAULT_BATCH_MS   1000
+#define DEFAULT_BATCH_ROWS	       1000000
+#define DEFAULT_BATCH_MS	       1000
+#define DEFAULT_INSERT_RETRY_TIMEOUT_S 300
 
 static struct env {
 	struct command_options command;
@@ -56,10 +65,11 @@ static struct env {
 } env = {
 	.command = {
 		.store = { .embedded_path = "flowdb" },
-		.migrate = { .retention_days = 30 },
+		.migrate = { .retention_days = 30, .rollup_retention_days = 400 },
 		.ingest = { .batch_rows = DEFAULT_BATCH_ROWS, .batch_ms = DEFAULT_BATCH_MS,
 			    .input_agent = "input" },
-		.kafka = { .topic = "flows", .group = "flowcollector" },
+		.kafka = { .topic = "flows", .group = "flowcollector",
+			   .insert_retry_timeout_s = DEFAULT_INSERT_RETRY_TIMEOUT_S },
 		.tzdata = "/usr/share/zoneinfo",
 		.to = COMMAND_TIME_END,
 	},
@@ -112,6 +122,10 @@ static const struct argp_option options[] = {
 	  "The schema and views (default: sql/ of the source tree)", 1 },
 	{ "retention-days", OPT_RETENTION, "DAYS", 0,
 	  "Keep raw flows this many days after ingestion (default 30)", 1 },
+	{ "rollup-retention-days", OPT_ROLLUP_RETENTION, "DAYS", 0,
+	  "Keep the rollups the views read this many days, at least --retention-days "
+	  "(default 400)",
+	  1 },
 	{ "reapply", OPT_REAPPLY, NULL, 0,
 	  "migrate: apply every schema file again (they are idempotent)", 1 },
 	{ NULL, 0, NULL, 0, "Ingest:", 2 },
@@ -126,13 +140,32 @@ static const struct argp_option options[] = {
 	{ "input-agent", OPT_INPUT_AGENT, "ID", 0, "Agent id for JSON records without one (input)",
 	  2 },
 	{ "batch-rows", OPT_BATCH_ROWS, "N", 0, "Insert when this many rows wait (1000000)", 2 },
+	{ "insert-block-rows", OPT_BLOCK_ROWS, "N", 0,
+	  "Rows per part of an insert, one ClickHouse block each (1048576)", 2 },
+	{ "wal-dir", OPT_WAL_DIR, "DIR", 0,
+	  "Write-ahead files of inserts, on a disk that lasts as long as the store: Kafka "
+	  "offsets are then committed once an insert is written there (default: inside the "
+	  "embedded store; with --clickhouse, ./flowcollector-wal, committing after inserts)",
+	  2 },
+	{ "max-future", OPT_MAX_FUTURE, "SECONDS", 0,
+	  "Refuse records whose first packet is further ahead of this host's clock (86400)", 2 },
 	{ "batch-ms", OPT_BATCH_MS, "MS", 0, "or this long after the first of them (1000)", 2 },
 	{ "exit-idle", OPT_EXIT_IDLE, "MS", 0, "Kafka: exit after this long without messages", 2 },
+	{ "insert-retry-timeout", OPT_INSERT_RETRY_TIMEOUT, "SECONDS", 0,
+	  "Kafka: stop with an error when rows cannot be stored for this long (300); what is not "
+	  "committed is read again by the next run",
+	  2 },
 	{ "metrics", 'M', "[ADDR:]PORT", 0,
 	  "Prometheus metrics on /metrics (127.0.0.1 unless ADDR)", 2 },
 	{ NULL, 0, NULL, 0, "Views:", 3 },
 	{ "from", OPT_FROM, "TIME", 0, "From (YYYY-MM-DD[ HH:MM[:SS]] UTC, or Unix seconds)", 3 },
 	{ "to", OPT_TO, "TIME", 0, "Until, excluded", 3 },
+	{ "agent", OPT_AGENT, "NAME", 0, "query, report: only what this agent saw (default: all)",
+	  3 },
+	{ "direction", OPT_DIRECTION, "DIR", 0,
+	  "query, report: only ingress or only egress packets (default: both); one of them "
+	  "counts a packet metered at two points once",
+	  3 },
 	{ "html", OPT_HTML, "FILE", 0, "report: write the HTML page here", 3 },
 	{ "tsv", OPT_TSV, NULL, 0, "query: tab-separated values with a header, for scripts", 3 },
 	{ "tzdata", OPT_TZDATA, "DIR", 0,
@@ -176,6 +209,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				   "--retention-days: '%s' is not a number of days in [1, 36500]",
 				   arg);
 		break;
+	case OPT_ROLLUP_RETENTION:
+		if (parse_u32(arg, 1, 36500, &o->migrate.rollup_retention_days))
+			argp_error(state,
+				   "--rollup-retention-days: '%s' is not a number of days in [1, "
+				   "36500]",
+				   arg);
+		break;
 	case 'k':
 		o->kafka.brokers = arg;
 		break;
@@ -201,6 +241,22 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_INPUT_AGENT:
 		o->ingest.input_agent = arg;
 		break;
+	case OPT_BLOCK_ROWS:
+		if (parse_u32(arg, 1, 16777216, &o->ingest.part_rows))
+			argp_error(state, "--insert-block-rows: '%s' is not in [1, 16777216]", arg);
+		break;
+	case OPT_WAL_DIR:
+		o->ingest.wal_dir = arg;
+		break;
+	case OPT_MAX_FUTURE: {
+		uint32_t seconds;
+
+		if (parse_u32(arg, 0, 31536000, &seconds))
+			argp_error(state, "--max-future: '%s' is not seconds in [0, 31536000]",
+				   arg);
+		o->ingest.max_future_s = seconds ? seconds : 1;
+		break;
+	}
 	case OPT_BATCH_ROWS:
 		if (parse_u32(arg, 1, 10000000, &o->ingest.batch_rows))
 			argp_error(state, "--batch-rows: '%s' is not in [1, 10000000]", arg);
@@ -208,6 +264,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_BATCH_MS:
 		if (parse_u32(arg, 1, 3600000, &o->ingest.batch_ms))
 			argp_error(state, "--batch-ms: '%s' is not milliseconds in [1, 3600000]",
+				   arg);
+		break;
+	case OPT_INSERT_RETRY_TIMEOUT:
+		if (parse_u32(arg, 1, 604800, &o->kafka.insert_retry_timeout_s))
+			argp_error(state,
+				   "--insert-retry-timeout: '%s' is not seconds in [1, 604800]",
 				   arg);
 		break;
 	case OPT_EXIT_IDLE:
@@ -240,6 +302,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_TSV:
 		o->tsv = 1;
 		break;
+	case OPT_AGENT:
+		view_filter.agent = arg;
+		break;
+	case OPT_DIRECTION:
+		if (view_filter_set_direction(arg))
+			argp_error(state, "--direction '%s': expected ingress or egress", arg);
+		break;
 	case OPT_TZDATA:
 		o->tzdata = arg;
 		break;
@@ -251,6 +320,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->arg_count = state->argc - state->next;
 		break;
 	case ARGP_KEY_END:
+		if (o->migrate.rollup_retention_days < o->migrate.retention_days)
+			argp_error(
+				state,
+				"--rollup-retention-days %u is less than --retention-days %u: the "
+				"views would lose days that flows.raw still holds",
+				o->migrate.rollup_retention_days, o->migrate.retention_days);
 		if (o->from >= o->to)
 			argp_error(state, "--from must be before --to");
 		if (o->to > COMMAND_TIME_END)

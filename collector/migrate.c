@@ -62,6 +62,19 @@ static int text_add(struct text *t, const char *s, size_t n)
 	return 0;
 }
 
+static int text_add_number(struct text *t, unsigned int value)
+{
+	char number[16];
+
+	snprintf(number, sizeof(number), "%u", value);
+	return text_add(t, number, strlen(number));
+}
+
+static int placeholder_is(const char *content, size_t len, const char *name)
+{
+	return len == strlen(name) && !strncmp(content, name, len);
+}
+
 /* {{Engine}} or {{Engine(args)}}: the engine, replicated when asked. */
 static int expand_engine(struct text *out, const char *content, size_t len,
 			 const struct migrate_options *options)
@@ -120,11 +133,10 @@ char *migrate_expand(const char *text, const struct migrate_options *options, ch
 		}
 		text_add(&out, p, (size_t)(open - p));
 		len = (size_t)(close - open - 2);
-		if (len == strlen("retention_days") && !strncmp(open + 2, "retention_days", len)) {
-			char number[16];
-
-			snprintf(number, sizeof(number), "%u", options->retention_days);
-			ret = text_add(&out, number, strlen(number));
+		if (placeholder_is(open + 2, len, "retention_days")) {
+			ret = text_add_number(&out, options->retention_days);
+		} else if (placeholder_is(open + 2, len, "rollup_retention_days")) {
+			ret = text_add_number(&out, options->rollup_retention_days);
 		} else {
 			ret = expand_engine(&out, open + 2, len, options);
 		}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Schema migrations: sql/NNN_name.sql applied in order, each once, recorded in
- * flows.schema_migrations. Placeholders in the files ({{MergeTree}}, {{retention_days}}, ...)
- * are replaced first; see sql/001_*.sql.
+ * flows.schema_migrations. Placeholders in the files ({{MergeTree}}, {{retention_days}},
+ * {{rollup_retention_days}}, ...) are replaced first; see sql/001_*.sql.
  */
 #ifndef FLOWCOLLECTOR_MIGRATE_H
 #define FLOWCOLLECTOR_MIGRATE_H
@@ -13,9 +13,10 @@
 
 struct migrate_options {
 	const char *sql_dir;
-	unsigned int retention_days;
-	int replicated; /* Replicated*MergeTree with {shard}/{replica} macros */
-	int force;	/* apply every file again, even those recorded */
+	unsigned int retention_days;	    /* {{retention_days}}: flows.raw, the ledger */
+	unsigned int rollup_retention_days; /* {{rollup_retention_days}}: the rollups */
+	int replicated;			    /* Replicated*MergeTree with {shard}/{replica} macros */
+	int force;			    /* apply every file again, even those recorded */
 };
 
 /* Applies what is missing; returns the number applied, or a negative errno (err says why). */

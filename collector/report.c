@@ -129,7 +129,8 @@ static double measure(const char *text)
 /* Columns whose integers get their digits grouped: sums, not identifiers like ports. */
 static int column_is_measure(const char *name)
 {
-	return name && (strstr(name, "bytes") || strstr(name, "packets") || strstr(name, "flows"));
+	return name &&
+	       (strstr(name, "bytes") || strstr(name, "packets") || strstr(name, "records"));
 }
 
 /* Digit groups spaced by CSS, not by characters, so a copied number is still plain digits. */

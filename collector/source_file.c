@@ -13,7 +13,8 @@
 /* Wire format: each batch's header tells its length. */
 static int read_wire_batches(struct collector *c, FILE *file, const char *name)
 {
-	uint8_t header[WIRE_HEADER_FIXED], *batch = NULL;
+	/* enough for every version's length */
+	uint8_t header[WIRE_HEADER_FIXED_V1], *batch = NULL;
 	uint64_t offset = 0;
 	char where[512];
 	int rejected = 0;
@@ -22,10 +23,18 @@ static int read_wire_batches(struct collector *c, FILE *file, const char *name)
 		uint8_t *grown;
 		size_t len;
 
-		if (fread(header, 1, sizeof(header), file) != sizeof(header))
-			break;
-		len = wire_batch_length(header);
+		size_t got = fread(header, 1, sizeof(header), file);
+
 		snprintf(where, sizeof(where), "%s: offset %" PRIu64, name, offset);
+		if (got != sizeof(header)) {
+			if (got) {
+				pr_warn("%s: truncated batch header (%zu bytes); skipped\n", where,
+					got);
+				rejected++;
+			}
+			break;
+		}
+		len = wire_batch_length(header);
 		if (!len) {
 			pr_warn("%s: not a flow batch; the rest of the file is skipped\n", where);
 			rejected++;

@@ -24,6 +24,16 @@ const struct view_info view_list[] = {
 };
 const int view_count = sizeof(view_list) / sizeof(view_list[0]);
 
+struct view_filter view_filter;
+
+int view_filter_set_direction(const char *direction)
+{
+	if (strcmp(direction, "ingress") && strcmp(direction, "egress"))
+		return -EINVAL;
+	view_filter.direction = direction;
+	return 0;
+}
+
 const struct view_info *view_find(const char *name)
 {
 	int i;
@@ -119,6 +129,8 @@ int view_run(struct store *store, const char *sql_dir, const struct view_info *v
 	const struct store_param params[] = {
 		{ "from", from_text },
 		{ "to", to_text },
+		{ "agent", view_filter.agent ? view_filter.agent : "" },
+		{ "direction", view_filter.direction ? view_filter.direction : "" },
 	};
 	struct timespec start, end;
 	int ret;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The network views: one SELECT each in sql/views/NAME.sql, reading the rollups, with the
- * time range as the query parameters {from:UInt32} and {to:UInt32} (Unix seconds).
+ * time range as the query parameters {from:UInt32} and {to:UInt32} (Unix seconds), and the
+ * observation points counted as {agent:String} and {direction:String} ('' = all).
  */
 #ifndef FLOWCOLLECTOR_VIEWS_H
 #define FLOWCOLLECTOR_VIEWS_H
@@ -17,6 +18,21 @@ struct view_info {
 	const char *title;
 	enum view_chart chart;
 };
+
+/*
+ * The observation points every view_run counts: NULL or "" for every agent, for both
+ * directions. A packet metered at two points (two agents, or a router's two interfaces) is
+ * counted once per point; one agent, or one direction, counts it once (docs/schema.md).
+ */
+struct view_filter {
+	const char *agent;
+	const char *direction; /* "ingress", "egress", or NULL for both */
+};
+
+extern struct view_filter view_filter;
+
+/* Sets view_filter.direction; -EINVAL for anything but "ingress" or "egress". */
+int view_filter_set_direction(const char *direction);
 
 extern const struct view_info view_list[];
 extern const int view_count;

@@ -21,6 +21,7 @@
 #define OFF_CREATED	24
 #define OFF_CRC		32
 #define OFF_RESERVED	36
+#define OFF_RUN_ID	40 /* version 2 */
 
 /* Record offsets. */
 #define REC_SRC_ADDR   0
@@ -49,6 +50,7 @@ static const char *const error_text[] = {
 	[WIRE_ERR_COUNT] = "record count does not match the message length",
 	[WIRE_ERR_CRC] = "records checksum mismatch",
 	[WIRE_ERR_RECORD] = "record with impossible values",
+	[WIRE_ERR_RUN_ID] = "version 2 batch without a run id",
 };
 
 const char *wire_strerror(enum wire_error err)
@@ -129,12 +131,13 @@ int wire_batch_add(struct wire_batch *batch, const struct flow_record *record)
 	return 0;
 }
 
-size_t wire_batch_seal(struct wire_batch *batch, uint64_t sequence, uint64_t created_ns,
-		       uint8_t flags)
+size_t wire_batch_seal(struct wire_batch *batch, uint64_t run_id, uint64_t sequence,
+		       uint64_t created_ns, uint8_t flags)
 {
 	uint8_t *buffer = batch->buffer;
 
 	buffer[OFF_FLAGS] = flags;
+	put_le64(buffer + OFF_RUN_ID, run_id);
 	put_le32(buffer + OFF_COUNT, batch->record_count);
 	put_le64(buffer + OFF_SEQUENCE, sequence);
 	put_le64(buffer + OFF_CREATED, created_ns);
@@ -143,12 +146,29 @@ size_t wire_batch_seal(struct wire_batch *batch, uint64_t sequence, uint64_t cre
 	return batch->used;
 }
 
-size_t wire_batch_length(const uint8_t header[WIRE_HEADER_FIXED])
+/* Bytes before the agent id in a batch of this version; 0 for a version we do not know. */
+static size_t header_fixed(uint8_t version)
+{
+	switch (version) {
+	case 1:
+		return WIRE_HEADER_FIXED_V1;
+	case 2:
+		return WIRE_HEADER_FIXED;
+	default:
+		return 0;
+	}
+}
+
+size_t wire_batch_length(const uint8_t header[WIRE_HEADER_FIXED_V1])
 {
 	uint16_t header_len = get_le16(header + OFF_HEADER_LEN);
 	uint32_t count = get_le32(header + OFF_COUNT);
+	size_t fixed = header_fixed(header[OFF_VERSION]);
 
-	if (memcmp(header + OFF_MAGIC, WIRE_MAGIC, 4) || header_len < WIRE_HEADER_FIXED ||
+	/* An unknown version still has its length here: a stream reader can skip the batch. */
+	if (!fixed)
+		fixed = WIRE_HEADER_FIXED_V1;
+	if (memcmp(header + OFF_MAGIC, WIRE_MAGIC, 4) || header_len < fixed ||
 	    count > WIRE_MAX_RECORDS)
 		return 0;
 	return (size_t)header_len + (size_t)count * get_le16(header + OFF_RECORD_SIZE);
@@ -158,14 +178,19 @@ enum wire_error wire_decode_header(const void *data, size_t len, struct wire_hea
 {
 	const uint8_t *p = data;
 	uint64_t records_len;
+	size_t fixed;
 
-	if (len < WIRE_HEADER_FIXED)
+	if (len < WIRE_HEADER_FIXED_V1)
 		return memcmp(p, WIRE_MAGIC, len < 4 ? len : 4) ? WIRE_ERR_MAGIC : WIRE_ERR_SHORT;
 	if (memcmp(p + OFF_MAGIC, WIRE_MAGIC, 4))
 		return WIRE_ERR_MAGIC;
 	header->version = p[OFF_VERSION];
-	if (header->version != WIRE_VERSION)
+	fixed = header_fixed(header->version);
+	if (!fixed)
 		return WIRE_ERR_VERSION;
+	if (len < fixed)
+		return WIRE_ERR_SHORT;
+	header->run_id = header->version >= 2 ? get_le64(p + OFF_RUN_ID) : 0;
 	header->flags = p[OFF_FLAGS];
 	header->header_len = get_le16(p + OFF_HEADER_LEN);
 	header->record_size = get_le16(p + OFF_RECORD_SIZE);
@@ -175,9 +200,11 @@ enum wire_error wire_decode_header(const void *data, size_t len, struct wire_hea
 	header->created_ns = get_le64(p + OFF_CREATED);
 	header->records_crc = get_le32(p + OFF_CRC);
 	/* A later version may grow the header; the agent id always follows the fixed part. */
-	if (header->header_len < WIRE_HEADER_FIXED + header->agent_id_len ||
-	    header->header_len > len)
+	if (header->header_len < fixed + header->agent_id_len || header->header_len > len)
 		return WIRE_ERR_HEADER_LEN;
+	/* Version 2's identity is (agent, run, sequence): without a run it is no identity. */
+	if (header->version >= 2 && !header->run_id)
+		return WIRE_ERR_RUN_ID;
 	if (header->record_size < WIRE_RECORD_SIZE)
 		return WIRE_ERR_RECORD_SIZE;
 	records_len = (uint64_t)header->record_count * header->record_size;
@@ -185,7 +212,7 @@ enum wire_error wire_decode_header(const void *data, size_t len, struct wire_hea
 		return WIRE_ERR_COUNT;
 	if (wire_crc32c(p + header->header_len, (size_t)records_len) != header->records_crc)
 		return WIRE_ERR_CRC;
-	memcpy(header->agent_id, p + WIRE_HEADER_FIXED, header->agent_id_len);
+	memcpy(header->agent_id, p + fixed, header->agent_id_len);
 	header->agent_id[header->agent_id_len] = '\0';
 	return WIRE_OK;
 }

@@ -5,7 +5,9 @@
  * agent (encoder) and the collector (decoder).
  *
  * A batch is a header, the agent id, then record_count records of record_size bytes. Every
- * integer is little-endian. Each record is also one row of ClickHouse RowBinary for the
+ * integer is little-endian. The encoder writes version 2, whose header carries the run id:
+ * (agent id, run id, sequence) names a batch and never repeats, whatever the clock does. The
+ * decoder also reads version 1 (no run id; run_id is 0). Each record is also one row of ClickHouse RowBinary for the
  * columns in WIRE_ROWBINARY_STRUCTURE, so a collector can hand the records to ClickHouse as
  * they are, without re-encoding them.
  */
@@ -17,12 +19,14 @@
 
 #include "flow.h"
 
-#define WIRE_MAGIC	  "FLWB"
-#define WIRE_VERSION	  1
-#define WIRE_HEADER_FIXED 40 /* bytes before the agent id */
-#define WIRE_RECORD_SIZE  81 /* version 1; a later version may only append fields */
-#define WIRE_AGENT_ID_MAX 255
-#define WIRE_MAX_RECORDS  (1u << 20)
+#define WIRE_MAGIC	     "FLWB"
+#define WIRE_VERSION	     2	/* what the encoder writes */
+#define WIRE_VERSION_MIN     1	/* the oldest the decoder reads */
+#define WIRE_HEADER_FIXED_V1 40 /* version 1: bytes before the agent id */
+#define WIRE_HEADER_FIXED    48 /* version 2: bytes before the agent id (run_id at 40) */
+#define WIRE_RECORD_SIZE     81 /* versions 1 and 2; a later version may only append fields */
+#define WIRE_AGENT_ID_MAX    255
+#define WIRE_MAX_RECORDS     (1u << 20)
 
 /* Header flags. */
 #define WIRE_FLAG_FIRST_OF_RUN 0x01 /* first batch of an agent process: see wire-format.md */
@@ -39,7 +43,8 @@ struct wire_header {
 	uint16_t header_len; /* offset of the first record */
 	uint16_t record_size;
 	uint32_t record_count;
-	uint64_t sequence;    /* per agent, +1 for every batch */
+	uint64_t run_id;      /* random, drawn once per agent process; 0 in a version 1 batch */
+	uint64_t sequence;    /* per run, from 1, +1 for every batch */
 	uint64_t created_ns;  /* wall clock when the batch was sealed */
 	uint32_t records_crc; /* CRC32C of the record bytes */
 	uint8_t agent_id_len;
@@ -56,6 +61,7 @@ enum wire_error {
 	WIRE_ERR_COUNT,	      /* record count too large, or does not match the length */
 	WIRE_ERR_CRC,	      /* records corrupted */
 	WIRE_ERR_RECORD,      /* a record with impossible values */
+	WIRE_ERR_RUN_ID,      /* a version 2 batch without a run id */
 };
 
 /* A short phrase for an error, for messages such as "partition 0 offset 17: bad magic". */
@@ -78,9 +84,12 @@ int wire_batch_begin(struct wire_batch *batch, uint8_t *buffer, size_t capacity,
 		     const char *agent_id);
 /* Appends one record; returns -ENOSPC when the buffer is full. */
 int wire_batch_add(struct wire_batch *batch, const struct flow_record *record);
-/* Completes the header (sequence, count, CRC); returns the batch's length. */
-size_t wire_batch_seal(struct wire_batch *batch, uint64_t sequence, uint64_t created_ns,
-		       uint8_t flags);
+/*
+ * Completes the header (run id, sequence, count, CRC); returns the batch's length. run_id must
+ * not be 0: a decoder rejects a version 2 batch without one.
+ */
+size_t wire_batch_seal(struct wire_batch *batch, uint64_t run_id, uint64_t sequence,
+		       uint64_t created_ns, uint8_t flags);
 
 /* Writes one record's WIRE_RECORD_SIZE bytes. */
 void wire_record_encode(uint8_t *dst, const struct flow_record *record);
@@ -88,12 +97,15 @@ void wire_record_encode(uint8_t *dst, const struct flow_record *record);
 int wire_record_plausible(const struct flow_record *record);
 
 /*
- * The length of the whole batch whose fixed header (WIRE_HEADER_FIXED bytes) is given, for
- * streams of batches: 0 when the bytes cannot start a batch (magic, lengths, count).
+ * The length of the whole batch that starts with these WIRE_HEADER_FIXED_V1 bytes, for streams
+ * of batches: 0 when the bytes cannot start a batch (magic, lengths, count). The first
+ * WIRE_HEADER_FIXED_V1 bytes suffice for every version (header_len is at offset 6), and a
+ * stream reader must read no more before calling it: a version 1 batch can be shorter than
+ * WIRE_HEADER_FIXED.
  */
-size_t wire_batch_length(const uint8_t header[WIRE_HEADER_FIXED]);
+size_t wire_batch_length(const uint8_t header[WIRE_HEADER_FIXED_V1]);
 
-/* Decoder. Validates everything before returning WIRE_OK, including the CRC. */
+/* Decoder, versions 1 and 2. Validates everything before returning WIRE_OK, the CRC too. */
 enum wire_error wire_decode_header(const void *data, size_t len, struct wire_header *header);
 /* Record i of a batch wire_decode_header accepted. Returns WIRE_ERR_RECORD for impossible
  * values (last before first, no packets, bytes < packets, sampling 0). */

@@ -8,11 +8,13 @@
 --       -e 's/{{kafka_group}}/clickhouse-flows/' sql/optional/kafka_engine.sql |
 --     clickhouse-client --multiquery
 -- What it does not do: skip batches stored before (at-least-once: a restarted consumer may
--- store a batch twice) or report gaps; flowcollector does both.
+-- store a batch twice), write the flows.batches ledger, finish an insert a crash cut short, or
+-- report gaps; flowcollector does all of these (docs/guarantees.md).
 
 CREATE TABLE IF NOT EXISTS flows.kafka_json
 (
     agent_id String,
+    batch_run UInt64,
     batch_seq UInt64,
     src_addr String,
     dst_addr String,
@@ -37,7 +39,7 @@ SETTINGS kafka_broker_list = '{{kafka_brokers}}',
          kafka_num_consumers = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS flows.kafka_json_mv TO flows.raw AS
-SELECT agent_id AS agent, batch_seq, toIPv6(src_addr) AS src_addr, toIPv6(dst_addr) AS dst_addr,
+SELECT agent_id AS agent, batch_run, batch_seq, toIPv6(src_addr) AS src_addr, toIPv6(dst_addr) AS dst_addr,
        src_port, dst_port, proto, tcp_flags, vlan, ifindex,
        CAST(direction, 'Enum8(\'ingress\' = 0, \'egress\' = 1)') AS direction, sampling, packets,
        bytes, fromUnixTimestamp64Nano(toInt64(first_seen_ns), 'UTC') AS first_seen,

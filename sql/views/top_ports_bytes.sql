@@ -1,9 +1,11 @@
 -- SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
--- Top service ports by bytes (the lower port of a TCP/UDP/SCTP flow). {from:UInt32} and
--- {to:UInt32} are query parameters, Unix seconds, [from, to); sql/004_views.sql says which
+-- Top service ports by bytes (the lower port of a TCP/UDP/SCTP flow).
+-- Query parameters: {from:UInt32} and {to:UInt32}, Unix seconds, [from, to);
+-- {agent:String} and {direction:String}, '' for all; sql/004_views.sql says which
 -- rollup answers.
 SELECT flowProtoName(proto) AS proto, port, sum(bytes) AS bytes, sum(packets) AS packets
-FROM flows.port_range(from = {from:UInt32}, to = {to:UInt32})
+FROM flows.port_range(from = {from:UInt32}, to = {to:UInt32}, agent = {agent:String},
+                      direction = {direction:String})
 GROUP BY proto, port
 ORDER BY bytes DESC, proto, port
 LIMIT 10

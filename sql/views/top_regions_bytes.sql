@@ -1,13 +1,16 @@
 -- SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
--- Top source regions by bytes. {from:UInt32} and {to:UInt32} are query parameters, Unix
--- seconds, [from, to); sql/004_views.sql says which rollup answers.
+-- Top source regions by bytes.
+-- Query parameters: {from:UInt32} and {to:UInt32}, Unix seconds, [from, to);
+-- {agent:String} and {direction:String}, '' for all; sql/004_views.sql says which
+-- rollup answers.
 SELECT r.country_code AS country_code,
        if(c.country_name = '', if(r.country_code = '??', 'Unknown', r.country_code), c.country_name) AS country_name,
        r.bytes AS bytes, r.packets AS packets
 FROM
 (
     SELECT country_code, sum(bytes) AS bytes, sum(packets) AS packets
-    FROM flows.region_range(from = {from:UInt32}, to = {to:UInt32})
+    FROM flows.region_range(from = {from:UInt32}, to = {to:UInt32}, agent = {agent:String},
+                            direction = {direction:String})
     WHERE side = 'src'
     GROUP BY country_code
 ) AS r

@@ -109,6 +109,18 @@ def scenario(say, bootstrap, broker_dir, work, name, extra):
         f"{'PASS' if ratio >= 0.8 else 'MISS'}")
 
 
+def spool_bench(say):
+    """The spool's power-loss safety, measured with spool_put itself on the build disk."""
+    say("3. the spool (--spool-dir) on the build directory's disk: what fsync costs")
+    for size, count in ((64 << 10, 300), (1 << 20, 100)):
+        work = OUT / "spool-bench"
+        out = subprocess.run([str(BUILD / "spool_bench"), str(work), str(size), str(count), "16"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.run(["rm", "-rf", str(work)])
+        say("  " + (out.stdout.strip() if out.returncode == 0 else
+                    f"spool_bench failed: {out.stderr.strip()}"))
+
+
 def main():
     if not TRACE.exists():
         print(f"kafka bench: {TRACE} is missing; tests/bench/bench.py makes it", file=sys.stderr)
@@ -144,6 +156,8 @@ def main():
         say("2. the same trace with --idle-timeout 0.000001: nearly every packet its own "
             "record, export-bound")
         scenario(say, bootstrap, broker_dir, work, "perpacket", ["--idle-timeout", "0.000001"])
+        say()
+        spool_bench(say)
     finally:
         subprocess.run([str(BROKER), "stop", str(broker_dir)], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * libFuzzer over the wire decoder: any bytes as a Kafka message. The decoder must reject or
- * accept without reading outside the message, and an accepted batch must decode record by
- * record. The CRC check would stop almost every mutation early, so half the inputs get their
+ * libFuzzer over the wire decoder: any bytes as a Kafka message, version 1 or 2 (the seeds
+ * hold both). The decoder must reject or accept without reading outside the message, an
+ * accepted batch must decode record by record, and the stream reader's length must agree
+ * with the decoder's. The CRC check would stop almost every mutation early, so half the inputs get their
  * CRC fixed up first, to reach the record decoder.
  */
 #include <stdint.h>
@@ -32,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	if (wire_decode_header(copy, size, &header) == WIRE_OK) {
+		if (wire_batch_length(copy) != size)
+			abort();
+		if (header.version == 1 && header.run_id)
+			abort();
 		if (header.agent_id_len != strlen(header.agent_id) &&
 		    !memchr(header.agent_id, 0, header.agent_id_len))
 			abort();

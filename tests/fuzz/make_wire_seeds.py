@@ -6,7 +6,7 @@ import struct
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "integration"))
-from wire import crc32c  # noqa: E402  (the tests' reader of the same format)
+from wire import crc32c, encode_batch  # noqa: E402  (the tests' reader of the same format)
 
 
 def record(i):
@@ -17,11 +17,9 @@ def record(i):
                                     1700000000000000000 + 10 * i)
 
 
-def batch(agent, sequence, records, flags=0):
-    body = b"".join(record(i) for i in range(records))
-    header = b"FLWB" + struct.pack("<BBHHBBIQQII", 1, flags, 40 + len(agent), 81, len(agent), 0,
-                                   records, sequence, 1700000000000000000, crc32c(body), 0)
-    return header + agent + body
+def batch(agent, sequence, records, flags=0, version=2, run_id=0x9E3779B97F4A7C15):
+    return encode_batch(agent, run_id, sequence, [record(i) for i in range(records)], flags,
+                        version=version)
 
 
 def main():
@@ -31,6 +29,9 @@ def main():
     (out / "one").write_bytes(batch(b"host-1", 1, 1, 1))
     (out / "three").write_bytes(batch(b"a", 99, 3))
     (out / "empty").write_bytes(batch(b"agent.example", 7, 0))
+    # version 1, as older agents wrote it: the decoder still reads it
+    (out / "v1-one").write_bytes(batch(b"host-1", 1, 1, 1, version=1))
+    (out / "v1-three").write_bytes(batch(b"a", 1763700000000000, 3, version=1))
 
 
 if __name__ == "__main__":

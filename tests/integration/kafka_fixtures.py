@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""A real Apache Kafka broker for the integration tests: one KRaft node (broker and controller,
+"""Real Apache Kafka brokers for the integration tests: one KRaft node (broker and controller,
 no ZooKeeper) on 127.0.0.1, run by tests/kafka/broker.sh from the jars that tests/kafka/pom.xml
 names (fetched into build/kafka/libs).
 
 conftest.py imports the fixtures:
   kafka_broker  session scope: started once, stopped at the end on every exit path
   kafka         function scope: the same broker, started again first if a test left it stopped
+  kafka_cluster function scope: a 3-node cluster of its own (KafkaCluster: kill(i), start_node(i))
 
 Without the jars (or java) the fixtures fail with the reason, so CI cannot pass by skipping;
 FLOWAGENT_ALLOW_SKIP_KAFKA=1 turns that into a skip. There is no Python Kafka client here: the
@@ -287,3 +288,98 @@ def kafka_broker(tmp_path_factory):
 def kafka(kafka_broker):
     """The session broker, running: started again if an earlier test stopped it."""
     return kafka_broker.ensure_running()
+
+
+class KafkaCluster(KafkaBroker):
+    """`nodes` KRaft nodes (each broker and controller, all voters) in `directory`/nodeI, run
+    by broker.sh cluster-start. `bootstrap` lists every node; the tools go through it."""
+
+    def __init__(self, directory, nodes=3):
+        super().__init__(directory)
+        self.nodes = nodes
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._tool_log = self.dir / "tools-log4j2.properties"
+
+    def _env(self):
+        return {"KAFKA_WATCH_PID": str(os.getpid()), "KAFKA_HEAP_OPTS": "-Xms64m -Xmx256m"}
+
+    def _run(self, *args, timeout=180):
+        full_env = dict(os.environ, KAFKA_LIBS=str(KAFKA_LIBS), JAVA=JAVA, **self._env())
+        return subprocess.run([str(BROKER_SH), *[str(a) for a in args]], env=full_env,
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=timeout)
+
+    def start(self, i=None):
+        """The whole cluster, or node i (1-based) again on its ports and data."""
+        if i is not None:
+            return self.start_node(i)
+        proc = self._run("cluster-start", self.dir, self.nodes)
+        if proc.returncode != 0:
+            self._run("cluster-stop", self.dir)
+            raise KafkaError(f"Kafka cluster in {self.dir} did not start:\n{proc.stderr}")
+        self.bootstrap = proc.stdout.strip()
+        return self
+
+    def stop(self):
+        proc = self._run("cluster-stop", self.dir)
+        if proc.returncode != 0:
+            raise KafkaError(f"broker.sh cluster-stop {self.dir} failed:\n{proc.stderr}")
+
+    def node_dir(self, i):
+        return self.dir / f"node{i}"
+
+    def kill(self, i):
+        """SIGKILL of node i (1-based): no shutdown at all."""
+        proc = self._run("kill-node", self.dir, i)
+        if proc.returncode != 0:
+            raise KafkaError(f"kill-node {i}: {proc.stderr}")
+
+    def start_node(self, i):
+        """Starts node i again, on its ports and data."""
+        proc = self._run("start-node", self.dir, i)
+        if proc.returncode != 0:
+            raise KafkaError(f"start-node {i} did not start:\n{proc.stderr}")
+
+    def pid(self, i):
+        try:
+            return int((self.node_dir(i) / "broker.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def create_topic(self, name, partitions=1, config=None, replication_factor=3,
+                     min_insync_replicas=2):
+        """Creates the topic with its replication factor and min.insync.replicas."""
+        args = ["--create", "--topic", name, "--partitions", str(partitions),
+                "--replication-factor", str(replication_factor)]
+        config = dict({"min.insync.replicas": min_insync_replicas}, **(config or {}))
+        for k, v in config.items():
+            args += ["--config", f"{k}={v}"]
+        self._tool("org.apache.kafka.tools.TopicCommand", *args)
+        return name
+
+
+_clusters = []
+
+
+@atexit.register
+def _stop_clusters_at_exit():
+    for cluster in _clusters:
+        cluster._run("cluster-stop", cluster.dir)
+
+
+@pytest.fixture
+def kafka_cluster(tmp_path_factory):
+    """A 3-node KRaft cluster of its own for one test (start(i)/kill(i) of a node, pid(i));
+    stopped at the end however the test went."""
+    require_kafka()
+    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka-cluster"), nodes=3)
+    _clusters.append(cluster)
+    try:
+        cluster.start()
+    except KafkaError as e:
+        pytest.fail(str(e), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        _clusters.remove(cluster)

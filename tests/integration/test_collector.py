@@ -351,7 +351,9 @@ def test_http_store_transport(tmp_path):
                     self.wfile.write(b"Code: 60. DB::Exception: Table flows.no_such_table does "
                                      b"not exist. (UNKNOWN_TABLE)\n")
                     return
-                reply = b""
+                # the schema check: the columns this version needs are there
+                reply = (b"raw.batch_run\nbatches.batch_crc\nproto_1m.received\n"
+                         if b"FROM system.columns" in body else b"")
             self.send_response(200)
             self.end_headers()
             self.wfile.write(reply)
@@ -363,7 +365,8 @@ def test_http_store_transport(tmp_path):
     password.write_text("s3cret\n")
     os.chmod(password, 0o600)
     good = {"src_addr": "192.0.2.1", "dst_addr": "192.0.2.2", "src_port": 1, "dst_port": 2,
-            "proto": 17, "packets": 1, "bytes": 60, "first_seen_ns": 10, "last_seen_ns": 10}
+            "proto": 17, "packets": 1, "bytes": 60, "first_seen_ns": 1767589227000000000,
+            "last_seen_ns": 1767589227000000000}
     lines = "".join(json.dumps(dict(good, src_port=i)) + "\n" for i in range(3)).encode()
     try:
         cmd = [FLOWCOLLECTOR, "--clickhouse", url, "--clickhouse-user", "flows",
@@ -374,23 +377,31 @@ def test_http_store_transport(tmp_path):
         assert seen["headers"] == {("flows", "s3cret")}
         assert not any("s3cret" in u for u in seen["urls"])
         assert any("CREATE TABLE IF NOT EXISTS flows.raw" in s for s in seen["statements"])
+        # the rows, then the ledger's row for their batch, each a part with its own token
+        # records without a batch identity (plain JSON lines): one part, no ledger row
         [(query, body)] = seen["inserts"]
-        assert query.startswith("INSERT INTO flows.raw (agent, batch_seq, src_addr")
+        assert query.startswith("INSERT INTO flows.raw (agent, batch_run, batch_seq, src_addr")
+        assert "insert_deduplication_token = 'flowcollector-" in query
         assert query.endswith("FORMAT RowBinary")
-        assert len(body) == 3 * (1 + 1 + 8 + 81)  # agent "h", batch_seq, the wire record
+        # agent "h", batch_run, batch_seq, the wire record
+        assert len(body) == 3 * (1 + 1 + 8 + 8 + 81)
         # a view's time range travels as query parameters, never pasted into the SQL
         seen["urls"].clear()
         seen["statements"].clear()
         view = subprocess.run([*cmd, "query", "daily_packets", "--from", "2026-01-05",
-                               "--to", "2026-01-06", "--tsv"], capture_output=True, timeout=60)
+                               "--to", "2026-01-06", "--agent", "a b&c", "--direction",
+                               "egress", "--tsv"], capture_output=True, timeout=60)
         assert view.returncode == 0, view.stderr.decode()
         [view_url] = [u for u in seen["urls"] if "param_" in u]
         params = urllib.parse.parse_qs(urllib.parse.urlparse(view_url).query)
         assert params["param_from"] == ["1767571200"]
         assert params["param_to"] == ["1767657600"]
         [view_sql] = [s for s in seen["statements"] if s.endswith("FORMAT TSVWithNames")]
-        assert "flows.proto_range(from = {from:UInt32}, to = {to:UInt32})" in view_sql
-        assert "1767571200" not in view_sql
+        assert params["param_agent"] == ["a b&c"]
+        assert params["param_direction"] == ["egress"]
+        assert ("flows.proto_range(from = {from:UInt32}, to = {to:UInt32}, "
+                "agent = {agent:String},") in " ".join(view_sql.split())
+        assert "1767571200" not in view_sql and "a b&c" not in view_sql
         failed = subprocess.run([*cmd, "sql", "SELECT * FROM flows.no_such_table"],
                                 capture_output=True, timeout=60)
         assert failed.returncode == 1

@@ -133,6 +133,8 @@ def test_round_trip_json_zstd(kafka_broker, trace, tmp_path):
     seqs = sorted({r.pop("batch_seq") for r in rows})
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     assert len(seqs) == 3
+    runs = {r.pop("batch_run") for r in rows}
+    assert len(runs) == 1 and runs.pop() != 0
     assert sorted(json.dumps(r, sort_keys=True) for r in rows) == expected.sorted_records()
 
 
@@ -205,15 +207,16 @@ def test_crash_while_broker_down(kafka_broker, trace, tmp_path):
     finally:
         kafka_broker.start()
     spooled = {}
+    runs = set()
     for f in sorted(spool.glob("*.batch")):
         count, payload = wire.read_spool_file(f)
         header, records = wire.decode_batch(payload)
         assert header["count"] == count and header["agent_id"] == "crash-1"
+        assert header["version"] == 2 and header["run_id"] != 0
+        runs.add(header["run_id"])
         spooled[header["sequence"]] = records
     assert len(spooled) >= 5
-    with open(spool / "sequence", "rb") as f:
-        next_sequence = int.from_bytes(f.read(8), "little")
-    assert next_sequence > max(spooled)
+    assert len(runs) == 1, "one run spooled them"
 
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(EMPTY_PCAP)

@@ -3,7 +3,10 @@
 import ipaddress
 import struct
 
-HEADER = struct.Struct("<4sBBHHBBIQQII")
+HEADER = struct.Struct("<4sBBHHBBIQQII")   # the 40 bytes versions 1 and 2 share
+RUN_ID = struct.Struct("<Q")                 # version 2: at offset 40
+FIXED = {1: 40, 2: 48}                       # bytes before the agent id
+RECORD_SIZE = 81
 RECORD_TAIL = struct.Struct("<HHBBHIBIQQQQ")
 SPOOL_HEADER = struct.Struct("<4sIII")
 
@@ -22,17 +25,36 @@ def address(raw):
     return str(addr.ipv4_mapped) if addr.ipv4_mapped else str(addr)
 
 
+def encode_batch(agent, run_id, sequence, records, flags=0, created_ns=1700000000000000000,
+                 version=2):
+    """A batch of raw RECORD_SIZE-byte records (bytes), as the agent encodes it."""
+    agent = agent.encode() if isinstance(agent, str) else agent
+    body = b"".join(records)
+    fixed = FIXED[version]
+    header = HEADER.pack(b"FLWB", version, flags, fixed + len(agent), RECORD_SIZE, len(agent),
+                         0, len(records), sequence, created_ns, crc32c(body), 0)
+    if version >= 2:
+        header += RUN_ID.pack(run_id)
+    return header + agent + body
+
+
 def decode_batch(data, check_crc=True):
-    """Returns (header dict, [record dicts in the agent's JSON shape])."""
+    """Returns (header dict, [record dicts in the agent's JSON shape]). Versions 1 and 2; a
+    version 1 batch has run_id 0."""
     (magic, version, flags, header_len, record_size, agent_len, _, count, sequence, created,
      crc, _) = HEADER.unpack_from(data)
-    assert magic == b"FLWB" and version == 1, (magic, version)
+    assert magic == b"FLWB" and version in FIXED, (magic, version)
+    fixed = FIXED[version]
+    run_id = RUN_ID.unpack_from(data, 40)[0] if version >= 2 else 0
+    assert version < 2 or run_id != 0, "a version 2 batch needs a run id"
+    assert header_len >= fixed + agent_len
     assert len(data) == header_len + count * record_size
     body = data[header_len:]
     if check_crc:
         assert crc32c(body) == crc
-    header = {"agent_id": data[40:40 + agent_len].decode(), "sequence": sequence,
-              "flags": flags, "count": count, "created_ns": created}
+    header = {"agent_id": data[fixed:fixed + agent_len].decode(), "sequence": sequence,
+              "run_id": run_id, "version": version, "flags": flags, "count": count,
+              "created_ns": created}
     records = []
     for i in range(count):
         r = body[i * record_size:(i + 1) * record_size]

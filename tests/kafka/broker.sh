@@ -9,6 +9,16 @@
 #   broker.sh restart DIR   stop, then start on the same port with the same data
 #   broker.sh status DIR    print the bootstrap address and exit 0 if it is running, else 1
 #
+# A cluster of N nodes (each a combined broker and controller, N voters in the KRaft quorum,
+# controller.quorum.voters), each node in DIR/nodeI with its own ports, data and pid:
+#
+#   broker.sh cluster-start DIR N   write the configs on first use, start every node at once
+#                                   (a quorum needs a majority up), print the bootstrap list
+#   broker.sh cluster-stop DIR      stop every node
+#   broker.sh start-node DIR I      start node I again (same ports and data), e.g. after a kill
+#   broker.sh stop-node DIR I       SIGTERM node I (SIGKILL after KAFKA_STOP_TIMEOUT)
+#   broker.sh kill-node DIR I       SIGKILL node I, no shutdown at all
+#
 # DIR holds server.properties, data/ (log.dirs), broker.log (log4j), broker.out (the JVM's
 # own stdout and stderr), broker.pid, bootstrap. A failed start kills what it started, prints
 # the tail of the broker log to stderr and exits non-zero: it never leaves a JVM behind.
@@ -48,14 +58,15 @@ die() {
 
 usage() {
 	echo "usage: $0 start|stop|restart|status DIR" >&2
+	echo "       $0 cluster-start DIR N | cluster-stop DIR | start-node|stop-node|kill-node DIR I" >&2
 	exit 2
 }
 
 # Two distinct free ports on 127.0.0.1: both bound at once so they cannot be the same.
 free_ports() {
-	python3 - <<'PY'
-import socket
-socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(2)]
+	python3 - "${1:-2}" <<'PY'
+import socket, sys
+socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(int(sys.argv[1]))]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -175,6 +186,37 @@ logger.state-change.level=WARN
 EOF
 }
 
+# Node $1 of $2 in $DIR (a cluster node directory), after write_config wrote the single-node
+# files there; $3: the 2*N ports of the cluster, broker then controller port of each node.
+write_node_config() {
+	local id=$1 count=$2 i voters="" broker_port controller_port
+	local -a ports
+	read -r -a ports <<<"$3"
+	for ((i = 1; i <= count; i++)); do
+		voters+="${voters:+,}$i@127.0.0.1:${ports[$((2 * i - 1))]}"
+	done
+	broker_port=${ports[$((2 * id - 2))]}
+	controller_port=${ports[$((2 * id - 1))]}
+	# the single-node file, turned into node $id of the quorum
+	sed -i -e "s|^# written by .*|# written by tests/kafka/broker.sh: node $id of a $count-node KRaft test cluster|" \
+		-e "s|^node.id=.*|node.id=$id|" \
+		-e "s|^controller.quorum.bootstrap.servers=.*|controller.quorum.voters=$voters|" \
+		-e "s|^listeners=.*|listeners=PLAINTEXT://127.0.0.1:$broker_port,CONTROLLER://127.0.0.1:$controller_port|" \
+		-e "s|^advertised.listeners=.*|advertised.listeners=PLAINTEXT://127.0.0.1:$broker_port|" \
+		-e "s|^auto.create.topics.enable=.*|auto.create.topics.enable=false|" \
+		-e "s|^default.replication.factor=.*|default.replication.factor=$count|" \
+		-e "s|^offsets.topic.replication.factor=.*|offsets.topic.replication.factor=$count|" \
+		-e "s|^transaction.state.log.replication.factor=.*|transaction.state.log.replication.factor=$count|" \
+		-e "s|^share.coordinator.state.topic.replication.factor=.*|share.coordinator.state.topic.replication.factor=$count|" \
+		"$DIR/server.properties"
+	cat >>"$DIR/server.properties" <<EOF
+# a node that is killed is noticed within seconds, not half a minute
+broker.session.timeout.ms=6000
+broker.heartbeat.interval.ms=1000
+replica.lag.time.max.ms=6000
+EOF
+}
+
 # The JVM of the tools run here (storage format): warnings to stderr only.
 tool_log_config() {
 	cat >"$DIR/tools-log4j2.properties" <<'EOF'
@@ -188,11 +230,10 @@ rootLogger.appenderRef.err.ref=STDERR
 EOF
 }
 
-format_storage() {
-	local cluster_id
+new_cluster_id() {
 	# as kafka-storage random-uuid makes it: 16 random bytes in base64url without padding,
 	# not starting with "-" (it would read as an option)
-	cluster_id=$(python3 - <<'PY'
+	python3 - <<'PY'
 import base64, os
 while True:
     uuid = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
@@ -200,11 +241,21 @@ while True:
         print(uuid)
         break
 PY
-	)
+}
+
+format_storage() {
+	local cluster_id quorum=--standalone
+	# a cluster node: the cluster's id, and the static quorum of its configuration
+	if [ -s "$DIR/../cluster.id" ] && [ -n "$(prop controller.quorum.voters)" ]; then
+		cluster_id=$(cat "$DIR/../cluster.id")
+		quorum=
+	else
+		cluster_id=$(new_cluster_id)
+	fi
 	tool_log_config
 	# shellcheck disable=SC2086
 	"$JAVA" $KAFKA_JVM_OPTS -Xmx256m -Dlog4j2.configurationFile="$DIR/tools-log4j2.properties" \
-		-cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format --standalone \
+		-cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format $quorum \
 		--cluster-id "$cluster_id" --config "$DIR/server.properties" \
 		>"$DIR/format.log" 2>&1 ||
 		{
@@ -381,6 +432,96 @@ cmd_status() {
 	echo "not running" >&2
 	return 1
 }
+
+# --- the cluster ---------------------------------------------------------------------------
+
+node_dir() {
+	echo "$CLUSTER/node$1"
+}
+
+cluster_bootstrap() {
+	local i list="" count
+	count=$(cat "$CLUSTER/nodes")
+	for ((i = 1; i <= count; i++)); do
+		list+="${list:+,}$(sed -n 's|^advertised.listeners=PLAINTEXT://||p' \
+			"$(node_dir "$i")/server.properties")"
+	done
+	echo "$list"
+}
+
+cmd_cluster_start() {
+	local count=$1 i ports failed=0
+	local -a pids
+	if [ ! -s "$CLUSTER/nodes" ]; then
+		[ "$count" -ge 1 ] 2>/dev/null || usage
+		ports=$(free_ports $((2 * count)))
+		new_cluster_id >"$CLUSTER/cluster.id"
+		for ((i = 1; i <= count; i++)); do
+			DIR=$(node_dir "$i")
+			write_config
+			write_node_config "$i" "$count" "$ports"
+		done
+		echo "$count" >"$CLUSTER/nodes"
+	fi
+	count=$(cat "$CLUSTER/nodes")
+	# every node at once: none is up before a majority of the voters is
+	for ((i = 1; i <= count; i++)); do
+		"$0" start "$(node_dir "$i")" >/dev/null &
+		pids[i]=$!
+	done
+	for ((i = 1; i <= count; i++)); do
+		wait "${pids[i]}" || failed=1
+	done
+	if [ "$failed" -ne 0 ]; then
+		cmd_cluster_stop
+		die "the cluster in $CLUSTER did not start"
+	fi
+	cluster_bootstrap >"$CLUSTER/bootstrap"
+	cat "$CLUSTER/bootstrap"
+}
+
+cmd_cluster_stop() {
+	local i count
+	[ -s "$CLUSTER/nodes" ] || return 0
+	count=$(cat "$CLUSTER/nodes")
+	for ((i = 1; i <= count; i++)); do
+		"$0" stop "$(node_dir "$i")" &
+	done
+	wait
+}
+
+cmd_kill_node() {
+	local pid wpid
+	DIR=$(node_dir "$1")
+	if wpid=$(cat "$DIR/watchdog.pid" 2>/dev/null) && [ -n "$wpid" ] && alive "$wpid" &&
+		tr '\0' ' ' <"/proc/$wpid/cmdline" | grep -qF "broker.sh start"; then
+		kill "$wpid" 2>/dev/null || true
+	fi
+	rm -f "$DIR/watchdog.pid"
+	if pid=$(live_pid "$DIR/broker.pid"); then
+		kill -KILL "$pid" 2>/dev/null || true
+		while alive "$pid"; do sleep 0.1; done
+	fi
+	rm -f "$DIR/broker.pid"
+}
+
+case ${1:-} in
+cluster-start | cluster-stop | start-node | stop-node | kill-node)
+	[ $# -ge 2 ] || usage
+	[ "$1" = cluster-start ] || [ "$1" = cluster-stop ] || [ $# -eq 3 ] || usage
+	[ "$1" != cluster-start ] || [ $# -eq 3 ] || usage
+	mkdir -p "$2"
+	CLUSTER=$(cd "$2" && pwd)
+	case $1 in
+	cluster-start) cmd_cluster_start "$3" ;;
+	cluster-stop) cmd_cluster_stop ;;
+	start-node) exec "$0" start "$(node_dir "$3")" ;;
+	stop-node) exec "$0" stop "$(node_dir "$3")" ;;
+	kill-node) cmd_kill_node "$3" ;;
+	esac
+	exit 0
+	;;
+esac
 
 [ $# -eq 2 ] || usage
 case $1 in

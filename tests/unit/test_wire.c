@@ -47,7 +47,25 @@ static size_t build_batch(uint8_t *buffer, size_t capacity, uint32_t count, cons
 
 		assert_int_equal(wire_batch_add(&batch, &record), 0);
 	}
-	return wire_batch_seal(&batch, 42, 1234567890, WIRE_FLAG_FIRST_OF_RUN);
+	return wire_batch_seal(&batch, 0x1122334455667788ull, 42, 1234567890,
+			       WIRE_FLAG_FIRST_OF_RUN);
+}
+
+/*
+ * The same batch as version 1 wrote it: the fixed header without the run id, so the agent id
+ * starts at 40. Returns its length.
+ */
+static size_t to_version_1(uint8_t *dst, const uint8_t *v2, size_t len)
+{
+	uint8_t agent_len = v2[10];
+
+	memcpy(dst, v2, WIRE_HEADER_FIXED_V1);
+	memset(dst + 36, 0, 4);
+	dst[4] = 1;
+	dst[6] = (uint8_t)(WIRE_HEADER_FIXED_V1 + agent_len);
+	dst[7] = 0;
+	memcpy(dst + WIRE_HEADER_FIXED_V1, v2 + WIRE_HEADER_FIXED, len - WIRE_HEADER_FIXED);
+	return len - (WIRE_HEADER_FIXED - WIRE_HEADER_FIXED_V1);
 }
 
 static void test_crc32c_check_value(void **state)
@@ -56,21 +74,30 @@ static void test_crc32c_check_value(void **state)
 	assert_int_equal(wire_crc32c("123456789", 9), 0xe3069283);
 }
 
-/* A stream reader's view: the length from the fixed header, 0 for what is not a batch. */
+/*
+ * A stream reader's view: the length from the first WIRE_HEADER_FIXED_V1 bytes, for both
+ * versions, 0 for what is not a batch.
+ */
 static void test_batch_length(void **state)
 {
-	uint8_t buffer[4096], bad[WIRE_HEADER_FIXED];
-	size_t len = build_batch(buffer, sizeof(buffer), 3, "agent-1");
+	uint8_t buffer[4096], v1[4096], bad[WIRE_HEADER_FIXED_V1];
+	size_t len = build_batch(buffer, sizeof(buffer), 3, "agent-1"), v1_len;
 
 	(void)state;
 	assert_int_equal(wire_batch_length(buffer), len);
 	assert_int_equal(len, wire_batch_size(strlen("agent-1"), 3));
+	v1_len = to_version_1(v1, buffer, len);
+	assert_int_equal(wire_batch_length(v1), v1_len);
+	assert_int_equal(v1_len, len - 8);
 	memcpy(bad, buffer, sizeof(bad));
 	bad[0] = 'X';
 	assert_int_equal(wire_batch_length(bad), 0);
 	memcpy(bad, buffer, sizeof(bad));
-	bad[6] = WIRE_HEADER_FIXED - 1; /* header length below the fixed part */
+	bad[6] = WIRE_HEADER_FIXED - 1; /* header length below version 2's fixed part */
 	bad[7] = 0;
+	assert_int_equal(wire_batch_length(bad), 0);
+	memcpy(bad, v1, sizeof(bad));
+	bad[6] = WIRE_HEADER_FIXED_V1 - 1; /* below version 1's */
 	assert_int_equal(wire_batch_length(bad), 0);
 	memcpy(bad, buffer, sizeof(bad));
 	bad[14] = 0x20; /* 2^21 records */
@@ -93,6 +120,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(header.record_count, 20);
 	assert_int_equal(header.record_size, WIRE_RECORD_SIZE);
 	assert_int_equal(header.sequence, 42);
+	assert_int_equal(header.run_id, 0x1122334455667788ull);
 	assert_int_equal(header.created_ns, 1234567890);
 	assert_string_equal(header.agent_id, "host-1");
 	for (i = 0; i < 20; i++) {
@@ -101,6 +129,39 @@ static void test_round_trip(void **state)
 		assert_int_equal(wire_decode_record(buffer, &header, i, &decoded), WIRE_OK);
 		assert_memory_equal(&decoded, &expected, sizeof(decoded));
 	}
+}
+
+/* What version 1 agents wrote still decodes, with run id 0 (no run: the old identity). */
+static void test_version_1_decodes(void **state)
+{
+	uint8_t buffer[4096], v1[4096];
+	struct wire_header header;
+	size_t len, v1_len;
+	uint32_t i;
+
+	(void)state;
+	len = build_batch(buffer, sizeof(buffer), 5, "old-agent");
+	v1_len = to_version_1(v1, buffer, len);
+	assert_int_equal(wire_decode_header(v1, v1_len, &header), WIRE_OK);
+	assert_int_equal(header.version, 1);
+	assert_int_equal(header.run_id, 0);
+	assert_int_equal(header.sequence, 42);
+	assert_int_equal(header.header_len, 40 + 9);
+	assert_int_equal(header.record_count, 5);
+	assert_string_equal(header.agent_id, "old-agent");
+	for (i = 0; i < 5; i++) {
+		struct flow_record expected = sample_record(i), decoded;
+
+		assert_int_equal(wire_decode_record(v1, &header, i, &decoded), WIRE_OK);
+		assert_memory_equal(&decoded, &expected, sizeof(decoded));
+	}
+	/* the smallest version 1 batch is shorter than version 2's fixed header */
+	len = build_batch(buffer, sizeof(buffer), 0, "a");
+	v1_len = to_version_1(v1, buffer, len);
+	assert_int_equal(v1_len, 41);
+	assert_int_equal(wire_batch_length(v1), 41);
+	assert_int_equal(wire_decode_header(v1, v1_len, &header), WIRE_OK);
+	assert_int_equal(wire_decode_header(v1, 39, &header), WIRE_ERR_SHORT);
 }
 
 /* The documented layout, byte by byte: little-endian, addresses in network order. */
@@ -112,16 +173,19 @@ static void test_layout(void **state)
 
 	(void)state;
 	len = build_batch(buffer, sizeof(buffer), 1, "ab");
-	assert_int_equal(len, 40 + 2 + 81);
+	assert_int_equal(len, 48 + 2 + 81);
 	assert_memory_equal(buffer, "FLWB", 4);
-	assert_int_equal(buffer[4], 1);			  /* version */
-	assert_int_equal(buffer[6] | buffer[7] << 8, 42); /* header length */
+	assert_int_equal(buffer[4], 2);			  /* version */
+	assert_int_equal(buffer[5], 1);			  /* flags: first of run */
+	assert_int_equal(buffer[6] | buffer[7] << 8, 50); /* header length */
 	assert_int_equal(buffer[8] | buffer[9] << 8, 81); /* record size */
 	assert_int_equal(buffer[10], 2);		  /* agent id length */
 	assert_int_equal(buffer[12], 1);		  /* record count */
 	assert_int_equal(buffer[16], 42);		  /* sequence */
-	assert_memory_equal(buffer + 40, "ab", 2);
-	r = buffer + 42;
+	assert_int_equal(buffer[40], 0x88);		  /* run id, little-endian */
+	assert_int_equal(buffer[47], 0x11);
+	assert_memory_equal(buffer + 48, "ab", 2);
+	r = buffer + 50;
 	assert_int_equal(r[12], 192);		    /* src 192.0.0.0 v4-mapped */
 	assert_int_equal(r[16], 0x20);		    /* dst 2001::1 */
 	assert_int_equal(r[32] | r[33] << 8, 1000); /* src port */
@@ -147,13 +211,21 @@ static void test_rejects(void **state)
 
 	assert_int_equal(wire_decode_header(buffer, 0, &header), WIRE_ERR_SHORT);
 	assert_int_equal(wire_decode_header(buffer, 39, &header), WIRE_ERR_SHORT);
+	assert_int_equal(wire_decode_header(buffer, 47, &header), WIRE_ERR_SHORT); /* v2 fixed */
 	assert_int_equal(wire_decode_header("garbage", 7, &header), WIRE_ERR_MAGIC);
 	assert_int_equal(wire_decode_header(buffer, len - 1, &header), WIRE_ERR_COUNT);
 	assert_int_equal(wire_decode_header(buffer, len - 81, &header), WIRE_ERR_COUNT);
 
 	memcpy(copy, buffer, len);
-	copy[4] = 2;
+	copy[4] = 3;
 	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_VERSION);
+	copy[4] = 0;
+	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_VERSION);
+
+	memcpy(copy, buffer, len);
+	memset(copy + 40, 0, 8); /* version 2 without a run id */
+	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_RUN_ID);
+	assert_string_equal(wire_strerror(WIRE_ERR_RUN_ID), "version 2 batch without a run id");
 
 	memcpy(copy, buffer, len);
 	copy[len - 1] ^= 1;
@@ -195,7 +267,7 @@ static void test_impossible_record(void **state)
 	record = sample_record(2);
 	record.sampling = 0;
 	assert_int_equal(wire_batch_add(&batch, &record), 0);
-	len = wire_batch_seal(&batch, 1, 1, 0);
+	len = wire_batch_seal(&batch, 1, 1, 1, 0);
 	assert_int_equal(wire_decode_header(buffer, len, &header), WIRE_OK);
 	assert_int_equal(wire_decode_record(buffer, &header, 0, &decoded), WIRE_ERR_RECORD);
 	assert_int_equal(wire_decode_record(buffer, &header, 1, &decoded), WIRE_ERR_RECORD);
@@ -213,15 +285,15 @@ static void test_longer_records(void **state)
 
 	(void)state;
 	len = build_batch(buffer, sizeof(buffer), 2, "x");
-	memcpy(longer, buffer, 41);
+	memcpy(longer, buffer, 49);
 	for (i = 0; i < 2; i++) {
-		memcpy(longer + 41 + i * 85, buffer + 41 + i * 81, 81);
-		memset(longer + 41 + i * 85 + 81, 0xee, 4);
+		memcpy(longer + 49 + i * 85, buffer + 49 + i * 81, 81);
+		memset(longer + 49 + i * 85 + 81, 0xee, 4);
 	}
 	longer[8] = 85;
-	crc = wire_crc32c(longer + 41, 170);
+	crc = wire_crc32c(longer + 49, 170);
 	memcpy(longer + 32, &crc, 4);
-	assert_int_equal(wire_decode_header(longer, 41 + 170, &header), WIRE_OK);
+	assert_int_equal(wire_decode_header(longer, 49 + 170, &header), WIRE_OK);
 	assert_int_equal(wire_decode_record(longer, &header, 0, &decoded), WIRE_OK);
 	assert_memory_equal(&decoded, &expected, sizeof(decoded));
 	(void)len;
@@ -241,7 +313,7 @@ static void test_encoder_limits(void **state)
 	assert_int_equal(wire_batch_begin(&batch, buffer, sizeof(buffer), "a"), 0);
 	assert_int_equal(wire_batch_add(&batch, &record), 0);
 	assert_int_equal(wire_batch_add(&batch, &record), 0);
-	assert_int_equal(wire_batch_add(&batch, &record), -ENOSPC); /* 41 + 3 * 81 > 250 */
+	assert_int_equal(wire_batch_add(&batch, &record), -ENOSPC); /* 49 + 3 * 81 > 250 */
 }
 
 int main(void)
@@ -250,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_crc32c_check_value),
 		cmocka_unit_test(test_batch_length),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_version_1_decodes),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_impossible_record),

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Write-ahead files of sealed inserts; see wal.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "wal.h"
+#include "wire.h"
+
+#define WAL_MAGIC	"FLWA"
+#define WAL_VERSION	1
+#define WAL_HEADER_SIZE 24
+#define WAL_PART_SIZE	32
+#define WAL_MAX_PARTS	(1u << 20)
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int write_all(int fd, struct iovec *iov, int count)
+{
+	while (count) {
+		ssize_t n = writev(fd, iov, count > IOV_MAX ? IOV_MAX : count);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (count && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			count--;
+		}
+		if (count) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* CRC-32C of the header's first 20 bytes and the part table: all but the CRC field. */
+static uint32_t header_crc(uint8_t *buffer, size_t table_len)
+{
+	uint8_t saved[4];
+	uint32_t crc;
+
+	/* the field sits between the two: zero it for the sum, then put it back */
+	memcpy(saved, buffer + 20, 4);
+	memset(buffer + 20, 0, 4);
+	crc = wire_crc32c(buffer, WAL_HEADER_SIZE + table_len);
+	memcpy(buffer + 20, saved, 4);
+	return crc;
+}
+
+int64_t wal_write(const char *dir, struct wal_insert *insert, char *path, size_t path_len,
+		  char *err, size_t err_len)
+{
+	size_t table_len = (size_t)insert->part_count * WAL_PART_SIZE;
+	uint8_t *buffer, *header, *table;
+	char tmp[PATH_MAX];
+	struct iovec iov[2];
+	uint32_t i;
+	int fd, ret;
+
+	/* header and part table in one buffer: one CRC covers both, the insert id included */
+	buffer = calloc(1, WAL_HEADER_SIZE + table_len);
+	if (!buffer) {
+		snprintf(err, err_len, "out of memory writing a write-ahead file");
+		return -ENOMEM;
+	}
+	header = buffer;
+	table = buffer + WAL_HEADER_SIZE;
+	for (i = 0; i < insert->part_count; i++) {
+		struct wal_part *part = &insert->parts[i];
+		uint8_t *p = table + (size_t)i * WAL_PART_SIZE;
+
+		part->crc = wire_crc32c(insert->payload + part->offset, part->len);
+		put_le32(p, part->table);
+		put_le32(p + 4, part->rows);
+		put_le64(p + 8, part->offset);
+		put_le64(p + 16, part->len);
+		put_le32(p + 24, part->crc);
+	}
+	memcpy(header, WAL_MAGIC, 4);
+	put_le32(header + 4, WAL_VERSION);
+	put_le64(header + 8, insert->id);
+	put_le32(header + 16, insert->part_count);
+	put_le32(header + 20, header_crc(buffer, table_len));
+	snprintf(path, path_len, "%s/%016" PRIx64 WAL_SUFFIX, dir, insert->id);
+	snprintf(tmp, sizeof(tmp), "%s/%016" PRIx64 WAL_TMP_SUFFIX, dir, insert->id);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "write-ahead file %s: %s", tmp, strerror(-ret));
+		free(buffer);
+		return ret;
+	}
+	iov[0] = (struct iovec){ buffer, WAL_HEADER_SIZE + table_len };
+	iov[1] = (struct iovec){ insert->payload, insert->payload_len };
+	ret = write_all(fd, iov, 2);
+	if (!ret && fdatasync(fd))
+		ret = -errno;
+	if (close(fd) && !ret)
+		ret = -errno;
+	free(buffer);
+	/* the rename makes the whole file appear at once; the directory's fsync makes it last */
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (!ret)
+		ret = fsync_dir(dir);
+	if (ret) {
+		snprintf(err, err_len, "write-ahead file %s: %s", path, strerror(-ret));
+		unlink(tmp);
+		unlink(path);
+		return ret;
+	}
+	return (int64_t)(WAL_HEADER_SIZE + table_len + insert->payload_len);
+}
+
+static int read_file(const char *path, uint8_t **data, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+	struct stat st;
+	size_t done = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*data = malloc((size_t)st.st_size + 1);
+	if (!*data) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, *data + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ret = -errno;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	close(fd);
+	if (ret) {
+		free(*data);
+		*data = NULL;
+		return ret;
+	}
+	*len = done;
+	return 0;
+}
+
+int wal_read(const char *path, struct wal_insert *insert, const char **why)
+{
+	uint8_t *data = NULL;
+	size_t len = 0, table_len;
+	uint32_t count, i;
+	int ret;
+
+	memset(insert, 0, sizeof(*insert));
+	*why = "unreadable";
+	ret = read_file(path, &data, &len);
+	if (ret)
+		return ret;
+	*why = "shorter than its header";
+	if (len < WAL_HEADER_SIZE)
+		goto bad;
+	*why = "not a write-ahead file (magic or version)";
+	if (memcmp(data, WAL_MAGIC, 4) || get_le32(data + 4) != WAL_VERSION)
+		goto bad;
+	count = get_le32(data + 16);
+	table_len = (size_t)count * WAL_PART_SIZE;
+	*why = "part table cut short or corrupt";
+	if (!count || count > WAL_MAX_PARTS || len - WAL_HEADER_SIZE < table_len ||
+	    header_crc(data, table_len) != get_le32(data + 20))
+		goto bad;
+	insert->parts = calloc(count, sizeof(*insert->parts));
+	if (!insert->parts) {
+		free(data);
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	insert->id = get_le64(data + 8);
+	insert->part_count = count;
+	insert->payload_len = len - WAL_HEADER_SIZE - table_len;
+	for (i = 0; i < count; i++) {
+		const uint8_t *p = data + WAL_HEADER_SIZE + (size_t)i * WAL_PART_SIZE;
+		struct wal_part *part = &insert->parts[i];
+
+		*why = "a part of an unknown table";
+		if (get_le32(p) > WAL_TABLE_SOURCE)
+			goto bad;
+		part->table = (enum wal_table)get_le32(p);
+		part->rows = get_le32(p + 4);
+		part->offset = get_le64(p + 8);
+		part->len = get_le64(p + 16);
+		part->crc = get_le32(p + 24);
+		*why = "a part lies outside the file (cut short)";
+		if (part->offset > insert->payload_len ||
+		    part->len > insert->payload_len - part->offset)
+			goto bad;
+		*why = "a part's checksum does not match (torn or corrupt)";
+		if (wire_crc32c(data + WAL_HEADER_SIZE + table_len + part->offset, part->len) !=
+		    part->crc)
+			goto bad;
+	}
+	memmove(data, data + WAL_HEADER_SIZE + table_len, insert->payload_len);
+	insert->payload = data;
+	return 0;
+bad:
+	free(data);
+	free(insert->parts);
+	memset(insert, 0, sizeof(*insert));
+	return -EBADMSG;
+}
+
+void wal_insert_free(struct wal_insert *insert)
+{
+	free(insert->payload);
+	free(insert->parts);
+	memset(insert, 0, sizeof(*insert));
+}

@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""The agent's end of "exactly once", against a real Kafka broker:
+
+  test_identity_survives_clock_set_back   replays into one topic, then again under faketime
+                                          hours behind, with and without a spool: every
+                                          (agent, run, sequence) is distinct
+  test_teardown_with_silent_broker        the broker stops answering (SIGSTOP) while the agent
+                                          shuts down: sealed = delivered + spooled + dropped,
+                                          exactly, and a restart delivers the spooled ones
+  test_teardown_silent_broker_no_spool    the same without a spool: dropped, counted, exit 1
+  test_torn_spool_files                   a truncated and a zero-filled spool file: counted as
+                                          corrupt, set aside, the rest delivered
+
+The topic is read back raw (TopicDump) and decoded with tests/integration/wire.py.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import FLOWAGENT, PCAPS, TRACEGEN, replay, summary_counters
+from kafka_fixtures import kafka, kafka_broker  # noqa: F401  (fixtures)
+from test_kafka import EMPTY_PCAP, agent, free_port
+import wire
+
+PCAP = PCAPS / "real" / "ndpi-netflix.pcap"
+FAKETIME = shutil.which("faketime")
+
+needs_pcap = pytest.mark.skipif(not PCAP.is_file(), reason=f"{PCAP} not present")
+
+
+@pytest.fixture(scope="module")
+def shared_replay():
+    result = replay([PCAP])
+    assert result.rc == 0, result.stderr
+    assert len(result.records) > 100
+    return result
+
+
+def batches_of(broker, topic, count):
+    """The topic's messages decoded: [(header, records)], exactly `count` of them."""
+    return [wire.decode_batch(m["value"]) for m in broker.consume(topic, count=count, timeout=60)]
+
+
+def identity(header):
+    return header["agent_id"], header["run_id"], header["sequence"]
+
+
+def kafka_counters(proc):
+    counters = summary_counters(proc.stderr_text)
+    assert "kafka_batches" in counters, proc.stderr_text[-3000:]
+    return counters
+
+
+def assert_balanced(c):
+    assert c["kafka_unaccounted"] == 0
+    assert c["kafka_batches"] == (c["kafka_batches_delivered"] - c["kafka_batches_resent"] +
+                                  c["kafka_batches_spooled"] + c["kafka_batches_dropped"] -
+                                  c["kafka_spool_dropped_batches"])
+    assert c["kafka_records"] == (c["kafka_records_delivered"] - c["kafka_records_resent"] +
+                                  c["kafka_records_spooled"] + c["kafka_records_dropped"] -
+                                  c["kafka_spool_dropped_records"])
+
+
+@needs_pcap
+@pytest.mark.skipif(FAKETIME is None, reason="faketime is not installed (make deps)")
+def test_identity_survives_clock_set_back(kafka, shared_replay, tmp_path):
+    topic = kafka.create_topic("clock-back")
+    n = len(shared_replay.records)
+    base = ["--replay", "--kafka", kafka.bootstrap, "--topic", topic, "--agent-id", "clock-1",
+            "--batch-records", "50"]
+    # librdkafka waits on the monotonic clock: only the wall clock goes back
+    env = dict(os.environ, FAKETIME_DONT_FAKE_MONOTONIC="1")
+    runs = [agent([*base, PCAP])]
+    behind = [FAKETIME, "-f", "-5h", FLOWAGENT]
+    runs.append(_run(behind, [*base, PCAP], env))
+    runs.append(_run(behind, [*base, "--spool-dir", tmp_path / "spool", PCAP], env))
+    per_run = (n + 49) // 50
+    for proc in runs:
+        assert proc.returncode == 0, proc.stderr_text
+        c = kafka_counters(proc)
+        assert c["kafka_batches"] == c["kafka_batches_delivered"] == per_run
+        assert_balanced(c)
+
+    batches = batches_of(kafka, topic, 3 * per_run)
+    ids = [identity(h) for h, _ in batches]
+    assert len(set(ids)) == len(ids) == 3 * per_run, "an identity repeated"
+    run_ids = [kafka_counters(p)["kafka_run_id"] for p in runs]
+    assert len(set(run_ids)) == 3 and 0 not in run_ids
+    for run_id in run_ids:
+        seqs = sorted(s for _, r, s in ids if r == run_id)
+        assert seqs == list(range(1, per_run + 1))
+    # the clock really was behind: the faked runs sealed their batches hours earlier
+    created = {r: [h["created_ns"] for h, _ in batches if h["run_id"] == r] for r in run_ids}
+    assert max(created[run_ids[1]]) < min(created[run_ids[0]]) - 4 * 3600 * 10**9
+    assert max(created[run_ids[2]]) < min(created[run_ids[0]]) - 4 * 3600 * 10**9
+    assert sum(len(rs) for _, rs in batches) == 3 * n
+
+
+def _run(prefix, args, env):
+    """Runs the agent under faketime. libfaketime's pthread_cond_timedwait wrapper sometimes
+    wakes librdkafka's thread start-up wait early ("Timed out waiting for 1 background
+    thread(s)"), before any batch exists: that run is tried again, up to 5 times."""
+    cmd = [*prefix, "--no-progress", *[str(a) for a in args]]
+    for _ in range(5):
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300,
+                              env=env)
+        proc.stderr_text = proc.stderr.decode(errors="replace")
+        if "background thread(s) to initialize" not in proc.stderr_text:
+            break
+    return proc
+
+
+def paced_agent(kafka, topic, pcap, agent_id, extra):
+    cmd = [FLOWAGENT, "--no-progress", "--replay", "--speed", "10", "--kafka", kafka.bootstrap,
+           "--topic", topic, "--agent-id", agent_id, "--batch-records", "200",
+           "--batch-ms", "200", "-X", "message.timeout.ms=120000", "--flush-timeout", "2",
+           *extra, str(pcap)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.fixture(scope="module")
+def paced_trace(tmp_path_factory):
+    """60 s of packet time: about 6 s at --speed 10."""
+    d = tmp_path_factory.mktemp("durability-trace")
+    pcap = d / "trace.pcap"
+    subprocess.run([TRACEGEN, "--packets", "30000", "--days", "1", "--window", "60", "--seed",
+                    "5", "--output", str(pcap), "--quiet"], check=True)
+    result = replay([pcap])
+    assert result.rc == 0, result.stderr
+    return pcap, len(result.records)
+
+
+def silent_broker_run(kafka, topic, pcap, agent_id, extra):
+    """Replays while the broker goes silent 2 s in (SIGSTOP) and stays so through the
+    agent's shutdown; resumes it afterwards whatever happened."""
+    pid = kafka.pid
+    assert pid, "the fixture knows the broker's pid"
+    proc = paced_agent(kafka, topic, pcap, agent_id, extra)
+    try:
+        time.sleep(2)
+        os.kill(pid, signal.SIGSTOP)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+    proc.stderr_text = err.decode(errors="replace")
+    return proc
+
+
+def test_teardown_with_silent_broker(kafka, paced_trace, tmp_path):
+    pcap, n = paced_trace
+    topic = kafka.create_topic("teardown")
+    spool = tmp_path / "spool"
+    proc = silent_broker_run(kafka, topic, pcap, "silent-1", ["--spool-dir", spool])
+    c = kafka_counters(proc)
+    assert_balanced(c)
+    assert c["kafka_records"] == n
+    assert c["kafka_batches_dropped"] == 0 and c["kafka_records_dropped"] == 0
+    assert c["kafka_batches_spooled"] > 0, "batches were in flight when the broker went silent"
+    assert c["kafka_batches"] == (c["kafka_batches_delivered"] - c["kafka_batches_resent"] +
+                                  c["kafka_batches_spooled"])
+    assert proc.returncode == 0, proc.stderr_text
+    assert len(list(spool.glob("*.batch"))) == c["kafka_spool_batches"] > 0
+    sealed, run_id = c["kafka_batches"], c["kafka_run_id"]
+
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(EMPTY_PCAP)
+    restart = agent(["--replay", "--kafka", kafka.bootstrap, "--topic", topic, "--agent-id",
+                     "silent-1", "--spool-dir", spool, empty])
+    assert restart.returncode == 0, restart.stderr_text
+    r = kafka_counters(restart)
+    assert r["kafka_spool_found_batches"] == c["kafka_spool_batches"]
+    assert r["kafka_batches_resent"] == c["kafka_spool_batches"]
+    assert_balanced(r)
+    assert not list(spool.glob("*.batch"))
+
+    # a batch whose acknowledgement the silence swallowed may be there twice: same identity
+    messages = kafka.consume(topic, timeout=30)
+    batches = {}
+    for m in messages:
+        header, records = wire.decode_batch(m["value"])
+        batches.setdefault(identity(header), records)
+    assert sorted(batches) == [("silent-1", run_id, s) for s in range(1, sealed + 1)]
+    assert sum(len(rs) for rs in batches.values()) == n
+
+
+def test_teardown_silent_broker_no_spool(kafka, paced_trace, tmp_path):
+    pcap, n = paced_trace
+    topic = kafka.create_topic("teardown-nospool")
+    proc = silent_broker_run(kafka, topic, pcap, "silent-2", [])
+    c = kafka_counters(proc)
+    assert_balanced(c)
+    assert c["kafka_records"] == n
+    assert c["kafka_batches_dropped"] > 0
+    assert c["kafka_batches"] == c["kafka_batches_delivered"] + c["kafka_batches_dropped"]
+    assert c["kafka_records_dropped"] == n - c["kafka_records_delivered"]
+    assert proc.returncode == 1, proc.stderr_text
+    assert "records were dropped" in proc.stderr_text
+
+
+@needs_pcap
+def test_torn_spool_files(kafka, shared_replay, tmp_path):
+    topic = kafka.create_topic("torn")
+    spool = tmp_path / "spool"
+    # Kafka unreachable: every batch goes to the spool
+    proc = agent(["--replay", "--kafka", f"127.0.0.1:{free_port()}", "--topic", topic,
+                  "--agent-id", "torn-1", "--batch-records", "40", "--spool-dir", spool,
+                  "--flush-timeout", "1", "-X", "message.timeout.ms=1000", PCAP])
+    c = kafka_counters(proc)
+    assert_balanced(c)
+    files = sorted(spool.glob("*.batch"))
+    assert len(files) == c["kafka_batches"] == c["kafka_spool_batches"] >= 4, proc.stderr_text
+    counts = [wire.read_spool_file(f)[0] for f in files]
+    assert sum(counts) == len(shared_replay.records)
+
+    truncated, zeroed = files[1], files[2]
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    zeroed.write_bytes(bytes(zeroed.stat().st_size))
+    expected_records = sum(counts) - counts[1] - counts[2]
+
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(EMPTY_PCAP)
+    restart = agent(["--replay", "--kafka", kafka.bootstrap, "--topic", topic, "--agent-id",
+                     "torn-1", "--spool-dir", spool, empty])
+    r = kafka_counters(restart)
+    assert restart.returncode == 1, "a torn file lost records: the run must not exit 0"
+    assert r["kafka_spool_corrupt"] == 2
+    assert r["kafka_spool_found_batches"] == len(files)
+    assert r["kafka_batches_resent"] == len(files) - 2
+    assert r["kafka_records_resent"] == expected_records
+    # the truncated file's header was readable: its records are counted; the zeros' are not
+    assert r["kafka_spool_dropped_batches"] == r["kafka_batches_dropped"] == 2
+    assert r["kafka_spool_dropped_records"] == r["kafka_records_dropped"] == counts[1]
+    assert_balanced(r)
+    assert f"{truncated.name} is torn, payload truncated" in restart.stderr_text
+    assert f"{zeroed.name} is torn, zero-filled" in restart.stderr_text
+    assert sorted(p.name for p in spool.glob("*.corrupt")) == \
+        sorted([truncated.name + ".corrupt", zeroed.name + ".corrupt"])
+    assert not list(spool.glob("*.batch"))
+
+    batches = batches_of(kafka, topic, len(files) - 2)
+    assert sum(len(rs) for _, rs in batches) == expected_records
+    assert len({identity(h) for h, _ in batches}) == len(files) - 2
