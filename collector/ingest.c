@@ -808,20 +808,6 @@ static int history_lookup(struct ingest *ingest, char *err, size_t err_len)
 	return ret;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		ret = -errno;
-	close(fd);
-	if (ret)
-		errno = -ret;
-	return ret;
-}
-
 /* Writes the sealed insert's file; a failure leaves it sealed, for the next ingest_seal. */
 static int write_ahead(struct ingest *ingest, struct sealed *s, char *err, size_t err_len)
 {
@@ -1190,7 +1176,7 @@ int ingest_mark_committed(struct ingest *ingest, char *err, size_t err_len)
 		return -errno;
 	}
 	snprintf(s->path, sizeof(s->path), "%s", committed);
-	if (fsync_dir(ingest->options.wal_dir)) {
+	if (wal_fsync_dir(ingest->options.wal_dir)) {
 		snprintf(err, err_len, "write-ahead directory %s: %s", ingest->options.wal_dir,
 			 strerror(errno));
 		return -errno;

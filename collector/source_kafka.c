@@ -49,7 +49,8 @@ struct kafka_source {
 	pthread_cond_t lag_wake;
 	int lag_stop;
 	int64_t lag;
-	uint64_t lag_ms; /* when it was had; 0: never */
+	uint64_t lag_ms;	 /* when it was had; 0: never */
+	uint64_t lag_generation; /* +1 at every rebalance: an answer from before is void */
 };
 
 /* "flows/0 flows/3" (or "none"), for the log. */
@@ -382,6 +383,18 @@ static void source_dropped(void *ctx)
 
 /* --- rebalances -------------------------------------------------------------------------------- */
 
+/* The assignment changes: a lag measured on the old one says nothing of the new one. */
+static void lag_forget(struct kafka_source *source)
+{
+	if (!source->lag_thread_started)
+		return;
+	pthread_mutex_lock(&source->lag_lock);
+	source->lag_generation++;
+	source->lag_ms = 0;
+	pthread_cond_signal(&source->lag_wake);
+	pthread_mutex_unlock(&source->lag_lock);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *partitions, void *opaque)
 {
@@ -392,6 +405,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	int lost;
 
 	partitions_describe(partitions, text, sizeof(text));
+	lag_forget(source);
 	if (protocol && !strcmp(protocol, "COOPERATIVE")) {
 		/* refused at start; a group that still says so is not one we can serve */
 		pr_warn("kafka: the group rebalances cooperatively, which flowcollector does not "
@@ -488,11 +502,15 @@ static void *lag_thread_main(void *arg)
 
 	pthread_mutex_lock(&source->lag_lock);
 	while (!source->lag_stop) {
+		uint64_t generation = source->lag_generation;
 		int64_t lag;
 
 		pthread_mutex_unlock(&source->lag_lock);
 		lag = lag_query(source);
 		pthread_mutex_lock(&source->lag_lock);
+		/* a rebalance during the query: its answer may be of the old assignment */
+		if (generation != source->lag_generation)
+			continue;
 		source->lag = lag;
 		source->lag_ms = monotonic_ms();
 		clock_gettime(CLOCK_MONOTONIC, &wake);

@@ -22,7 +22,7 @@
 #define WAL_PART_SIZE	32
 #define WAL_MAX_PARTS	(1u << 20)
 
-static int fsync_dir(const char *dir)
+int wal_fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
 
@@ -31,6 +31,8 @@ static int fsync_dir(const char *dir)
 	if (fsync(fd))
 		ret = -errno;
 	close(fd);
+	if (ret)
+		errno = -ret;
 	return ret;
 }
 
@@ -126,7 +128,7 @@ int64_t wal_write(const char *dir, struct wal_insert *insert, char *path, size_t
 	if (!ret && rename(tmp, path))
 		ret = -errno;
 	if (!ret)
-		ret = fsync_dir(dir);
+		ret = wal_fsync_dir(dir);
 	if (ret) {
 		snprintf(err, err_len, "write-ahead file %s: %s", path, strerror(-ret));
 		unlink(tmp);

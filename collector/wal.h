@@ -53,6 +53,9 @@ int64_t wal_write(const char *dir, struct wal_insert *insert, char *path, size_t
  */
 int wal_read(const char *path, struct wal_insert *insert, const char **why);
 
+/* fsyncs a directory, so that a rename in it lasts. 0, or a negative errno (errno set too). */
+int wal_fsync_dir(const char *dir);
+
 /* Frees what wal_read (or the caller) allocated in insert. */
 void wal_insert_free(struct wal_insert *insert);
 
