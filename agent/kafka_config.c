@@ -127,18 +127,6 @@ static int refuse(const char *where, const char *name, const struct safety_rule 
 	return -EINVAL;
 }
 
-static char *trim(char *text)
-{
-	char *end;
-
-	while (isspace((unsigned char)*text))
-		text++;
-	end = text + strlen(text);
-	while (end > text && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return text;
-}
-
 /*
  * Refuses a properties file line or -X argument that weakens a safety setting, naming where it
  * came from. Every setting is checked, not only the last: a weak one is a mistake to report
@@ -153,15 +141,15 @@ static int check_safety(const struct kafka_export_config *config, char *err, siz
 
 	if (config->properties_file && (file = fopen(config->properties_file, "re"))) {
 		while (!ret && fgets(line, sizeof(line), file)) {
-			char *text = trim(line), *eq = strchr(text, '=');
+			char *text = kafka_conf_trim(line), *eq = strchr(text, '=');
 
 			line_number++;
 			if (!*text || *text == '#' || *text == '!' || !eq)
 				continue;
 			*eq = '\0';
-			text = trim(text);
+			text = kafka_conf_trim(text);
 			rule = safety_rule_of(text);
-			if (rule && !rule->safe(trim(eq + 1))) {
+			if (rule && !rule->safe(kafka_conf_trim(eq + 1))) {
 				snprintf(where, sizeof(where), "%s:%d", config->properties_file,
 					 line_number);
 				ret = refuse(where, text, rule, err, err_len);

@@ -95,7 +95,7 @@ int kafka_conf_apply(rd_kafka_conf_t *conf, const struct kafka_properties *list,
 	return ret;
 }
 
-static char *trim(char *text)
+char *kafka_conf_trim(char *text)
 {
 	char *end;
 
@@ -131,7 +131,7 @@ int kafka_conf_load_file(rd_kafka_conf_t *conf, const char *path, char *err, siz
 			ret = -EINVAL;
 			break;
 		}
-		text = trim(line);
+		text = kafka_conf_trim(line);
 		if (!*text || *text == '#' || *text == '!')
 			continue;
 		eq = strchr(text, '=');
@@ -141,9 +141,9 @@ int kafka_conf_load_file(rd_kafka_conf_t *conf, const char *path, char *err, siz
 			break;
 		}
 		*eq = '\0';
-		text = trim(text);
+		text = kafka_conf_trim(text);
 		has_secret |= kafka_property_is_secret(text);
-		ret = kafka_conf_set(conf, text, trim(eq + 1), where, err, err_len);
+		ret = kafka_conf_set(conf, text, kafka_conf_trim(eq + 1), where, err, err_len);
 		if (ret)
 			break;
 	}

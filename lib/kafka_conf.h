@@ -38,6 +38,9 @@ int kafka_conf_set(struct rd_kafka_conf_s *conf, const char *name, const char *v
 int kafka_conf_apply(struct rd_kafka_conf_s *conf, const struct kafka_properties *list, char *err,
 		     size_t err_len);
 
+/* Strips leading and trailing white space in place; returns the first kept character. */
+char *kafka_conf_trim(char *text);
+
 /*
  * Properties from a file of key=value lines ('#' and '!' start comments, as in Java properties
  * files). Errors name the file and line and never repeat a value; a file holding secrets that
