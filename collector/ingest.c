@@ -393,18 +393,21 @@ static int batch_begin(struct ingest *ingest, uint32_t agent, uint64_t run, uint
 	return group_add(ingest, agent, run, sequence, flags, crc) ? 1 : -ENOMEM;
 }
 
+/* Page-aligned, so that the write-ahead file goes to disk without a copy (wal.h). */
 static int rows_reserve(struct ingest *ingest, size_t more)
 {
-	if (ingest->rows_len + more > ingest->rows_cap) {
-		size_t cap = (ingest->rows_len + more) * 2;
-		uint8_t *grown = realloc(ingest->rows, cap);
+	return wal_buffer_reserve(&ingest->rows, &ingest->rows_cap, ingest->rows_len + more);
+}
 
-		if (!grown)
-			return -ENOMEM;
-		ingest->rows = grown;
-		ingest->rows_cap = cap;
-	}
-	return 0;
+/* A sealed insert's buffer, done with: the next group fills it, its pages already mapped. */
+static void rows_recycle(struct ingest *ingest, struct sealed *s)
+{
+	if (ingest->rows || !s->wal.payload || !s->wal.payload_cap)
+		return;
+	ingest->rows = s->wal.payload;
+	ingest->rows_cap = s->wal.payload_cap;
+	s->wal.payload = NULL;
+	s->wal.payload_cap = 0;
 }
 
 /* The RowBinary prefix of a row: agent String (LEB128 length), batch_run, batch_seq. */
@@ -935,6 +938,7 @@ static int group_to_sealed(struct ingest *ingest, struct sealed *s)
 	}
 	s->wal.payload = ingest->rows;
 	s->wal.payload_len = ingest->rows_len;
+	s->wal.payload_cap = ingest->rows_cap;
 	/* the rows now belong to the sealed insert; the next group starts a new buffer */
 	ingest->rows = NULL;
 	ingest->rows_cap = 0;
@@ -1040,9 +1044,7 @@ int ingest_seal(struct ingest *ingest, char *err, size_t err_len)
 	    (s->wal.part_count == 1 && s->wal.parts[0].table == WAL_TABLE_SOURCE)) {
 		/* every batch was stored before: nothing to insert, nothing to write ahead */
 		group_reset(ingest);
-		ingest->rows = s->wal.payload;
-		ingest->rows_cap = ingest->rows ? s->wal.payload_len : 0;
-		s->wal.payload = NULL;
+		rows_recycle(ingest, s);
 		sealed_free(s);
 		return 0;
 	}
@@ -1105,12 +1107,14 @@ int ingest_insert_sealed(struct ingest *ingest, char *err, size_t err_len)
 		 * token is the same on every try, and deduplicate_blocks_in_dependent_
 		 * materialized_views makes each rollup check it on its own: a part stored
 		 * before, in any of the tables, is skipped there and completed elsewhere.
+		 * parallel_view_processing runs the rollups' views side by side, on the cores
+		 * the insert leaves idle.
 		 */
 		snprintf(sql, sizeof(sql),
 			 "INSERT INTO %s (%s) SETTINGS insert_deduplication_token = "
 			 "'flowcollector-%016" PRIx64 "-%u', "
 			 "deduplicate_blocks_in_dependent_materialized_views = 1, "
-			 "max_insert_block_size = %u",
+			 "parallel_view_processing = 1, max_insert_block_size = %u",
 			 p->table == WAL_TABLE_RAW ? "flows.raw" : "flows.batches",
 			 p->table == WAL_TABLE_RAW ? INSERT_COLUMNS : LEDGER_COLUMNS, s->wal.id,
 			 s->next_part, p->rows > 1048576 ? p->rows : 1048576);
@@ -1137,6 +1141,7 @@ int ingest_insert_sealed(struct ingest *ingest, char *err, size_t err_len)
 		pr_warn("write-ahead file %s: %s (it is inserted again at the next start, which "
 			"ClickHouse skips)\n",
 			s->path, strerror(errno));
+	rows_recycle(ingest, s);
 	sealed_free(s);
 	ingest->sealed = NULL;
 	return 0;
@@ -1401,7 +1406,7 @@ void ingest_close(struct ingest *ingest)
 		return;
 	sealed_free(ingest->sealed);
 	free(ingest->source);
-	free(ingest->rows);
+	wal_buffer_free(ingest->rows, ingest->rows_cap);
 	free(ingest->batches);
 	free(ingest->slots);
 	free(ingest->agents);
