@@ -228,7 +228,7 @@ $(BUILD)/flowproduce: $(BUILD)/obj/tests/kafka/flowproduce.o
 	$(Q)$(CC) $(CFLAGS) $^ -lrdkafka -o $@
 
 # The spool's fsync cost, for `make bench`.
-$(BUILD)/obj/tests/bench/spool_bench.o: INCLUDES = -Iagent -Ilib
+$(BUILD)/obj/tests/bench/spool_bench.o: INCLUDES = -Iagent -Ilib -Ibpf
 $(BUILD)/spool_bench: $(BUILD)/obj/tests/bench/spool_bench.o $(BUILD)/obj/agent/spool.o \
 		      $(BUILD)/obj/lib/wire.o $(BUILD)/obj/lib/log.o
 	$(call msg,LINK,$@)

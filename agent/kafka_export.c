@@ -35,7 +35,7 @@
 struct batch_ref {
 	struct batch_ref *prev, *next;
 	uint64_t sequence; /* the batch's sequence in this run; 0 for one from the spool */
-	uint64_t spool_id; /* from_spool: its spool file */
+	uint64_t spool_id; /* from_spool: its spool ordinal */
 	uint32_t records;
 	int from_spool; /* the payload was read from the spool, and is not a batch buffer */
 	void *payload;
@@ -208,7 +208,7 @@ static void count_dropped(struct kafka_export *exporter, uint64_t sequence, uint
 			" (%u records): %s; %" PRIu64 " records dropped so far\n",
 			sequence, exporter->run_id, records, why, exporter->stats.records_dropped);
 	else
-		pr_warn("kafka: dropped spool file %" PRIu64 " (%u records): %s; %" PRIu64
+		pr_warn("kafka: dropped spooled batch %" PRIu64 " (%u records): %s; %" PRIu64
 			" records dropped so far\n",
 			spool_id, records, why, exporter->stats.records_dropped);
 }
@@ -231,7 +231,7 @@ static void spool_or_drop(struct kafka_export *exporter, const void *payload, si
 		exporter->stats.records_spooled += records;
 		return;
 	}
-	if (err == -ENOSPC) {
+	if (err == -EDQUOT) {
 		count_dropped(exporter, sequence, 0, records,
 			      "the spool is full (--spool-max-bytes)");
 		return;
@@ -508,7 +508,7 @@ static void resend_spooled(struct kafka_export *exporter)
 			/* the spool logged it; its records, as the index knew them, are lost */
 			exporter->stats.spool_corrupt++;
 			count_dropped(exporter, 0, spool_id, records,
-				      "torn or vanished spool file");
+				      "torn in the spool, or its spool file vanished");
 			continue;
 		}
 		if (ret < 0) {
@@ -721,6 +721,7 @@ void kafka_export_get_stats(struct kafka_export *exporter, struct kafka_export_s
 		stats->spool_bytes = spool_bytes(exporter->spool);
 		stats->spool_batches = spool_batches(exporter->spool);
 		stats->spool_records = spool_records(exporter->spool);
+		stats->spool_files = spool_files(exporter->spool);
 		stats->spool_syncs = spool_syncs(exporter->spool);
 	}
 	stats->run_id = exporter->run_id;

@@ -67,12 +67,13 @@ struct kafka_export_stats {
 	uint64_t spool_dropped_batches; /* of those dropped: out of the spool (torn, vanished...) */
 	uint64_t spool_dropped_records;
 	uint64_t delivery_failures; /* failed delivery reports (the batch was spooled or dropped) */
-	uint64_t spool_corrupt;	    /* spool files torn or vanished, set aside */
+	uint64_t spool_corrupt;	    /* spooled batches found torn, or whose file vanished */
 	uint64_t inflight_bytes;
 	uint64_t inflight_batches;
 	uint64_t spool_bytes;
 	uint64_t spool_batches; /* in the spool now */
 	uint64_t spool_records;
+	uint64_t spool_files; /* files holding them */
 	uint64_t spool_syncs; /* fsync and fdatasync calls */
 	uint64_t unaccounted; /* set by close: how far off the balances are; 0 */
 	uint64_t run_id;

@@ -30,6 +30,7 @@ void kafka_stats_print(const struct kafka_export_stats *stats, FILE *file)
 		{ "kafka_spool_corrupt", stats->spool_corrupt },
 		{ "kafka_spool_batches", stats->spool_batches },
 		{ "kafka_spool_records", stats->spool_records },
+		{ "kafka_spool_files", stats->spool_files },
 		{ "kafka_spool_bytes", stats->spool_bytes },
 		{ "kafka_spool_syncs", stats->spool_syncs },
 		{ "kafka_unaccounted", stats->unaccounted },
@@ -60,7 +61,8 @@ void kafka_stats_prometheus(const struct kafka_export_stats *stats, struct prom_
 	prom_u64(out, batches, "state=\"dropped\"", stats->batches_dropped);
 	prom_u64(out, batches, "state=\"spool_dropped\"", stats->spool_dropped_batches);
 	prom_counter(out, "flowagent_kafka_spool_corrupt_total",
-		     "Spool files found torn or vanished, set aside.", stats->spool_corrupt);
+		     "Spooled batches found torn, or whose file vanished: lost.",
+		     stats->spool_corrupt);
 	prom_counter(out, "flowagent_kafka_spool_syncs_total",
 		     "fsync and fdatasync calls of the spool.", stats->spool_syncs);
 	prom_counter(out, "flowagent_kafka_delivery_failures_total", "Failed delivery reports.",

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE /* sync_file_range */
 /* The on-disk spool of batches waiting for Kafka; see spool.h for what survives what. */
 #include <dirent.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -19,15 +21,37 @@
 
 #define SPOOL_MAGIC	 "FLSP"
 #define SPOOL_HEADER_LEN 16
-#define SPOOL_SUFFIX	 ".batch"
+#define BATCH_SUFFIX	 ".batch"
+#define OPEN_SUFFIX	 ".open"
+#define CORRUPT_SUFFIX	 ".corrupt"
 #define LOCK_FILE	 ".lock"
 #define TMP_PREFIX	 "tmp."
-/* %020 digits + suffix */
-#define NAME_LEN (20 + sizeof(SPOOL_SUFFIX) - 1)
+#define ORDINAL_DIGITS	 20
+/* "<20 digits>-<u32>-<u32>.batch.corrupt", and a "tmp." before it */
+#define FILE_NAME_MAX 80
+
+enum file_kind {
+	FILE_OPEN,   /* <first>.open: being filled, or left uncommitted by a crash */
+	FILE_GROUP,  /* <first>-<batches>-<records>.batch: committed */
+	FILE_SINGLE, /* <ordinal>.batch: one batch, as earlier agents wrote them */
+};
+
+struct spool_file {
+	uint64_t first;	  /* ordinal of its first batch; its batches' ordinals follow */
+	uint64_t size;	  /* bytes in it */
+	uint32_t batches; /* batches written into it */
+	uint32_t records;
+	uint32_t live; /* of them, not yet delivered or dropped */
+	int fd;	       /* while being filled: open for writing; -1 once committed */
+	int damaged;   /* a batch of it was torn or it vanished: logged once, kept aside */
+	char name[FILE_NAME_MAX];
+};
 
 struct spool_entry {
-	uint64_t id;   /* ordinal: the order files were spooled in */
-	uint64_t size; /* file size */
+	uint64_t id;	 /* ordinal: the order batches were spooled in */
+	uint64_t file;	 /* its file's first ordinal */
+	uint64_t offset; /* of its spool record in the file */
+	uint32_t size;	 /* header and payload */
 	uint32_t records;
 	int sending;
 };
@@ -37,7 +61,8 @@ struct spool {
 	int dir_fd;
 	int lock_fd;
 	int durable;
-	int uncommitted; /* renames since the last directory fsync */
+	int unsynced;	  /* renames and removals since the last directory fsync */
+	uint64_t filling; /* first ordinal of the file being filled, 0 if none */
 	uint64_t max_bytes;
 	uint64_t bytes;
 	uint64_t records;
@@ -49,11 +74,25 @@ struct spool {
 	uint32_t count;
 	uint32_t capacity;
 	uint32_t sending;
+	struct spool_file *files; /* sorted by first */
+	uint32_t file_count;
+	uint32_t file_capacity;
 };
 
-static void entry_name(char name[NAME_LEN + 1], uint64_t id)
+static int grow(void **array, uint32_t *capacity, uint32_t count, size_t size)
 {
-	snprintf(name, NAME_LEN + 1, "%020" PRIu64 SPOOL_SUFFIX, id);
+	uint32_t wanted;
+	void *grown;
+
+	if (count < *capacity)
+		return 0;
+	wanted = *capacity ? *capacity * 2 : 64;
+	grown = realloc(*array, wanted * size);
+	if (!grown)
+		return -ENOMEM;
+	*array = grown;
+	*capacity = wanted;
+	return 0;
 }
 
 /* Index of the first entry with an id >= the given one. */
@@ -81,26 +120,14 @@ static struct spool_entry *entry_find(struct spool *spool, uint64_t id)
 	return NULL;
 }
 
-static int entry_insert(struct spool *spool, const struct spool_entry *entry)
+/* Entries are added in ordinal order, at open and by spool_put. */
+static int entry_append(struct spool *spool, const struct spool_entry *entry)
 {
-	uint32_t i;
-
-	if (spool->count == spool->capacity) {
-		uint32_t capacity = spool->capacity ? spool->capacity * 2 : 256;
-		struct spool_entry *grown = realloc(spool->entries, capacity * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		spool->entries = grown;
-		spool->capacity = capacity;
-	}
-	i = entry_lower_bound(spool, entry->id);
-	if (i < spool->count && spool->entries[i].id == entry->id)
-		return -EEXIST;
-	memmove(&spool->entries[i + 1], &spool->entries[i], (spool->count - i) * sizeof(*entry));
-	spool->entries[i] = *entry;
-	spool->count++;
-	spool->bytes += entry->size;
+	if (spool->count && spool->entries[spool->count - 1].id >= entry->id)
+		return -EINVAL;
+	if (grow((void **)&spool->entries, &spool->capacity, spool->count, sizeof(*entry)))
+		return -ENOMEM;
+	spool->entries[spool->count++] = *entry;
 	spool->records += entry->records;
 	if (entry->id >= spool->next_id)
 		spool->next_id = entry->id + 1;
@@ -111,12 +138,245 @@ static void entry_remove(struct spool *spool, struct spool_entry *entry)
 {
 	uint32_t i = (uint32_t)(entry - spool->entries);
 
-	spool->bytes -= entry->size;
 	spool->records -= entry->records;
 	if (entry->sending)
 		spool->sending--;
 	memmove(entry, entry + 1, (spool->count - i - 1) * sizeof(*entry));
 	spool->count--;
+}
+
+static struct spool_file *file_find(struct spool *spool, uint64_t first)
+{
+	uint32_t low = 0, high = spool->file_count;
+
+	while (low < high) {
+		uint32_t mid = low + (high - low) / 2;
+
+		if (spool->files[mid].first < first)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	if (low < spool->file_count && spool->files[low].first == first)
+		return &spool->files[low];
+	return NULL;
+}
+
+/* Files are added in ordinal order too. */
+static struct spool_file *file_append(struct spool *spool, const struct spool_file *file)
+{
+	if (spool->file_count && spool->files[spool->file_count - 1].first >= file->first)
+		return NULL;
+	if (grow((void **)&spool->files, &spool->file_capacity, spool->file_count, sizeof(*file)))
+		return NULL;
+	spool->files[spool->file_count] = *file;
+	spool->bytes += file->size;
+	return &spool->files[spool->file_count++];
+}
+
+static void file_forget(struct spool *spool, struct spool_file *file)
+{
+	uint32_t i = (uint32_t)(file - spool->files);
+
+	if (spool->filling == file->first)
+		spool->filling = 0;
+	spool->bytes -= file->size;
+	memmove(file, file + 1, (spool->file_count - i - 1) * sizeof(*file));
+	spool->file_count--;
+}
+
+static void group_name(char name[FILE_NAME_MAX], uint64_t first, uint32_t batches, uint32_t records)
+{
+	snprintf(name, FILE_NAME_MAX, "%020" PRIu64 "-%u-%u" BATCH_SUFFIX, first, batches, records);
+}
+
+static int sync_fd(struct spool *spool, int fd, int data_only)
+{
+	if (!spool->durable)
+		return 0;
+	spool->syncs++;
+	if (data_only ? fdatasync(fd) : fsync(fd))
+		return -errno;
+	return 0;
+}
+
+static int sync_dir(struct spool *spool)
+{
+	int err;
+
+	if (!spool->unsynced)
+		return 0;
+	err = sync_fd(spool, spool->dir_fd, 0);
+	if (!err)
+		spool->unsynced = 0;
+	return err;
+}
+
+/*
+ * A file that has no batch left is removed; one found damaged is renamed NAME.corrupt
+ * instead, for whoever wants to look at it. Not synced: see spool.h.
+ */
+static void file_release(struct spool *spool, struct spool_file *file)
+{
+	char corrupt[FILE_NAME_MAX + sizeof(CORRUPT_SUFFIX)];
+
+	if (--file->live || file->fd >= 0)
+		return;
+	if (file->damaged) {
+		snprintf(corrupt, sizeof(corrupt), "%s" CORRUPT_SUFFIX, file->name);
+		if (renameat(spool->dir_fd, file->name, spool->dir_fd, corrupt) && errno != ENOENT)
+			pr_warn("spool: cannot rename %s/%s aside: %s\n", spool->dir, file->name,
+				strerror(errno));
+	} else {
+		unlinkat(spool->dir_fd, file->name, 0);
+	}
+	spool->unsynced++;
+	file_forget(spool, file);
+}
+
+/*
+ * Commits the file being filled: its data on disk, then its committed name (the directory
+ * fsync that makes the name durable is the caller's). One whose batches were all delivered
+ * already is simply removed.
+ */
+static int file_seal(struct spool *spool, struct spool_file *file)
+{
+	char name[FILE_NAME_MAX];
+	int err;
+
+	if (!file->live) {
+		close(file->fd);
+		file->fd = -1;
+		unlinkat(spool->dir_fd, file->name, 0);
+		spool->unsynced++;
+		file_forget(spool, file);
+		return 0;
+	}
+	err = sync_fd(spool, file->fd, 1);
+	if (err)
+		return err;
+	group_name(name, file->first, file->batches, file->records);
+	if (renameat(spool->dir_fd, file->name, spool->dir_fd, name))
+		return -errno;
+	close(file->fd);
+	file->fd = -1;
+	memcpy(file->name, name, sizeof(name));
+	spool->filling = 0;
+	spool->unsynced++;
+	return 0;
+}
+
+static int file_start(struct spool *spool, struct spool_file **out)
+{
+	struct spool_file file = { .first = spool->next_id, .fd = -1 };
+	struct spool_file *added;
+
+	snprintf(file.name, sizeof(file.name), "%020" PRIu64 OPEN_SUFFIX, file.first);
+	file.fd = openat(spool->dir_fd, file.name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (file.fd < 0)
+		return -errno;
+	added = file_append(spool, &file);
+	if (!added) {
+		close(file.fd);
+		unlinkat(spool->dir_fd, file.name, 0);
+		return -ENOMEM;
+	}
+	spool->filling = file.first;
+	*out = added;
+	return 0;
+}
+
+static int write_at(int fd, struct iovec *iov, int count, uint64_t offset)
+{
+	while (count) {
+		ssize_t n = pwritev(fd, iov, count, (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		offset += (uint64_t)n;
+		while (count && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			count--;
+		}
+		if (count) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+int spool_put(struct spool *spool, uint32_t records, const void *payload, size_t len)
+{
+	struct spool_entry entry = { .records = records };
+	struct spool_file *file = spool->filling ? file_find(spool, spool->filling) : NULL;
+	uint8_t header[SPOOL_HEADER_LEN];
+	struct iovec iov[2];
+	int err;
+
+	if (len > UINT32_MAX - SPOOL_HEADER_LEN)
+		return -EMSGSIZE;
+	entry.size = (uint32_t)(SPOOL_HEADER_LEN + len);
+	if (spool->bytes + entry.size > spool->max_bytes)
+		return -EDQUOT;
+	if (file && (file->batches >= SPOOL_FILE_MAX_BATCHES ||
+		     file->size + entry.size > SPOOL_FILE_MAX_BYTES)) {
+		err = file_seal(spool, file);
+		if (err)
+			return err;
+		file = NULL;
+	}
+	if (!file && (err = file_start(spool, &file)))
+		return err;
+
+	memcpy(header, SPOOL_MAGIC, 4);
+	put_le32(header + 4, records);
+	put_le32(header + 8, wire_crc32c(payload, len));
+	put_le32(header + 12, (uint32_t)len);
+	iov[0] = (struct iovec){ header, sizeof(header) };
+	iov[1] = (struct iovec){ (void *)payload, len };
+	err = write_at(file->fd, iov, 2, file->size);
+	if (err) {
+		/* nothing of it kept: a torn record would hide the ones after it */
+		if (ftruncate(file->fd, (off_t)file->size))
+			pr_warn("spool: cannot truncate %s/%s after a failed write: %s\n",
+				spool->dir, file->name, strerror(errno));
+		return err;
+	}
+	/*
+	 * Start writing it back now, without waiting: by the commit's fdatasync most of the
+	 * group is on disk already, and the disk's writes overlap with our next batches.
+	 */
+	if (spool->durable)
+		sync_file_range(file->fd, (off_t)file->size, (off_t)entry.size,
+				SYNC_FILE_RANGE_WRITE);
+	entry.id = spool->next_id;
+	entry.file = file->first;
+	entry.offset = file->size;
+	err = entry_append(spool, &entry);
+	if (err) {
+		if (ftruncate(file->fd, (off_t)file->size))
+			pr_warn("spool: cannot truncate %s/%s: %s\n", spool->dir, file->name,
+				strerror(errno));
+		return err;
+	}
+	file->size += entry.size;
+	file->batches++;
+	file->records += records;
+	file->live++;
+	spool->bytes += entry.size;
+	return 0;
+}
+
+int spool_commit(struct spool *spool)
+{
+	struct spool_file *file = spool->filling ? file_find(spool, spool->filling) : NULL;
+	int err = file ? file_seal(spool, file) : 0;
+
+	return err ? err : sync_dir(spool);
 }
 
 static int all_zero(const uint8_t *data, size_t len)
@@ -130,96 +390,339 @@ static int all_zero(const uint8_t *data, size_t len)
 }
 
 /*
- * Checks a file's header against its size. Returns 0 with the record count and CRC, or
- * -EBADMSG with what is wrong in why; *records is set whenever the header itself was
- * readable, so a torn payload's records are still counted.
+ * Checks the spool record header at offset against the file's size. Returns 0 with its
+ * record count and payload length, or -EBADMSG with what is wrong in why; *records_known
+ * says whether *records could be read even so.
  */
-static int check_spool_header(int fd, uint64_t size, uint32_t *records, uint32_t *crc,
-			      int *records_known, char *why, size_t why_len)
+static int check_record(int fd, uint64_t offset, uint64_t size, uint32_t *records,
+			uint32_t *payload_len, uint32_t *crc, int *records_known, char *why,
+			size_t why_len)
 {
 	uint8_t header[SPOOL_HEADER_LEN];
-	uint64_t payload_len;
+	uint64_t left = size - offset;
 
 	*records = 0;
 	*records_known = 0;
-	if (size == 0) {
-		snprintf(why, why_len, "empty (0 bytes)");
+	if (left < SPOOL_HEADER_LEN) {
+		snprintf(why, why_len, "truncated inside a record header at offset %" PRIu64,
+			 offset);
 		return -EBADMSG;
 	}
-	if (size < SPOOL_HEADER_LEN) {
-		snprintf(why, why_len, "truncated inside its header (%" PRIu64 " bytes)", size);
-		return -EBADMSG;
-	}
-	if (pread(fd, header, sizeof(header), 0) != sizeof(header)) {
-		snprintf(why, why_len, "header unreadable: %s", strerror(errno ?: EIO));
+	if (pread(fd, header, sizeof(header), (off_t)offset) != sizeof(header)) {
+		snprintf(why, why_len, "header at offset %" PRIu64 " unreadable: %s", offset,
+			 strerror(errno ?: EIO));
 		return -EBADMSG;
 	}
 	if (memcmp(header, SPOOL_MAGIC, 4)) {
-		snprintf(why, why_len, "%s (%" PRIu64 " bytes)",
-			 all_zero(header, sizeof(header)) ? "zero-filled" : "bad magic", size);
+		snprintf(why, why_len, "%s at offset %" PRIu64,
+			 all_zero(header, sizeof(header)) ? "zero-filled" : "bad magic", offset);
 		return -EBADMSG;
 	}
 	*records = get_le32(header + 4);
 	*crc = get_le32(header + 8);
+	*payload_len = get_le32(header + 12);
 	*records_known = 1;
-	payload_len = get_le32(header + 12);
-	if (payload_len != size - SPOOL_HEADER_LEN) {
+	if (*payload_len > left - SPOOL_HEADER_LEN) {
 		snprintf(why, why_len,
-			 "payload %s: %" PRIu64 " bytes where its header says %" PRIu64,
-			 payload_len > size - SPOOL_HEADER_LEN ? "truncated" : "too long",
-			 size - SPOOL_HEADER_LEN, payload_len);
+			 "payload truncated at offset %" PRIu64 ": %" PRIu64
+			 " bytes where its header says %u",
+			 offset, left - SPOOL_HEADER_LEN, *payload_len);
 		return -EBADMSG;
 	}
 	return 0;
 }
 
-static int parse_name(const char *name, uint64_t *id)
+struct found_file {
+	uint64_t first;
+	uint32_t batches; /* FILE_GROUP: what its name says */
+	uint32_t records;
+	enum file_kind kind;
+	char name[FILE_NAME_MAX];
+};
+
+static int parse_ordinal(const char *name, uint64_t *ordinal)
 {
 	char *end;
+	int i;
 
-	if (strlen(name) != NAME_LEN || strcmp(name + 20, SPOOL_SUFFIX))
+	for (i = 0; i < ORDINAL_DIGITS; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return -EINVAL;
+	errno = 0;
+	*ordinal = strtoull(name, &end, 10);
+	return errno || end != name + ORDINAL_DIGITS || !*ordinal ? -EINVAL : 0;
+}
+
+static int parse_u32(const char *text, char stop, uint32_t *value, const char **rest)
+{
+	unsigned long parsed;
+	char *end;
+
+	if (*text < '0' || *text > '9')
 		return -EINVAL;
 	errno = 0;
-	*id = strtoull(name, &end, 10);
-	return errno || end != name + 20 ? -EINVAL : 0;
-}
-
-/* Sets a torn file aside under NAME.corrupt and counts it: its records, if known, are lost. */
-static void set_aside(struct spool *spool, const char *name, uint32_t records, int records_known,
-		      const char *why)
-{
-	char corrupt_name[NAME_LEN + 16];
-
-	snprintf(corrupt_name, sizeof(corrupt_name), "%s.corrupt", name);
-	if (renameat(spool->dir_fd, name, spool->dir_fd, corrupt_name))
-		pr_warn("spool: cannot rename %s/%s aside: %s\n", spool->dir, name,
-			strerror(errno));
-	spool->corrupt_batches++;
-	spool->corrupt_records += records;
-	if (records_known)
-		pr_warn("spool: %s/%s is torn, %s: set aside as %s, %u records lost\n", spool->dir,
-			name, why, corrupt_name, records);
-	else
-		pr_warn("spool: %s/%s is torn, %s: set aside as %s, its record count is unknown\n",
-			spool->dir, name, why, corrupt_name);
-}
-
-static int sync_fd(struct spool *spool, int fd, int data_only)
-{
-	if (!spool->durable)
-		return 0;
-	spool->syncs++;
-	if (data_only ? fdatasync(fd) : fsync(fd))
-		return -errno;
+	parsed = strtoul(text, &end, 10);
+	if (errno || parsed > UINT32_MAX || *end != stop)
+		return -EINVAL;
+	*value = (uint32_t)parsed;
+	*rest = end;
 	return 0;
 }
 
-/* Indexes existing batch files; removes the temporary files of an interrupted write. */
+/*
+ * Reads a spool file name; -EINVAL for a name that is not one. A NAME.corrupt is recognised
+ * (corrupt 1) so that new ordinals stay ahead of it and never overwrite it.
+ */
+static int parse_name(const char *name, struct found_file *found, int *corrupt)
+{
+	size_t len = strlen(name), suffix = strlen(CORRUPT_SUFFIX);
+	const char *rest;
+
+	memset(found, 0, sizeof(*found));
+	*corrupt = len > suffix && !strcmp(name + len - suffix, CORRUPT_SUFFIX);
+	if (*corrupt)
+		len -= suffix;
+	if (len >= FILE_NAME_MAX || len <= ORDINAL_DIGITS || parse_ordinal(name, &found->first))
+		return -EINVAL;
+	memcpy(found->name, name, len);
+	found->name[len] = '\0';
+	found->batches = 1;
+	if (!strcmp(found->name + ORDINAL_DIGITS, OPEN_SUFFIX)) {
+		found->kind = FILE_OPEN;
+		return 0;
+	}
+	if (!strcmp(found->name + ORDINAL_DIGITS, BATCH_SUFFIX)) {
+		found->kind = FILE_SINGLE;
+		return 0;
+	}
+	found->kind = FILE_GROUP;
+	rest = found->name + ORDINAL_DIGITS;
+	if (*rest++ != '-' || parse_u32(rest, '-', &found->batches, &rest) ||
+	    parse_u32(rest + 1, '.', &found->records, &rest) || strcmp(rest, BATCH_SUFFIX) ||
+	    !found->batches)
+		return -EINVAL;
+	return 0;
+}
+
+/* Copies bytes [from, size) of fd into a new file `name`, synced, for a later look. */
+static int copy_aside(struct spool *spool, int fd, uint64_t from, uint64_t size, const char *name)
+{
+	char tmp[FILE_NAME_MAX + sizeof(TMP_PREFIX) + sizeof(CORRUPT_SUFFIX)];
+	uint8_t buffer[65536];
+	uint64_t written = 0;
+	int out, err = 0;
+
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", name);
+	out = openat(spool->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0)
+		return -errno;
+	while (!err && from < size) {
+		size_t chunk = size - from < sizeof(buffer) ? (size_t)(size - from) :
+							      sizeof(buffer);
+		ssize_t n = pread(fd, buffer, chunk, (off_t)from);
+		struct iovec iov = { buffer, (size_t)(n > 0 ? n : 0) };
+
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			break;
+		}
+		err = write_at(out, &iov, 1, written);
+		written += (uint64_t)n;
+		from += (uint64_t)n;
+	}
+	if (!err)
+		err = sync_fd(spool, out, 1);
+	if (close(out) && !err)
+		err = -errno;
+	if (!err && renameat(spool->dir_fd, tmp, spool->dir_fd, name))
+		err = -errno;
+	if (err)
+		unlinkat(spool->dir_fd, tmp, 0);
+	return err;
+}
+
+/* Counts batches found lost at open, and says so. */
+static void report_lost(struct spool *spool, const char *name, const char *why, uint32_t batches,
+			uint32_t records, int records_known, const char *aside)
+{
+	spool->corrupt_batches += batches;
+	spool->corrupt_records += records;
+	if (records_known)
+		pr_warn("spool: %s/%s is torn, %s: %s, %u batches and %u records lost\n",
+			spool->dir, name, why, aside, batches, records);
+	else
+		pr_warn("spool: %s/%s is torn, %s: %s, %u batch(es) lost, their record count "
+			"is unknown\n",
+			spool->dir, name, why, aside, batches);
+}
+
+/*
+ * Indexes one file found at open. A torn file keeps its good records (renamed to say only
+ * them) and its torn bytes go to NAME.corrupt; an uncommitted one is committed.
+ */
+static int recover_file(struct spool *spool, const struct found_file *found)
+{
+	struct spool_file file = { .first = found->first, .fd = -1 };
+	char why[200] = "", aside[2 * FILE_NAME_MAX + 32];
+	char corrupt[FILE_NAME_MAX + sizeof(CORRUPT_SUFFIX)];
+	uint32_t torn_records = 0, lost_batches = 0, lost_records = 0;
+	uint64_t offset = 0, size, first_entry = spool->count;
+	int fd, err = 0, torn = 0, known = 0;
+	struct stat st;
+
+	fd = openat(spool->dir_fd, found->name, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	size = (uint64_t)st.st_size;
+	while (offset < size && file.batches < UINT32_MAX) {
+		struct spool_entry entry = { .id = file.first + file.batches,
+					     .file = file.first,
+					     .offset = offset };
+		uint32_t records, payload_len, crc;
+
+		if (check_record(fd, offset, size, &records, &payload_len, &crc, &known, why,
+				 sizeof(why))) {
+			torn = 1;
+			torn_records = records;
+			break;
+		}
+		entry.size = SPOOL_HEADER_LEN + payload_len;
+		entry.records = records;
+		err = entry_append(spool, &entry);
+		if (err)
+			goto out;
+		file.batches++;
+		file.records += records;
+		offset += entry.size;
+	}
+	if (size == 0 && found->kind == FILE_OPEN) {
+		/* created, and the agent stopped before its first record: nothing was in it */
+		unlinkat(spool->dir_fd, found->name, 0);
+		spool->unsynced++;
+		goto out;
+	}
+	if (size == 0) {
+		torn = 1;
+		snprintf(why, sizeof(why), "empty (0 bytes)");
+	}
+
+	if (torn) {
+		if (found->kind == FILE_GROUP) {
+			/* its name says what it held: the loss is exact */
+			lost_batches =
+				found->batches > file.batches ? found->batches - file.batches : 0;
+			lost_records =
+				found->records > file.records ? found->records - file.records : 0;
+			known = 1;
+		} else {
+			lost_batches = 1;
+			lost_records = torn_records;
+		}
+		snprintf(corrupt, sizeof(corrupt), "%s" CORRUPT_SUFFIX, found->name);
+		if (!file.batches) {
+			if (renameat(spool->dir_fd, found->name, spool->dir_fd, corrupt)) {
+				err = -errno;
+				goto out;
+			}
+			snprintf(aside, sizeof(aside), "set aside as %s", corrupt);
+		} else {
+			err = copy_aside(spool, fd, offset, size, corrupt);
+			if (err)
+				goto out;
+			if (ftruncate(fd, (off_t)offset)) {
+				err = -errno;
+				goto out;
+			}
+			snprintf(aside, sizeof(aside),
+				 "the torn bytes set aside as %s, its %u good batches kept",
+				 corrupt, file.batches);
+		}
+		spool->unsynced++;
+		if (found->kind == FILE_OPEN)
+			/* never committed: as a batch in memory at a crash, the gap report counts it */
+			pr_warn("spool: %s/%s was not committed when the agent stopped; its end is an "
+				"incomplete batch (%s): %s\n",
+				spool->dir, found->name, why, aside);
+		else
+			report_lost(spool, found->name, why, lost_batches, lost_records, known,
+				    aside);
+	} else if (found->kind == FILE_GROUP &&
+		   (file.batches != found->batches || file.records != found->records)) {
+		pr_warn("spool: %s/%s holds %u batches and %u records, not what its name says; "
+			"they are all sent\n",
+			spool->dir, found->name, file.batches, file.records);
+	}
+	if (!file.batches)
+		goto out;
+
+	file.size = offset;
+	file.live = file.batches;
+	memcpy(file.name, found->name, sizeof(file.name));
+	if (torn || found->kind == FILE_OPEN) {
+		/* its data synced, then a name that counts only what it holds */
+		err = sync_fd(spool, fd, 1);
+		if (err)
+			goto out;
+		group_name(file.name, file.first, file.batches, file.records);
+		if (renameat(spool->dir_fd, found->name, spool->dir_fd, file.name)) {
+			err = -errno;
+			goto out;
+		}
+		spool->unsynced++;
+	}
+	if (!file_append(spool, &file))
+		err = -ENOMEM;
+out:
+	close(fd);
+	if (err || !file.batches) {
+		/* the entries indexed for a file not kept go again */
+		while (spool->count > first_entry)
+			entry_remove(spool, &spool->entries[spool->count - 1]);
+	}
+	return err;
+}
+
+/*
+ * Two names whose ordinals overlap: no agent writes that, someone copied files in. The later
+ * one is set aside, and what its name says it held counted as lost.
+ */
+static int set_aside_overlap(struct spool *spool, const struct found_file *found,
+			     const struct found_file *before)
+{
+	char corrupt[FILE_NAME_MAX + sizeof(CORRUPT_SUFFIX)], why[2 * FILE_NAME_MAX];
+
+	snprintf(corrupt, sizeof(corrupt), "%s" CORRUPT_SUFFIX, found->name);
+	if (renameat(spool->dir_fd, found->name, spool->dir_fd, corrupt))
+		return -errno;
+	spool->unsynced++;
+	snprintf(why, sizeof(why), "its ordinals overlap %s's", before->name);
+	report_lost(spool, found->name, why, found->batches, found->records,
+		    found->kind == FILE_GROUP, "set aside");
+	return 0;
+}
+
+static int compare_found(const void *a, const void *b)
+{
+	const struct found_file *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/*
+ * Indexes the files found, in ordinal order; removes the temporary files of an interrupted
+ * write (never renamed: nobody counted on them).
+ */
 static int scan_dir(struct spool *spool)
 {
-	DIR *dir;
+	struct found_file *found = NULL;
+	uint32_t count = 0, capacity = 0, i;
 	struct dirent *dirent;
-	int dup_fd, err = 0, removed_tmp = 0;
+	DIR *dir;
+	int dup_fd, err = 0;
 
 	dup_fd = dup(spool->dir_fd);
 	if (dup_fd < 0)
@@ -230,46 +733,38 @@ static int scan_dir(struct spool *spool)
 		return -errno;
 	}
 	while ((dirent = readdir(dir))) {
-		struct spool_entry entry = { 0 };
-		char why[160];
-		struct stat st;
-		int fd, known;
-		uint32_t crc;
+		struct found_file file;
+		int corrupt;
 
-		/* never renamed: not spooled yet, so nobody counted on it */
 		if (!strncmp(dirent->d_name, TMP_PREFIX, strlen(TMP_PREFIX))) {
 			unlinkat(spool->dir_fd, dirent->d_name, 0);
-			removed_tmp = 1;
+			spool->unsynced++;
 			continue;
 		}
-		if (parse_name(dirent->d_name, &entry.id))
+		if (parse_name(dirent->d_name, &file, &corrupt))
 			continue;
-		fd = openat(spool->dir_fd, dirent->d_name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st)) {
-			err = -errno;
-			if (fd >= 0)
-				close(fd);
-			break;
-		}
-		entry.size = (uint64_t)st.st_size;
-		if (check_spool_header(fd, entry.size, &entry.records, &crc, &known, why,
-				       sizeof(why))) {
-			close(fd);
-			set_aside(spool, dirent->d_name, entry.records, known, why);
-			/* numbering stays ahead of it, so NAME.corrupt is never overwritten */
-			if (entry.id >= spool->next_id)
-				spool->next_id = entry.id + 1;
+		/* new ordinals stay ahead of every name, NAME.corrupt included */
+		if (file.first + file.batches > spool->next_id)
+			spool->next_id = file.first + file.batches;
+		if (corrupt)
 			continue;
-		}
-		close(fd);
-		err = entry_insert(spool, &entry);
+		err = grow((void **)&found, &capacity, count, sizeof(*found));
 		if (err)
 			break;
+		found[count++] = file;
 	}
 	closedir(dir);
-	if (!err && (removed_tmp || spool->corrupt_batches))
-		err = sync_fd(spool, spool->dir_fd, 0);
-	return err;
+	if (!err && count)
+		qsort(found, count, sizeof(*found), compare_found);
+	for (i = 0; !err && i < count; i++) {
+		if (i && found[i].first < found[i - 1].first + found[i - 1].batches) {
+			err = set_aside_overlap(spool, &found[i], &found[i - 1]);
+			continue;
+		}
+		err = recover_file(spool, &found[i]);
+	}
+	free(found);
+	return err ? err : sync_dir(spool);
 }
 
 /* A directory we created is durable only once its parent's entry is. */
@@ -358,6 +853,7 @@ fail:
 
 void spool_close(struct spool *spool)
 {
+	struct spool_file *file;
 	int err;
 
 	if (!spool)
@@ -365,95 +861,44 @@ void spool_close(struct spool *spool)
 	err = spool->dir_fd >= 0 ? spool_commit(spool) : 0;
 	if (err)
 		pr_warn("spool: syncing %s failed: %s\n", spool->dir, strerror(-err));
+	file = spool->filling ? file_find(spool, spool->filling) : NULL;
+	if (file && file->fd >= 0)
+		close(file->fd);
 	if (spool->lock_fd >= 0)
 		close(spool->lock_fd);
 	if (spool->dir_fd >= 0)
 		close(spool->dir_fd);
 	free(spool->entries);
+	free(spool->files);
 	free(spool->dir);
 	free(spool);
 }
 
-static int write_all(int fd, const void *data, size_t len)
+/* A batch that cannot be sent: counted, logged once per file, and forgotten. */
+static void entry_lost(struct spool *spool, struct spool_entry *entry, struct spool_file *file,
+		       const char *why, char *err, size_t err_len)
 {
-	const uint8_t *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int spool_put(struct spool *spool, uint32_t records, const void *payload, size_t len)
-{
-	struct spool_entry entry = { .id = spool->next_id, .records = records };
-	char name[NAME_LEN + 1], tmp_name[NAME_LEN + sizeof(TMP_PREFIX)];
-	uint8_t header[SPOOL_HEADER_LEN];
-	int fd, err;
-
-	entry.size = SPOOL_HEADER_LEN + len;
-	if (len > UINT32_MAX || spool->bytes + entry.size > spool->max_bytes)
-		return -ENOSPC;
-	entry_name(name, entry.id);
-	snprintf(tmp_name, sizeof(tmp_name), TMP_PREFIX "%s", name);
-	memcpy(header, SPOOL_MAGIC, 4);
-	put_le32(header + 4, records);
-	put_le32(header + 8, wire_crc32c(payload, len));
-	put_le32(header + 12, (uint32_t)len);
-
-	/*
-	 * Data on disk before the name: after a crash the final name holds the whole batch, or
-	 * there is only a temporary file, which the next open removes.
-	 */
-	fd = openat(spool->dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	err = write_all(fd, header, sizeof(header));
-	if (!err)
-		err = write_all(fd, payload, len);
-	if (!err)
-		err = sync_fd(spool, fd, 1);
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && renameat(spool->dir_fd, tmp_name, spool->dir_fd, name))
-		err = -errno;
-	if (err) {
-		unlinkat(spool->dir_fd, tmp_name, 0);
-		return err;
-	}
-	spool->uncommitted++;
-	return entry_insert(spool, &entry);
-}
-
-int spool_commit(struct spool *spool)
-{
-	int err;
-
-	if (!spool->uncommitted)
-		return 0;
-	err = sync_fd(spool, spool->dir_fd, 0);
-	if (!err)
-		spool->uncommitted = 0;
-	return err;
+	snprintf(err, err_len, "spool file %s/%s, batch %" PRIu64 " (%u records): %s", spool->dir,
+		 file->name, entry->id, entry->records, why);
+	if (!file->damaged)
+		pr_warn("spool: %s; its other batches are checked one by one\n", err);
+	file->damaged = 1;
+	spool->corrupt_batches++;
+	spool->corrupt_records += entry->records;
+	entry_remove(spool, entry);
+	file_release(spool, file);
 }
 
 int spool_take(struct spool *spool, uint64_t *id, uint32_t *records, void **payload, size_t *len,
 	       char *err, size_t err_len)
 {
 	struct spool_entry *entry = NULL;
-	char name[NAME_LEN + 1], why[160];
-	uint32_t i, crc = 0, header_records;
+	struct spool_file *file;
+	uint32_t i, crc = 0, header_records, payload_len;
+	char why[200];
 	struct stat st;
-	uint64_t size;
 	uint8_t *data;
-	int fd, ret, known, torn;
+	int fd, known, torn;
 
 	for (i = 0; i < spool->count; i++) {
 		if (!spool->entries[i].sending) {
@@ -463,35 +908,36 @@ int spool_take(struct spool *spool, uint64_t *id, uint32_t *records, void **payl
 	}
 	if (!entry)
 		return 0;
-	entry_name(name, entry->id);
 	*id = entry->id;
 	*records = entry->records;
+	file = file_find(spool, entry->file);
+	if (!file)
+		return -EINVAL;
 
-	fd = openat(spool->dir_fd, name, O_RDONLY | O_CLOEXEC);
+	fd = openat(spool->dir_fd, file->name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, err_len, "spool file %s/%s vanished (%s): %u records lost",
-			 spool->dir, name, strerror(-ret), entry->records);
-		pr_warn("spool: %s\n", err);
-		spool->corrupt_batches++;
-		spool->corrupt_records += entry->records;
-		entry_remove(spool, entry);
+		snprintf(why, sizeof(why), "the file vanished (%s)", strerror(errno));
+		entry_lost(spool, entry, file, why, err, err_len);
 		return -EBADMSG;
 	}
-	/* the file may have been torn since it was indexed: check it as it is now */
-	size = fstat(fd, &st) ? 0 : (uint64_t)st.st_size;
-	torn = check_spool_header(fd, size, &header_records, &crc, &known, why, sizeof(why));
-	if (!torn && size != entry->size) {
-		snprintf(why, sizeof(why), "%" PRIu64 " bytes where %" PRIu64 " were written", size,
-			 entry->size);
+	/* the file may have been torn since it was indexed: check the record as it is now */
+	if (fstat(fd, &st)) {
+		snprintf(why, sizeof(why), "cannot stat it: %s", strerror(errno));
+		torn = -EBADMSG;
+	} else {
+		torn = check_record(fd, entry->offset, (uint64_t)st.st_size, &header_records,
+				    &payload_len, &crc, &known, why, sizeof(why));
+	}
+	if (!torn &&
+	    (header_records != entry->records || SPOOL_HEADER_LEN + payload_len != entry->size)) {
+		snprintf(why, sizeof(why),
+			 "its header at offset %" PRIu64 " changed since it was written",
+			 entry->offset);
 		torn = -EBADMSG;
 	}
 	if (torn) {
 		close(fd);
-		set_aside(spool, name, entry->records, 1, why);
-		snprintf(err, err_len, "spool file %s/%s is torn, %s: set aside as %s.corrupt",
-			 spool->dir, name, why, name);
-		entry_remove(spool, entry);
+		entry_lost(spool, entry, file, why, err, err_len);
 		return -EBADMSG;
 	}
 	*len = entry->size - SPOOL_HEADER_LEN;
@@ -500,16 +946,11 @@ int spool_take(struct spool *spool, uint64_t *id, uint32_t *records, void **payl
 		close(fd);
 		return -ENOMEM;
 	}
-	if (pread(fd, data, *len, SPOOL_HEADER_LEN) != (ssize_t)*len ||
+	if (pread(fd, data, *len, (off_t)(entry->offset + SPOOL_HEADER_LEN)) != (ssize_t)*len ||
 	    wire_crc32c(data, *len) != crc) {
 		close(fd);
 		free(data);
-		set_aside(spool, name, entry->records, 1, "payload checksum mismatch");
-		snprintf(err, err_len,
-			 "spool file %s/%s: payload checksum mismatch; %u records set aside as "
-			 "%s.corrupt",
-			 spool->dir, name, entry->records, name);
-		entry_remove(spool, entry);
+		entry_lost(spool, entry, file, "payload checksum mismatch", err, err_len);
 		return -EBADMSG;
 	}
 	close(fd);
@@ -522,13 +963,14 @@ int spool_take(struct spool *spool, uint64_t *id, uint32_t *records, void **payl
 void spool_delivered(struct spool *spool, uint64_t id)
 {
 	struct spool_entry *entry = entry_find(spool, id);
-	char name[NAME_LEN + 1];
+	struct spool_file *file;
 
 	if (!entry)
 		return;
-	entry_name(name, id);
-	unlinkat(spool->dir_fd, name, 0);
+	file = file_find(spool, entry->file);
 	entry_remove(spool, entry);
+	if (file)
+		file_release(spool, file);
 }
 
 void spool_retry(struct spool *spool, uint64_t id)
@@ -559,6 +1001,11 @@ uint32_t spool_batches(const struct spool *spool)
 uint32_t spool_waiting(const struct spool *spool)
 {
 	return spool->count - spool->sending;
+}
+
+uint32_t spool_files(const struct spool *spool)
+{
+	return spool->file_count;
 }
 
 uint64_t spool_records(const struct spool *spool)

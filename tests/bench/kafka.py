@@ -114,11 +114,12 @@ def spool_bench(say):
     say("3. the spool (--spool-dir) on the build directory's disk: what fsync costs")
     for size, count in ((64 << 10, 300), (1 << 20, 100)):
         work = OUT / "spool-bench"
-        out = subprocess.run([str(BUILD / "spool_bench"), str(work), str(size), str(count), "16"],
+        out = subprocess.run([str(BUILD / "spool_bench"), str(work), str(size), str(count)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         subprocess.run(["rm", "-rf", str(work)])
-        say("  " + (out.stdout.strip() if out.returncode == 0 else
-                    f"spool_bench failed: {out.stderr.strip()}"))
+        for line in (out.stdout.splitlines() if out.returncode == 0 else
+                     [f"spool_bench failed: {out.stderr.strip()}"]):
+            say("  " + line)
 
 
 def main():

@@ -8,8 +8,9 @@
                                           shuts down: sealed = delivered + spooled + dropped,
                                           exactly, and a restart delivers the spooled ones
   test_teardown_silent_broker_no_spool    the same without a spool: dropped, counted, exit 1
-  test_torn_spool_files                   a truncated and a zero-filled spool file: counted as
-                                          corrupt, set aside, the rest delivered
+  test_torn_spool_files                   a truncated and a zero-filled spool file: the loss
+                                          counted exactly from their names, the torn bytes set
+                                          aside, the rest delivered
 
 The topic is read back raw (TopicDump) and decoded with tests/integration/wire.py.
 """
@@ -167,7 +168,9 @@ def test_teardown_with_silent_broker(kafka, paced_trace, tmp_path):
     assert c["kafka_batches"] == (c["kafka_batches_delivered"] - c["kafka_batches_resent"] +
                                   c["kafka_batches_spooled"])
     assert proc.returncode == 0, proc.stderr_text
-    assert len(list(spool.glob("*.batch"))) == c["kafka_spool_batches"] > 0
+    files = list(spool.glob("*.batch"))
+    assert sum(map(wire.spool_file_batches, files)) == c["kafka_spool_batches"] > 0
+    assert len(files) == c["kafka_spool_files"]
     sealed, run_id = c["kafka_batches"], c["kafka_run_id"]
 
     empty = tmp_path / "empty.pcap"
@@ -209,21 +212,29 @@ def test_teardown_silent_broker_no_spool(kafka, paced_trace, tmp_path):
 def test_torn_spool_files(kafka, shared_replay, tmp_path):
     topic = kafka.create_topic("torn")
     spool = tmp_path / "spool"
-    # Kafka unreachable: every batch goes to the spool
+    # Kafka unreachable: every batch goes to the spool, 2 records a batch, so more batches
+    # than one spool file holds (64)
     proc = agent(["--replay", "--kafka", f"127.0.0.1:{free_port()}", "--topic", topic,
-                  "--agent-id", "torn-1", "--batch-records", "40", "--spool-dir", spool,
+                  "--agent-id", "torn-1", "--batch-records", "2", "--spool-dir", spool,
                   "--flush-timeout", "1", "-X", "message.timeout.ms=1000", PCAP])
     c = kafka_counters(proc)
     assert_balanced(c)
     files = sorted(spool.glob("*.batch"))
-    assert len(files) == c["kafka_batches"] == c["kafka_spool_batches"] >= 4, proc.stderr_text
-    counts = [wire.read_spool_file(f)[0] for f in files]
-    assert sum(counts) == len(shared_replay.records)
+    total = c["kafka_batches"]
+    assert sum(map(wire.spool_file_batches, files)) == total == c["kafka_spool_batches"]
+    assert len(files) >= 2 and wire.spool_file_batches(files[0]) == 64, proc.stderr_text
+    contents = [wire.read_spool_file(f) for f in files]
+    assert sum(count for records in contents for count, _ in records) == \
+        len(shared_replay.records)
 
-    truncated, zeroed = files[1], files[2]
-    truncated.write_bytes(truncated.read_bytes()[:200])
+    # the first file cut inside its second batch's payload; the second zero-filled
+    truncated, zeroed = files[0], files[1]
+    first_len = 16 + len(contents[0][0][1])
+    truncated.write_bytes(truncated.read_bytes()[:first_len + 16 + 5])
     zeroed.write_bytes(bytes(zeroed.stat().st_size))
-    expected_records = sum(counts) - counts[1] - counts[2]
+    lost_batches = len(contents[0]) - 1 + len(contents[1])
+    lost_records = sum(n for n, _ in contents[0][1:]) + sum(n for n, _ in contents[1])
+    expected_records = len(shared_replay.records) - lost_records
 
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(EMPTY_PCAP)
@@ -231,13 +242,13 @@ def test_torn_spool_files(kafka, shared_replay, tmp_path):
                      "torn-1", "--spool-dir", spool, empty])
     r = kafka_counters(restart)
     assert restart.returncode == 1, "a torn file lost records: the run must not exit 0"
-    assert r["kafka_spool_corrupt"] == 2
-    assert r["kafka_spool_found_batches"] == len(files)
-    assert r["kafka_batches_resent"] == len(files) - 2
+    # the names say what each file held: the loss is exact, in batches and records
+    assert r["kafka_spool_corrupt"] == lost_batches
+    assert r["kafka_spool_found_batches"] == total
+    assert r["kafka_batches_resent"] == total - lost_batches
     assert r["kafka_records_resent"] == expected_records
-    # the truncated file's header was readable: its records are counted; the zeros' are not
-    assert r["kafka_spool_dropped_batches"] == r["kafka_batches_dropped"] == 2
-    assert r["kafka_spool_dropped_records"] == r["kafka_records_dropped"] == counts[1]
+    assert r["kafka_spool_dropped_batches"] == r["kafka_batches_dropped"] == lost_batches
+    assert r["kafka_spool_dropped_records"] == r["kafka_records_dropped"] == lost_records
     assert_balanced(r)
     assert f"{truncated.name} is torn, payload truncated" in restart.stderr_text
     assert f"{zeroed.name} is torn, zero-filled" in restart.stderr_text
@@ -245,6 +256,6 @@ def test_torn_spool_files(kafka, shared_replay, tmp_path):
         sorted([truncated.name + ".corrupt", zeroed.name + ".corrupt"])
     assert not list(spool.glob("*.batch"))
 
-    batches = batches_of(kafka, topic, len(files) - 2)
+    batches = batches_of(kafka, topic, total - lost_batches)
     assert sum(len(rs) for _, rs in batches) == expected_records
-    assert len({identity(h) for h, _ in batches}) == len(files) - 2
+    assert len({identity(h) for h, _ in batches}) == total - lost_batches

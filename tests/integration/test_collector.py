@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, FLOWAGENT, ROOT, TRACEGEN, replay
+import wire
 from conftest import summary_counters as summary
 from kafka_fixtures import kafka_broker  # noqa: F401  (a fixture)
 
@@ -290,7 +291,7 @@ def spooled_batches(tmp_path, pcap, agent_id, spool):
                     "--agent-id", agent_id, "--batch-records", "100", "--spool-dir", str(spool),
                     "--flush-timeout", "0", str(pcap)], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=120)
-    return [f.read_bytes()[16:] for f in sorted(spool.glob("*.batch"))]
+    return [payload for _, payload in wire.read_spool_dir(spool)]
 
 
 def test_gaps_restarts_and_late_batches(tmp_path):

@@ -198,7 +198,8 @@ def test_crash_while_broker_down(kafka_broker, trace, tmp_path):
     try:
         proc = paced_replay(kafka_broker, "crash", pcap, spool, 6, "crash-1")
         deadline = time.time() + 60
-        while len(list(spool.glob("*.batch"))) < 5 and time.time() < deadline:
+        while sum(map(wire.spool_file_batches, spool.glob("*.batch"))) < 5 and \
+                time.time() < deadline:
             time.sleep(0.2)
         time.sleep(1)
         assert proc.poll() is None
@@ -208,8 +209,8 @@ def test_crash_while_broker_down(kafka_broker, trace, tmp_path):
         kafka_broker.start()
     spooled = {}
     runs = set()
-    for f in sorted(spool.glob("*.batch")):
-        count, payload = wire.read_spool_file(f)
+    # a process crash keeps what was written: uncommitted files are sent too
+    for count, payload in wire.read_spool_dir(spool, uncommitted=True):
         header, records = wire.decode_batch(payload)
         assert header["count"] == count and header["agent_id"] == "crash-1"
         assert header["version"] == 2 and header["run_id"] != 0
@@ -225,7 +226,7 @@ def test_crash_while_broker_down(kafka_broker, trace, tmp_path):
     assert restart.returncode == 0, restart.stderr_text
     counters = summary_counters(restart.stderr_text)
     assert counters["kafka_batches_resent"] == len(spooled)
-    assert not list(spool.glob("*.batch"))
+    assert not list(spool.glob("*.batch")) and not list(spool.glob("*.open"))
 
     got = consume(kafka_broker, "crash", tmp_path, idle_ms=3000)
     delivered = {seq: rs for (agent_id, seq), rs in got.batches.items()}
@@ -254,7 +255,7 @@ def test_full_spool_counts_every_dropped_record(kafka_broker, trace, tmp_path):
     counters = summary_counters(proc.stderr_text)
     dropped = counters["kafka_records_dropped"]
     assert dropped > 0
-    spooled_records = sum(wire.read_spool_file(f)[0] for f in spool.glob("*.batch"))
+    spooled_records = sum(count for count, _ in wire.read_spool_dir(spool))
     assert spooled_records + dropped == len(expected.records)
     assert sum(f.stat().st_size for f in spool.glob("*.batch")) <= 200 * 1024
 
@@ -278,9 +279,9 @@ def test_bad_messages_rejected(kafka_broker, trace, tmp_path):
                   "--agent-id", "bad-1", "--batch-records", "50", "--spool-dir",
                   tmp_path / "spool", "--flush-timeout", "1", "-X",
                   "message.timeout.ms=1000", pcap])
-    files = sorted((tmp_path / "spool").glob("*.batch"))
-    assert files, proc.stderr_text
-    _, payload = wire.read_spool_file(files[0])
+    spooled = wire.read_spool_dir(tmp_path / "spool")
+    assert spooled, proc.stderr_text
+    _, payload = spooled[0]
     good.write_bytes(payload)
     variants = {
         "garbage": b"this is not a flow batch at all, not even close....",

@@ -69,9 +69,35 @@ def decode_batch(data, check_crc=True):
     return header, records
 
 
-def read_spool_file(path):
-    """A spool file: (record count, payload)."""
+def read_spool_file(path, torn_tail_ok=False):
+    """A spool file: its records, [(record count, payload)], in order. A committed file must be
+    whole; an uncommitted one (.open, left by a crash) may end in an incomplete record."""
     data = path.read_bytes()
-    magic, count, crc, length = SPOOL_HEADER.unpack_from(data)
-    assert magic == b"FLSP" and length == len(data) - 16 and crc32c(data[16:]) == crc
-    return count, data[16:]
+    records, offset = [], 0
+    while offset < len(data):
+        if len(data) - offset < 16 and torn_tail_ok:
+            break
+        magic, count, crc, length = SPOOL_HEADER.unpack_from(data, offset)
+        assert magic == b"FLSP", f"{path}: no spool record at offset {offset}"
+        payload = data[offset + 16:offset + 16 + length]
+        if len(payload) < length and torn_tail_ok:
+            break
+        assert len(payload) == length and crc32c(payload) == crc, f"{path}: offset {offset}"
+        records.append((count, payload))
+        offset += 16 + length
+    return records
+
+
+def spool_file_batches(path):
+    """The batch count a committed spool file's name gives (<first>-<batches>-<records>.batch)."""
+    return int(path.name.split("-")[1])
+
+
+def read_spool_dir(spool, uncommitted=False):
+    """Every spooled batch, [(record count, payload)], in spool order: the committed files,
+    and with uncommitted=True the complete records of .open files too (a crash's)."""
+    files = list(spool.glob("*.batch")) + (list(spool.glob("*.open")) if uncommitted else [])
+    records = []
+    for f in sorted(files, key=lambda f: int(f.name[:20])):
+        records += read_spool_file(f, torn_tail_ok=f.suffix == ".open")
+    return records
