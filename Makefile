@@ -152,14 +152,14 @@ UNIT_OBJS_test_flow_output  := agent/flow_output
 UNIT_DIR_test_flow_table    := agent
 UNIT_OBJS_test_flow_table   := agent/flow_table agent/engine_user lib/log
 UNIT_DIR_test_pcap_reader   := agent
-UNIT_OBJS_test_pcap_reader  := agent/pcap_reader agent/gzip_inflate
+UNIT_OBJS_test_pcap_reader  := agent/pcap_reader agent/gzip_inflate agent/stop
 UNIT_LIBS_test_pcap_reader  := -lisal -lz -lpthread
 UNIT_DIR_test_spool	    := agent
 UNIT_OBJS_test_spool	    := agent/spool lib/wire lib/log
 UNIT_LIBS_test_spool	    := -lisal
 UNIT_DIR_test_kafka_export  := agent
 UNIT_OBJS_test_kafka_export := agent/kafka_export agent/kafka_config agent/spool \
-			       agent/flow_output lib/wire lib/log lib/kafka_conf
+			       agent/flow_output agent/stop lib/wire lib/log lib/kafka_conf
 UNIT_LIBS_test_kafka_export := -lrdkafka -lisal
 UNIT_DIR_test_geo	    := collector
 UNIT_OBJS_test_geo	    := collector/geo lib/parse
@@ -198,7 +198,7 @@ $(BUILD)/test_flow_bpf: $(BUILD)/obj/tests/bpf/test_flow_bpf.o
 # --- fuzzers and tools ----------------------------------------------------------------------
 # libFuzzer with clang, ASan and UBSan; header dependencies tracked like every other object.
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
-FUZZ_OBJS_fuzz_replay := tests/fuzz/fuzz_replay agent/pcap_reader agent/gzip_inflate
+FUZZ_OBJS_fuzz_replay := tests/fuzz/fuzz_replay agent/pcap_reader agent/gzip_inflate agent/stop
 FUZZ_LIBS_fuzz_replay := -lisal -lpthread
 FUZZ_OBJS_fuzz_wire   := tests/fuzz/fuzz_wire lib/wire
 FUZZ_LIBS_fuzz_wire   := -lisal
@@ -275,7 +275,7 @@ DEB_PACKAGES := make gcc clang clang-format llvm libbpf-dev libxdp-dev bpftool l
 		zlib1g-dev libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark \
 		softflowd nfdump xdp-tools libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev \
 		libcurl4-openssl-dev python3 iputils-ping tcpreplay netsniff-ng \
-		openjdk-17-jdk-headless maven chromium faketime
+		openjdk-17-jdk-headless maven chromium faketime tcpdump
 
 .PHONY: deps
 deps:

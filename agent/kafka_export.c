@@ -17,6 +17,7 @@
 #include "kafka_export.h"
 #include "log.h"
 #include "spool.h"
+#include "stop.h"
 #include "wire.h"
 
 #define RETRY_MIN_MS	 500
@@ -753,6 +754,7 @@ int kafka_export_close(struct kafka_export *exporter, int timeout_ms,
 		       struct kafka_export_stats *final_stats)
 {
 	uint64_t deadline = monotonic_ns() + (uint64_t)timeout_ms * NS_PER_MS;
+	int signals_at_start = stop_signal_count(), signals_seen = signals_at_start;
 	struct spool *spool = exporter->spool;
 	uint64_t unaccounted;
 	int ret;
@@ -761,6 +763,25 @@ int kafka_export_close(struct kafka_export *exporter, int timeout_ms,
 	/* flush, with the timeout: deliveries, and the spool while Kafka takes it */
 	for (;;) {
 		int spooled = spool && spool_batches(spool);
+
+		if (stop_signal_count() > signals_seen) {
+			/* stop.h: the first signal here says what we wait for, the next stops it */
+			if (stop_signal_count() - signals_at_start >= 2) {
+				pr_warn("kafka: stopped waiting for Kafka on a second signal\n");
+				break;
+			}
+			signals_seen = stop_signal_count();
+			pr_warn("kafka: waiting up to %" PRIu64
+				" s more (--flush-timeout) for Kafka "
+				"to acknowledge %" PRIu64 " batches (%" PRIu64
+				" bytes)%s; then %s. Another signal stops waiting now.\n",
+				(uint64_t)((deadline - monotonic_ns()) / NS_PER_SEC + 1),
+				exporter->stats.inflight_batches, exporter->stats.inflight_bytes,
+				spooled && exporter->kafka_up ? " and to take the spool's backlog" :
+								"",
+				spool ? "what is left goes to the spool" :
+					"what is left is dropped (counted)");
+		}
 
 		rd_kafka_poll(exporter->rk, 50);
 		if (exporter->fatal)

@@ -31,6 +31,7 @@
 #include "flow_table.h"
 #include "kafka_stats.h"
 #include "live.h"
+#include "stop.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "prom.h"
@@ -48,8 +49,6 @@
 #define CAP_NET_ADMIN_BIT  12
 #define CAP_PERFMON_BIT	   38
 #define CAP_BPF_BIT	   39
-
-static volatile sig_atomic_t stop_requested;
 
 struct live_interface {
 	const char *name;
@@ -91,12 +90,6 @@ struct live {
 	uint64_t drain_ns_last;
 	uint64_t created_at_last_drain;
 };
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 /* Effective capabilities of this process, from /proc/self/status. */
 static uint64_t effective_capabilities(void)
@@ -561,16 +554,13 @@ static int live_setup(struct live *live)
 int live_run(const struct live_options *options)
 {
 	struct live live = { .options = options };
-	struct sigaction stop = { .sa_handler = on_stop_signal };
 	uint64_t next_drain, next_report, now;
 	int err, exit_status = EXIT_OK;
 
 	char why[512];
 
-	sigaction(SIGINT, &stop, NULL);
-	sigaction(SIGTERM, &stop, NULL);
-	/* a reader that goes away (| head) is a write error to handle: detach, then exit */
-	signal(SIGPIPE, SIG_IGN);
+	/* SIGINT, SIGTERM, SIGHUP (a closed terminal): detach, export everything, then exit */
+	stop_signals_install();
 
 	pthread_mutex_init(&live.snapshot_lock, NULL);
 	err = exporter_open(&live.exporter, options->kafka, why, sizeof(why));
@@ -591,13 +581,14 @@ int live_run(const struct live_options *options)
 		exporter_close(&live.exporter, 0, NULL);
 		return EXIT_FAILURE_RUNTIME;
 	}
-	pr_info("capturing on %d interface(s); SIGINT or SIGTERM stops and exports everything\n",
+	pr_info("capturing on %d interface(s); SIGINT, SIGTERM or SIGHUP stops and exports "
+		"everything\n",
 		options->interface_count);
 
 	now = clock_ns(CLOCK_MONOTONIC);
 	next_drain = now + options->drain_interval_ms * 1000000ULL;
 	next_report = now + 10 * NS_PER_SEC;
-	while (!stop_requested) {
+	while (!stop_signal_count()) {
 		struct timespec nap = { 0, POLL_MS * 1000000L };
 
 		nanosleep(&nap, NULL);

@@ -835,8 +835,12 @@ static int stream_prepare(struct pcap_reader *r)
 	if (r->skipping && stream_skip(r) < 0)
 		return -1;
 	avail = (size_t)(r->end - r->pos);
+	/*
+	 * Blocks only for bytes the parser asked for (a record cut by the buffer's end): what a
+	 * pipe has delivered is parsed without waiting for more, which may never come.
+	 */
 	if (!r->at_eof && (avail < STREAM_LOW_WATER || avail < r->want))
-		stream_fill(r, r->want > avail ? r->want : avail + 1);
+		stream_fill(r, r->want > avail ? r->want : avail ? avail : 1);
 	r->want = 0;
 	return 0;
 }

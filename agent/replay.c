@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "pcap_reader.h"
 #include "replay.h"
+#include "stop.h"
 
 #define READ_BATCH 256
 #define NS_PER_SEC 1000000000ULL
@@ -54,6 +56,10 @@ struct replay_state {
 	uint64_t capture_bytes; /* bytes of all captures consumed */
 	int files_failed;
 	int files_truncated;
+	int interrupted;	    /* a stop signal ended the input early */
+	int keep_reading_announced; /* a first SIGINT on a pipe: said that we read on */
+	const char *interrupted_file;
+	uint64_t interrupted_offset;
 	/* pacing (--speed): packet time maps to wall time from the first packet on */
 	uint64_t pace_first_ts_ns;
 	struct timespec pace_started;
@@ -130,6 +136,8 @@ static void pace(struct replay_state *state, uint64_t ts_ns)
 		struct timespec nap = { 0, 0 };
 		double wait;
 
+		if (stop_input_now())
+			return;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		elapsed = seconds_between(&state->pace_started, &now);
 		if (elapsed >= due)
@@ -203,6 +211,22 @@ static int replay_file(struct replay_state *state, const char *path)
 			exporter_poll(state->exporter);
 		if (state->options->show_progress && (batches & 255) == 0)
 			progress_update(state, reader);
+		if (stop_input_now())
+			break;
+		if (stop_signal_count() && !state->keep_reading_announced) {
+			state->keep_reading_announced = 1;
+			pr_warn("SIGINT: reading standard input to its end, as its writer stops too; "
+				"another signal stops now\n");
+		}
+	}
+	if (stop_input_now()) {
+		/* the packets read are all accounted; what the reader had not read is not */
+		if (state->progress_shown)
+			fputs("\r\033[K", stderr);
+		state->interrupted = 1;
+		state->interrupted_file = path;
+		state->interrupted_offset = pcap_reader_offset(reader);
+		goto cleanup;
 	}
 	if (count < 0) {
 		if (state->progress_shown)
@@ -229,6 +253,13 @@ static void replay_summary(const struct replay_state *state, const uint64_t *cou
 	const struct replay_options *options = state->options;
 	int i;
 
+	if (state->interrupted)
+		fprintf(stderr,
+			"flowagent: replay interrupted by %s in %s at offset %llu: the flows of "
+			"the %llu packets read are exported, the rest of the input was not read\n",
+			stop_signal_name(stop_first_signal()), state->interrupted_file,
+			(unsigned long long)state->interrupted_offset,
+			(unsigned long long)state->packets_read);
 	fprintf(stderr,
 		"flowagent: replay summary (engine %s): %d file(s), %d failed, %d truncated\n"
 		"  %-24s %llu\n  %-24s %llu\n  %-24s %llu\n",
@@ -243,6 +274,15 @@ static void replay_summary(const struct replay_state *state, const uint64_t *cou
 		seconds > 0 ? (double)state->packets_read / seconds / 1e6 : 0.0);
 }
 
+/* One input, standard input, and a pipe: a first SIGINT lets it run to its end (stop.h). */
+static int reads_a_pipe(const struct replay_options *options)
+{
+	struct stat st;
+
+	return options->file_count == 1 && !strcmp(options->files[0], "-") &&
+	       !fstat(STDIN_FILENO, &st) && S_ISFIFO(st.st_mode);
+}
+
 int replay_run(const struct replay_options *options)
 {
 	struct exporter exporter;
@@ -255,6 +295,8 @@ int replay_run(const struct replay_options *options)
 	char why[512];
 	int i, err, has_kafka;
 
+	stop_signals_install();
+	stop_keep_reading_on_sigint(reads_a_pipe(options));
 	err = exporter_open(&exporter, options->kafka, why, sizeof(why));
 	if (err) {
 		pr_warn("%s\n", why);
@@ -275,7 +317,7 @@ int replay_run(const struct replay_options *options)
 
 	clock_gettime(CLOCK_MONOTONIC, &state.started);
 	state.last_progress = state.started;
-	for (i = 0; i < options->file_count; i++) {
+	for (i = 0; i < options->file_count && !state.interrupted; i++) {
 		err = replay_file(&state, options->files[i]);
 		if (err)
 			break;
@@ -303,5 +345,7 @@ int replay_run(const struct replay_options *options)
 
 	if (exit_status == EXIT_OK && state.files_failed)
 		exit_status = EXIT_INPUT_ERROR;
+	if (exit_status == EXIT_OK && state.interrupted)
+		exit_status = EXIT_INTERRUPTED;
 	return exit_status;
 }

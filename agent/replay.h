@@ -14,6 +14,7 @@ enum flowagent_exit {
 	EXIT_FAILURE_RUNTIME = 1, /* could not run: BPF load, memory, output write */
 	EXIT_USAGE = 2,		  /* bad command line */
 	EXIT_INPUT_ERROR = 3, /* an input could not be opened or was corrupt; the rest was read */
+	EXIT_INTERRUPTED = 4, /* replay stopped by a signal before the end of its input */
 };
 
 enum replay_engine_kind {

@@ -8,7 +8,8 @@ Cases:
   test_real_tcp_both_directions_and_fin_exports_early
   test_live_equals_replay                tcpreplay of every Ethernet capture, and of a generated
                                          trace, == flowagent --replay of the same frames
-  test_sigterm_mid_stream_loses_nothing  records sum to every packet the programs saw
+  test_signal_mid_stream_loses_nothing   SIGTERM, SIGINT or SIGHUP: records sum to every packet
+                                         the programs saw, nothing left attached
   test_map_full_counted_traffic_passes   tiny --max-flows: map_full == packets not recorded
   test_metrics_endpoint                  Prometheus text on 127.0.0.1 only
   test_high_water_drains_early           a filling map is drained before the interval
@@ -223,11 +224,13 @@ def udp_flood(pair, count, flows):
     return subprocess.Popen(["ip", "netns", "exec", pair.fa, "python3", "-c", script])
 
 
-def test_sigterm_mid_stream_loses_nothing(pair):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signal_mid_stream_loses_nothing(pair, sig):
+    """SIGHUP too (an ssh disconnect, a closed terminal): detached, everything exported."""
     agent = Agent(pair, "vb", "--drain-interval", "100", binary=FLOWAGENT_ASAN)
     sender = udp_flood(pair, 400000, 50)
     time.sleep(1.0)
-    rc, records, counters = agent.stop()
+    rc, records, counters = agent.stop(sig)
     sender.wait(timeout=120)
     assert rc == 0
     assert counters["packets"] > 0
