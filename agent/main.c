@@ -16,6 +16,7 @@
 #include "kafka_check.h"
 #include "kafka_export.h"
 #include "live.h"
+#include "map_budget.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "parse.h"
@@ -24,7 +25,7 @@
 
 #define DEFAULT_IDLE_TIMEOUT_S	 15 /* NetFlow's usual inactive timeout */
 #define DEFAULT_ACTIVE_TIMEOUT_S 60 /* the 1-minute active timeout most deployments use */
-#define DEFAULT_MAX_FLOWS	 (1u << 18)
+#define DEFAULT_MAX_FLOWS	 MAP_BUDGET_MAX_DEFAULT_FLOWS
 #define DEFAULT_DRAIN_MS	 1000
 #define MAX_TIMEOUT_S		 (7 * 24 * 3600)
 #define DEFAULT_BATCH_RECORDS	 10000
@@ -66,6 +67,7 @@ static struct env {
 	int kafka_check;
 	struct kafka_export_config kafka_config;
 	int flush_timeout_ms;
+	int max_flows_given;
 } env = {
 	.drain_interval_ms = DEFAULT_DRAIN_MS,
 	.flush_timeout_ms = DEFAULT_FLUSH_TIMEOUT_MS,
@@ -180,7 +182,10 @@ static const struct argp_option options[] = {
 	{ "active-timeout", 'a', "SECONDS", 0,
 	  "End a record this long after its first packet (default 60, 0 = never)", 0 },
 	{ "sample", 's', "N", 0, "Meter 1 packet in N at random (default 1 = every packet)", 0 },
-	{ "max-flows", 'm', "N", 0, "Size of the kernel flow map (default 262144)", 0 },
+	{ "max-flows", 'm', "N", 0,
+	  "Size of the kernel flow map (default 262144, or what fits the maps in 256 MiB of "
+	  "kernel memory on a node with many CPUs)",
+	  0 },
 	{ "xdp-mode", 'x', "MODE", 0,
 	  "Live: native or skb (default: native, falling back to skb with a warning)", 0 },
 	{ "drain-interval", 'D', "MS", 0,
@@ -274,6 +279,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_u32(arg, 1, 1u << 28, &config->max_flows))
 			argp_error(state, "--max-flows: '%s' is not an integer in [1, %u]", arg,
 				   1u << 28);
+		env.max_flows_given = 1;
 		break;
 	case 'x':
 		if (!strcmp(arg, "native"))
@@ -423,6 +429,39 @@ static const struct argp argp = {
 	.doc = doc,
 };
 
+/*
+ * The default --max-flows fits the maps' memory budget on this node; any size is checked
+ * against the memory the machine has before the kernel is asked (map_budget.h).
+ */
+static int size_flow_maps(void)
+{
+	struct replay_engine_config *config = &env.replay_options.engine_config;
+	int cpus = libbpf_num_possible_cpus(), maps;
+	char why[512];
+
+	if (!env.replay)
+		maps = 2;
+	else if (env.replay_options.engine == REPLAY_ENGINE_KERNEL)
+		maps = 1;
+	else
+		return 0;
+	if (cpus <= 0) {
+		pr_warn("cannot count the possible CPUs: %s\n", strerror(-cpus));
+		return -1;
+	}
+	if (!env.max_flows_given)
+		config->max_flows = map_budget_default_flows(cpus, maps);
+	if (map_budget_check(config->max_flows, cpus, maps, map_budget_available(), why,
+			     sizeof(why))) {
+		pr_warn("%s\n", why);
+		return -1;
+	}
+	pr_debug("flow map%s: %u flows, %.0f MiB of kernel memory each (%d possible CPUs)\n",
+		 maps > 1 ? "s" : "", config->max_flows,
+		 (double)map_budget_bytes(config->max_flows, cpus) / (1 << 20), cpus);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int err;
@@ -444,6 +483,8 @@ int main(int argc, char **argv)
 			return EXIT_FAILURE_RUNTIME;
 		}
 	}
+	if (size_flow_maps())
+		return EXIT_FAILURE_RUNTIME;
 	if (!env.replay) {
 		struct live_options live = {
 			.interfaces = env.replay_options.files,

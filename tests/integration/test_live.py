@@ -17,6 +17,7 @@ Cases:
   test_closed_output_detaches            EPIPE on the output: detach and exit 1, no SIGPIPE
   test_errors                            no such interface, not root, foreign XDP program
   test_live_to_kafka_exact               ping through the agent into a real Kafka broker
+  test_max_flows_beyond_memory_refused   maps that would not fit in memory: refused, sized
 """
 import json
 import os
@@ -445,3 +446,21 @@ def test_live_to_kafka_exact(pair, tmp_path):
     assert ingress[("10.77.0.1", "10.77.0.2", 0, 8 * 256, 1, 0)] == [5, 5 * 84]
     assert egress[("10.77.0.2", "10.77.0.1", 0, 0, 1, 0)] == [5, 5 * 84]
     assert sum(r["packets"] for r in records) == counters["recorded"]
+
+
+def test_max_flows_beyond_memory_refused(pair, tmp_path):
+    """--max-flows whose maps would not fit: refused before the kernel is asked, with the size
+    (it used to invoke the OOM killer, or fail with an unrelated XDP error)."""
+    proc = pair.run(pair.fb, FLOWAGENT, "--max-flows", "268435456", "vb", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "--max-flows 268435456: the two flow maps need " in proc.stderr
+    assert "MiB this machine has available; use a smaller --max-flows" in proc.stderr
+    assert "XDP" not in proc.stderr
+    assert attached(pair) == (False, False)
+    # the kernel replay engine's one map, likewise
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    proc = sh(FLOWAGENT, "--replay", "--engine", "kernel", "--max-flows", "268435456",
+              str(empty), check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "--max-flows 268435456: the flow map needs " in proc.stderr
