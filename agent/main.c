@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 
 #include "bpf_log.h"
 #include "kafka_check.h"
@@ -415,6 +416,17 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				   env.replay ?
 					   "no capture file given (use '-' for standard input)" :
 					   "no interface given");
+		if (!env.replay) {
+			char **names = env.replay_options.files;
+			int i, j;
+
+			/* attaching twice would find our own program and "remove" it */
+			for (i = 0; i < env.replay_options.file_count; i++)
+				for (j = 0; j < i; j++)
+					if (!strcmp(names[i], names[j]))
+						argp_error(state, "interface %s is named twice",
+							   names[i]);
+		}
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -473,6 +485,7 @@ int main(int argc, char **argv)
 
 	log_set_verbosity(env.verbosity);
 	libbpf_set_print(bpf_log_libbpf_print);
+	libxdp_set_print(bpf_log_libxdp_print);
 	if (env.kafka_check) {
 		switch (kafka_check(&env.kafka_config, KAFKA_CHECK_TIMEOUT_MS)) {
 		case KAFKA_CHECK_OK:

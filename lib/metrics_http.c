@@ -43,6 +43,12 @@ int metrics_parse_address(const char *text, struct sockaddr_storage *addr, char 
 			goto bad;
 		memcpy(host, text, (size_t)(colon - text));
 		host[colon - text] = '\0';
+		if (strchr(host, ':')) {
+			/* "::1:9100" could be ::1 port 9100 or ::1:9100 on a default port */
+			snprintf(err, err_len,
+				 "'%s': an IPv6 address needs brackets, as in [::1]:9100", text);
+			return -EINVAL;
+		}
 		if (!host[0])
 			strcpy(host, "127.0.0.1");
 		port_text = colon + 1;

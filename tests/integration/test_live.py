@@ -15,7 +15,9 @@ Cases:
   test_high_water_drains_early           a filling map is drained before the interval
   test_sigkill_then_restart_is_clean     a stale XDP program is removed, capture works
   test_closed_output_detaches            EPIPE on the output: detach and exit 1, no SIGPIPE
-  test_errors                            no such interface, not root, foreign XDP program
+  test_errors                            no such interface, not root, foreign XDP program,
+                                         the same interface twice
+  test_quiet_without_v                   no library noise without -v
   test_live_to_kafka_exact               ping through the agent into a real Kafka broker
   test_max_flows_beyond_memory_refused   maps that would not fit in memory: refused, sized
 """
@@ -391,6 +393,9 @@ def test_closed_output_detaches(pair):
 def test_errors(pair):
     proc = pair.run(pair.fb, FLOWAGENT, "nosuch0", check=False)
     assert proc.returncode == 1 and "no such interface: nosuch0" in proc.stderr
+    proc = pair.run(pair.fb, FLOWAGENT, "vb", "vb", check=False)
+    assert proc.returncode == 2 and "interface vb is named twice" in proc.stderr
+    assert attached(pair) == (False, False)
     proc = pair.run(pair.fb, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                     FLOWAGENT, "vb", check=False)
     assert proc.returncode == 1 and "needs root" in proc.stderr
@@ -400,6 +405,21 @@ def test_errors(pair):
     assert proc.returncode == 1 and "foreign XDP program" in proc.stderr
     # the foreign program is left alone
     assert "xdp" in pair.run(pair.fb, "ip", "link", "show", "vb").stdout
+
+
+def test_quiet_without_v(pair):
+    """Without -v a start and a stop print nothing of libbpf's or libxdp's; -v shows them."""
+    proc = subprocess.Popen(["ip", "netns", "exec", pair.fb, FLOWAGENT, "vb"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and attached(pair) != (True, True):
+        time.sleep(0.05)
+    assert attached(pair) == (True, True)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "libxdp" not in stderr and "libbpf" not in stderr, stderr
+    assert "flowagent: live summary: " in stderr
 
 
 def test_live_to_kafka_exact(pair, tmp_path):
