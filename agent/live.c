@@ -44,6 +44,8 @@
 /* drain early once this share of the map is in use */
 #define HIGH_WATER_PERCENT 50
 #define POLL_MS		   50
+/* how often the interfaces are looked up, to see one go or come back */
+#define INTERFACE_WATCH_NS (500 * 1000000ULL)
 #define TCP_FIN		   0x01
 #define TCP_RST		   0x04
 #define CAP_NET_ADMIN_BIT  12
@@ -57,6 +59,10 @@ struct live_interface {
 	enum xdp_attach_mode xdp_mode;
 	int tc_attached;
 	int tc_hook_created;
+	int missing;		   /* gone from the system: nothing of it is captured */
+	uint64_t missing_since_ns; /* monotonic */
+	uint64_t missing_ns;	   /* total time gone, past episodes */
+	uint32_t losses;	   /* times it went away */
 };
 
 struct live {
@@ -82,6 +88,8 @@ struct live {
 	uint64_t snapshot_drain_ns_last;
 	uint64_t snapshot_flows_open;
 	uint64_t snapshot_forced_exports;
+	uint64_t snapshot_interfaces_missing;
+	uint64_t snapshot_interface_losses;
 	struct kafka_export_stats snapshot_kafka;
 	int snapshot_has_kafka;
 	uint64_t forced_exports;
@@ -393,6 +401,12 @@ static void live_snapshot_update(struct live *live)
 	live->snapshot_drain_ns_last = live->drain_ns_last;
 	live->snapshot_flows_open = live->table.live;
 	live->snapshot_forced_exports = live->forced_exports;
+	live->snapshot_interfaces_missing = 0;
+	live->snapshot_interface_losses = 0;
+	for (int i = 0; i < live->options->interface_count; i++) {
+		live->snapshot_interfaces_missing += (uint64_t)live->interfaces[i].missing;
+		live->snapshot_interface_losses += live->interfaces[i].losses;
+	}
 	live->snapshot_has_kafka = exporter_kafka_stats(&live->exporter, &live->snapshot_kafka);
 	pthread_mutex_unlock(&live->snapshot_lock);
 }
@@ -416,7 +430,7 @@ static void live_metrics_render(void *ctx, struct prom_writer *out)
 {
 	struct live *live = ctx;
 	uint64_t counters[FLOW_CNT_MAX];
-	uint64_t records, drains, drain_total, drain_last, flows_open, forced;
+	uint64_t records, drains, drain_total, drain_last, flows_open, forced, missing, losses;
 	struct kafka_export_stats kafka;
 	int has_kafka;
 
@@ -428,6 +442,8 @@ static void live_metrics_render(void *ctx, struct prom_writer *out)
 	drain_last = live->snapshot_drain_ns_last;
 	flows_open = live->snapshot_flows_open;
 	forced = live->snapshot_forced_exports;
+	missing = live->snapshot_interfaces_missing;
+	losses = live->snapshot_interface_losses;
 	kafka = live->snapshot_kafka;
 	has_kafka = live->snapshot_has_kafka;
 	pthread_mutex_unlock(&live->snapshot_lock);
@@ -459,6 +475,11 @@ static void live_metrics_render(void *ctx, struct prom_writer *out)
 	prom_counter(out, "flowagent_forced_exports_total",
 		     "Drains that exported every open flow early to stay within --max-flows.",
 		     forced);
+	prom_gauge(out, "flowagent_interfaces_missing",
+		   "Interfaces named on the command line that are gone (nothing captured there).",
+		   missing);
+	prom_counter(out, "flowagent_interface_losses_total",
+		     "Times an interface went away while capturing.", losses);
 	if (has_kafka)
 		kafka_stats_prometheus(&kafka, out);
 }
@@ -483,6 +504,66 @@ static void live_cleanup(struct live *live)
 	flow_table_free(&live->table);
 	free(live->interfaces);
 	flow_map_reader_free(&live->reader);
+}
+
+/*
+ * Interfaces can go away (a deleted veth, a driver reload) and come back with a new index:
+ * their programs go with them. Each gone one is reported, and attached again once it is back.
+ */
+static void live_watch_interfaces(struct live *live, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < live->options->interface_count; i++) {
+		struct live_interface *iface = &live->interfaces[i];
+		int ifindex = (int)if_nametoindex(iface->name);
+
+		if (!iface->missing && ifindex == iface->ifindex)
+			continue;
+		if (!iface->missing) {
+			pr_warn("%s: the interface is gone (index %d%s); nothing is captured there "
+				"until it is back\n",
+				iface->name, iface->ifindex,
+				ifindex ? ", a new one has its name" : "");
+			/* the kernel removed our programs with it */
+			iface->xdp_attached = iface->tc_attached = iface->tc_hook_created = 0;
+			iface->missing = 1;
+			iface->missing_since_ns = now;
+			iface->losses++;
+		}
+		if (!ifindex)
+			continue;
+		iface->ifindex = ifindex;
+		if (xdp_attach(live, iface) || tc_attach(live, iface)) {
+			/* tried again at the next look; the attach functions said why */
+			interface_detach(live, iface);
+			continue;
+		}
+		iface->missing = 0;
+		iface->missing_ns += now - iface->missing_since_ns;
+		pr_warn("%s: back (index %d), its programs attached again after %.1f s away\n",
+			iface->name, ifindex, (double)(now - iface->missing_since_ns) / 1e9);
+	}
+}
+
+/* At the end: what was not captured because an interface was gone. 1 if one still is. */
+static int live_report_interfaces(struct live *live, uint64_t now)
+{
+	int i, missing = 0;
+
+	for (i = 0; i < live->options->interface_count; i++) {
+		struct live_interface *iface = &live->interfaces[i];
+		uint64_t gone =
+			iface->missing_ns + (iface->missing ? now - iface->missing_since_ns : 0);
+
+		if (!iface->losses)
+			continue;
+		pr_warn("%s: gone %u time(s), %.1f s in all%s: packets in that time were not seen\n",
+			iface->name, iface->losses, (double)gone / 1e9,
+			iface->missing ? ", and still gone" : "");
+		missing |= iface->missing;
+	}
+	return missing;
 }
 
 static int live_setup(struct live *live)
@@ -554,7 +635,7 @@ static int live_setup(struct live *live)
 int live_run(const struct live_options *options)
 {
 	struct live live = { .options = options };
-	uint64_t next_drain, next_report, now;
+	uint64_t next_drain, next_report, next_watch, now;
 	int err, exit_status = EXIT_OK;
 
 	char why[512];
@@ -588,12 +669,17 @@ int live_run(const struct live_options *options)
 	now = clock_ns(CLOCK_MONOTONIC);
 	next_drain = now + options->drain_interval_ms * 1000000ULL;
 	next_report = now + 10 * NS_PER_SEC;
+	next_watch = now + INTERFACE_WATCH_NS;
 	while (!stop_signal_count()) {
 		struct timespec nap = { 0, POLL_MS * 1000000L };
 
 		nanosleep(&nap, NULL);
 		exporter_poll(&live.exporter);
 		now = clock_ns(CLOCK_MONOTONIC);
+		if (now >= next_watch) {
+			live_watch_interfaces(&live, now);
+			next_watch = now + INTERFACE_WATCH_NS;
+		}
 		if (now < next_drain && !live_map_filling(&live))
 			continue;
 		err = live_drain(&live, 0);
@@ -619,6 +705,8 @@ int live_run(const struct live_options *options)
 	if (err)
 		exit_status = EXIT_FAILURE_RUNTIME;
 	live_report(&live, "flowagent: live summary: ", 1);
+	if (live_report_interfaces(&live, clock_ns(CLOCK_MONOTONIC)))
+		exit_status = EXIT_FAILURE_RUNTIME;
 	live_cleanup(&live);
 	if (live.exporter.kafka) {
 		struct kafka_export_stats kafka_stats;
