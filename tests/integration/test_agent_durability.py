@@ -259,3 +259,30 @@ def test_torn_spool_files(kafka, shared_replay, tmp_path):
     batches = batches_of(kafka, topic, total - lost_batches)
     assert sum(len(rs) for _, rs in batches) == expected_records
     assert len({identity(h) for h, _ in batches}) == total - lost_batches
+
+
+@needs_pcap
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="a private tmpfs needs root and unshare")
+def test_full_filesystem_is_not_a_full_spool(shared_replay, tmp_path):
+    """A spool on a filesystem that fills (a 64 KiB tmpfs in a private mount namespace): the
+    drops say ENOSPC, not --spool-max-bytes, and every record is accounted for."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    script = (f"mount -t tmpfs -o size=64k tmpfs {mount} && exec {FLOWAGENT} --no-progress "
+              f"--replay --kafka 127.0.0.1:{free_port()} --topic t --agent-id full-fs "
+              f"--batch-records 20 --idle-timeout 0.000001 --spool-dir {mount}/spool "
+              f"--flush-timeout 1 "
+              f"-X message.timeout.ms=1000 {PCAP}")
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          timeout=120)
+    c = summary_counters(proc.stderr)
+    assert proc.returncode == 1, proc.stderr
+    assert "No space left on device" in proc.stderr
+    assert "the spool write failed" in proc.stderr
+    assert "(--spool-max-bytes)" not in proc.stderr
+    assert c["kafka_records_dropped"] > 0 and c["kafka_records_spooled"] > 0
+    # a record a packet: 1793 records of 81 bytes do not fit in 64 KiB
+    assert c["kafka_records_spooled"] + c["kafka_records_dropped"] == c["records"] == 1793
+    assert c["kafka_unaccounted"] == 0
