@@ -343,6 +343,13 @@ int replay_run(const struct replay_options *options)
 		kafka_stats_print(&kafka_stats, stderr);
 	state.engine->destroy(state.engine);
 
+	if (state.packets_read && counters[FLOW_CNT_LINK_UNSUPPORTED] == state.packets_read) {
+		/* nothing could be read as packets: not a success, whatever else went well */
+		pr_warn("error: every one of the %llu frames read had a link type this agent does "
+			"not decode (link_unsupported): no flow was recorded\n",
+			(unsigned long long)state.packets_read);
+		state.files_failed++;
+	}
 	if (exit_status == EXIT_OK && state.files_failed)
 		exit_status = EXIT_INPUT_ERROR;
 	if (exit_status == EXIT_OK && state.interrupted)

@@ -239,6 +239,24 @@ def test_missing_and_foreign_files(tmp_path):
     assert result.records == []
 
 
+def test_every_frame_unsupported_is_not_a_success(tmp_path):
+    """Link type 147 (USER0) throughout: nothing could be decoded, so exit 3, not 0."""
+    frames = [(1700000000, i, udp_frame(2000 + i), 42) for i in range(3)]
+    user0 = tmp_path / "user0.pcap"
+    user0.write_bytes(pcap_bytes(frames, linktype=147))
+    result = replay([user0])
+    assert result.rc == 3, result.stderr
+    assert "every one of the 3 frames read had a link type this agent does not decode" in \
+        result.stderr
+    assert result.counters["link_unsupported"] == 3 and result.records == []
+    # one decodable file beside it: a success as before
+    ethernet = tmp_path / "ethernet.pcap"
+    ethernet.write_bytes(pcap_bytes(frames))
+    result = replay([user0, ethernet])
+    assert result.rc == 0, result.stderr
+    assert result.counters["link_unsupported"] == 3 and result.counters["recorded"] == 3
+
+
 def test_truncated_last_record_is_warning(tmp_path):
     good = [(1700000000, i, udp_frame(2000 + i), 42) for i in range(5)]
     data = pcap_bytes(good)
