@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The capture reader behind pcap_reader.h. An uncompressed regular file is mapped and packets
- * point straight into the mapping. gzip, stdin and pipes go through one buffer that is refilled
- * only at the start of a batch, so every pointer of a batch stays valid until the next call.
+ * The capture reader behind pcap_reader.h. Every input, files, gzip, stdin and pipes, goes
+ * through one buffer that is refilled with read(2) only at the start of a batch, so every
+ * pointer of a batch stays valid until the next call. Files are not mapped: a mapped file
+ * that shrinks (a capture being rotated) kills the process with SIGBUS on the next access,
+ * even from code that got its packets long before. A file is read to the size it had when it
+ * was opened; one that ends before that is an error that names both sizes.
  *
  * Replay speed is decided here: per record the inner loops do a few loads and stores, with the
  * byte order as a compile-time constant. Anything unusual makes them stop and hand the record to
@@ -18,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -60,8 +62,6 @@
 #define STREAM_BUF_LEN (4u << 20)
 /* With fewer bytes than this buffered, a batch starts with a refill: a maximal record fits. */
 #define STREAM_LOW_WATER (PCAP_READER_MAX_RECORD + 4096u)
-/* Read-ahead hint for the mapping, renewed as the replay moves through a large file. */
-#define MMAP_ADVICE_WINDOW (32u << 20)
 
 _Static_assert(STREAM_BUF_LEN >= 4 * STREAM_LOW_WATER, "stream buffer too small");
 
@@ -74,6 +74,17 @@ enum step {
 	STEP_STOP = -3,	 /* reader->status says why reading stopped */
 };
 
+/* libpcap's rule for where the captured length is (sf-pcap.c) */
+enum pcap_lengths {
+	LENGTHS_AS_IS,	       /* 2.4: captured length, then wire length */
+	LENGTHS_SWAPPED,       /* before 2.3, and DG/UX 543.0: wire length first */
+	LENGTHS_MAYBE_SWAPPED, /* 2.3, written both ways: swapped when caplen > len */
+};
+
+/* Classic pcap times are two 32-bit fields: they always fit a signed 64-bit count of ns. */
+_Static_assert(UINT32_MAX *NSEC_PER_SEC + UINT32_MAX * 1000ULL <= INT64_MAX,
+	       "pcap times cannot overflow");
+
 enum ts_kind {
 	TS_MUL,	  /* ns = units * ts_mul */
 	TS_DIV,	  /* ns = units / ts_mul, units finer than 1 ns */
@@ -82,18 +93,22 @@ enum ts_kind {
 
 struct pcapng_interface {
 	uint64_t ts_mul;
-	uint64_t ts_offset_ns; /* if_tsoffset, already scaled */
+	/* units below this take the fast path: units * ts_mul + ts_offset_ns, in range */
+	uint64_t fast_limit;
+	uint64_t ts_offset_ns; /* if_tsoffset in ns, when fast_limit > 0 */
+	int64_t ts_offset_s;   /* if_tsoffset: signed, as in libpcap and the pcapng spec */
 	uint32_t link_type;
 	uint32_t snaplen;
 	uint8_t ts_kind;
 	uint8_t ts_shift;
+	uint8_t tsresol; /* the if_tsresol byte, for messages */
 };
 
 struct pcap_reader {
 	/* what the inner loops touch */
 	const uint8_t *pos;   /* next record or block */
-	const uint8_t *end;   /* end of the bytes mapped or buffered */
-	const uint8_t *base;  /* mapping or buffer start */
+	const uint8_t *end;   /* end of the bytes buffered */
+	const uint8_t *base;  /* buffer start */
 	uint64_t base_offset; /* capture offset of base */
 	struct pcapng_interface *ifs;
 	uint32_t if_count;
@@ -101,29 +116,27 @@ struct pcap_reader {
 	uint32_t ts_unit;   /* pcap: ns per fraction unit */
 	bool swapped;	    /* file byte order differs from the host's */
 	bool pcapng;
-	bool at_eof; /* end is the end of the capture: nothing more will be read */
-	bool streaming;
+	bool at_eof;	 /* end is the end of the capture: nothing more will be read */
+	uint8_t lengths; /* enum pcap_lengths: old pcap versions swap caplen and len */
 
 	enum pcap_reader_status status;
 	uint32_t if_alloc;
-	size_t want; /* streaming: bytes the record at pos needs buffered */
+	size_t want; /* bytes the record at pos needs buffered */
 
-	/* streaming: a block larger than the buffer, being skipped */
+	/* a block larger than the buffer, being skipped */
 	bool skipping;
 	uint32_t skip_type;
 	uint32_t skip_len;
 	uint64_t skip_left; /* bytes before its trailing length */
 	uint64_t skip_offset;
 
-	/* mapped file */
-	void *map;
-	size_t map_len;
-	const uint8_t *advised; /* read-ahead requested up to here */
-
-	/* streaming source: the file, or the pipe an inflater thread writes into */
+	/* the source: the file, or the pipe an inflater thread writes into */
 	int fd;
 	bool close_fd;
 	bool regular; /* reads never block, so fill the buffer completely */
+	bool bounded; /* fd is the file itself: read exactly read_limit bytes of it */
+	int stat_fd;  /* a regular file under the inflater, to see whether it shrank; or -1 */
+	uint64_t read_limit; /* regular file: its bytes after the starting offset, at open */
 	bool gzip;
 	bool in_eof; /* read(2) returned 0 */
 	bool gz_truncated;
@@ -297,7 +310,7 @@ static int pcap_step(struct pcap_reader *r, struct pcap_packet *pkt)
 	const uint8_t *p = r->pos;
 	size_t avail = (size_t)(r->end - p);
 	uint64_t offset = reader_pos_offset(r);
-	uint32_t caplen;
+	uint32_t caplen, orig_len;
 
 	if (avail < PCAP_REC_HDR_LEN) {
 		if (!r->at_eof)
@@ -307,6 +320,12 @@ static int pcap_step(struct pcap_reader *r, struct pcap_packet *pkt)
 		return reader_cut_short(r, offset, avail, PCAP_REC_HDR_LEN, "record");
 	}
 	caplen = rd32(p + 8, r->swapped);
+	orig_len = rd32(p + 12, r->swapped);
+	if (r->lengths == LENGTHS_SWAPPED ||
+	    (r->lengths == LENGTHS_MAYBE_SWAPPED && caplen > orig_len)) {
+		orig_len = caplen;
+		caplen = rd32(p + 12, r->swapped);
+	}
 	/* checked first: a huge length running past the end is corruption, not truncation */
 	if (caplen > PCAP_READER_MAX_RECORD)
 		return reader_fail(r, PCAP_READER_CORRUPT, offset,
@@ -322,7 +341,7 @@ static int pcap_step(struct pcap_reader *r, struct pcap_packet *pkt)
 	pkt->ts_ns =
 		rd32(p, r->swapped) * NSEC_PER_SEC + rd32(p + 4, r->swapped) * (uint64_t)r->ts_unit;
 	pkt->cap_len = caplen;
-	pkt->orig_len = rd32(p + 12, r->swapped);
+	pkt->orig_len = orig_len;
 	pkt->link_type = r->link_type;
 	pkt->interface_id = 0;
 	r->pos = p + PCAP_REC_HDR_LEN + caplen;
@@ -331,29 +350,96 @@ static int pcap_step(struct pcap_reader *r, struct pcap_packet *pkt)
 
 /* ---- pcapng ---- */
 
-static __attribute__((noinline)) uint64_t pcapng_ts_rare(const struct pcapng_interface *ifc,
-							 uint64_t units)
+/* The exact time of units on ifc in ns: 128 bits hold any 64-bit count at any resolution. */
+static __int128 pcapng_ts_exact(const struct pcapng_interface *ifc, uint64_t units)
 {
+	__int128 ns;
+
 	switch (ifc->ts_kind) {
 	case TS_DIV:
-		return units / ifc->ts_mul + ifc->ts_offset_ns;
+		ns = units / ifc->ts_mul;
+		break;
 	case TS_SHIFT:
-		/* 128 bits: exact for any 64-bit count of 2^-k s */
-		return (uint64_t)(((unsigned __int128)units * NSEC_PER_SEC) >> ifc->ts_shift) +
-		       ifc->ts_offset_ns;
+		ns = (__int128)(((unsigned __int128)units * NSEC_PER_SEC) >> ifc->ts_shift);
+		break;
 	default:
-		return units * ifc->ts_mul + ifc->ts_offset_ns;
+		ns = (__int128)units * ifc->ts_mul;
+		break;
 	}
+	return ns + (__int128)ifc->ts_offset_s * (__int128)NSEC_PER_SEC;
 }
 
-static always_inline uint64_t pcapng_ts(const struct pcapng_interface *ifc, uint32_t high,
-					uint32_t low)
+/* Times the records can carry: ns since 1970 that a signed 64-bit reader reads back. */
+static __attribute__((noinline)) bool pcapng_ts_rare(const struct pcapng_interface *ifc,
+						     uint64_t units, uint64_t *ts_ns)
 {
-	uint64_t units = (uint64_t)high << 32 | low;
+	__int128 ns = pcapng_ts_exact(ifc, units);
 
-	if (likely(ifc->ts_kind == TS_MUL))
-		return units * ifc->ts_mul + ifc->ts_offset_ns;
-	return pcapng_ts_rare(ifc, units);
+	if (ns < 0 || ns > INT64_MAX)
+		return false;
+	*ts_ns = (uint64_t)ns;
+	return true;
+}
+
+/* The packet time, or false when it is out of range: it must never wrap. */
+static always_inline bool pcapng_ts(const struct pcapng_interface *ifc, uint64_t units,
+				    uint64_t *ts_ns)
+{
+	if (likely(units < ifc->fast_limit)) {
+		*ts_ns = units * ifc->ts_mul + ifc->ts_offset_ns;
+		return true;
+	}
+	return pcapng_ts_rare(ifc, units, ts_ns);
+}
+
+/* Once the options are read: the units for which the one-multiply fast path is in range. */
+static void pcapng_ts_fast_limit(struct pcapng_interface *ifc)
+{
+	__int128 room;
+
+	ifc->fast_limit = 0;
+	if (ifc->ts_kind != TS_MUL || ifc->ts_mul == 0 || ifc->ts_offset_s < 0)
+		return;
+	room = (__int128)INT64_MAX - (__int128)ifc->ts_offset_s * (__int128)NSEC_PER_SEC;
+	if (room < 0)
+		return;
+	ifc->ts_offset_ns = (uint64_t)ifc->ts_offset_s * NSEC_PER_SEC;
+	ifc->fast_limit = (uint64_t)(room / ifc->ts_mul) + 1;
+}
+
+/* Decimal text of a 128-bit value, for messages. */
+static const char *int128_text(__int128 v, char *buf, size_t size)
+{
+	unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+	char digits[48];
+	int n = 0, i;
+
+	do {
+		digits[n++] = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		digits[n++] = '-';
+	if ((size_t)n >= size)
+		n = (int)size - 1;
+	for (i = 0; i < n; i++)
+		buf[i] = digits[n - 1 - i];
+	buf[n] = '\0';
+	return buf;
+}
+
+static int pcapng_ts_fail(struct pcap_reader *r, const struct pcapng_interface *ifc, uint64_t units,
+			  uint64_t offset)
+{
+	char ns[48];
+
+	return reader_fail(r, PCAP_READER_CORRUPT, offset,
+			   "packet timestamp %" PRIu64
+			   " units of %s^-%u s plus if_tsoffset %" PRId64
+			   " s is %s ns, outside the 0 to %" PRId64 " ns a record can carry",
+			   units, ifc->tsresol & 0x80 ? "2" : "10", ifc->tsresol & 0x7f,
+			   ifc->ts_offset_s,
+			   int128_text(pcapng_ts_exact(ifc, units), ns, sizeof(ns)), INT64_MAX);
 }
 
 static void pcapng_ts_resolution(struct pcapng_interface *ifc, uint8_t tsresol)
@@ -362,6 +448,7 @@ static void pcapng_ts_resolution(struct pcapng_interface *ifc, uint8_t tsresol)
 	uint64_t pow10 = 1;
 	unsigned int i;
 
+	ifc->tsresol = tsresol;
 	if (tsresol & 0x80) {
 		ifc->ts_kind = TS_SHIFT;
 		ifc->ts_shift = exp;
@@ -400,7 +487,9 @@ static always_inline int pcapng_run(struct pcap_reader *r, struct pcap_packet *p
 		uint32_t len = rd32(p + 4, swapped);
 		uint32_t ifid = rd32(p + 8, swapped);
 		uint32_t caplen = rd32(p + 20, swapped);
+		uint64_t units = (uint64_t)rd32(p + 12, swapped) << 32 | rd32(p + 16, swapped);
 		const struct pcapng_interface *ifc;
+		uint64_t ts_ns;
 
 		/* len - 32 wraps for short blocks, so one compare covers both bounds */
 		if (unlikely(rd32(p, swapped) != PCAPNG_EPB ||
@@ -411,8 +500,11 @@ static always_inline int pcapng_run(struct pcap_reader *r, struct pcap_packet *p
 			     caplen > PCAP_READER_MAX_RECORD || rd32(p + len - 4, swapped) != len))
 			break;
 		ifc = &ifs[ifid];
+		/* out of range: pcapng_step() reports it */
+		if (unlikely(!pcapng_ts(ifc, units, &ts_ns)))
+			break;
 		pkt[n].data = p + PCAPNG_EPB_HDR_LEN;
-		pkt[n].ts_ns = pcapng_ts(ifc, rd32(p + 12, swapped), rd32(p + 16, swapped));
+		pkt[n].ts_ns = ts_ns;
 		pkt[n].cap_len = caplen;
 		pkt[n].orig_len = rd32(p + 24, swapped);
 		pkt[n].link_type = ifc->link_type;
@@ -451,6 +543,7 @@ static int pcapng_interface_add(struct pcap_reader *r, const uint8_t *p, uint32_
 	ifc->snaplen = rd32(p + 12, sw);
 	ifc->ts_kind = TS_MUL;
 	ifc->ts_mul = 1000; /* default resolution 10^-6 s */
+	ifc->tsresol = 6;
 
 	while (opt_end - opt >= 4) {
 		uint16_t code = rd16(opt, sw);
@@ -471,11 +564,12 @@ static int pcapng_interface_add(struct pcap_reader *r, const uint8_t *p, uint32_
 			if (code == PCAPNG_OPT_TSRESOL)
 				pcapng_ts_resolution(ifc, opt[4]);
 			else
-				ifc->ts_offset_ns = rd64(opt + 4, sw) * NSEC_PER_SEC;
+				ifc->ts_offset_s = (int64_t)rd64(opt + 4, sw);
 		}
 		/* options are padded to 4 and so is the block: this stays in bounds */
 		opt += 4 + pad4(opt_len);
 	}
+	pcapng_ts_fast_limit(ifc);
 	r->if_count++;
 	return STEP_BLOCK;
 }
@@ -509,6 +603,8 @@ static int pcapng_step(struct pcap_reader *r, struct pcap_packet *pkt)
 	const struct pcapng_interface *ifc;
 	bool sw = r->swapped;
 	uint32_t type, len, caplen = 0, head, ifid;
+	uint16_t major, minor;
+	uint64_t units;
 	bool big = false;
 	int ret = STEP_BLOCK;
 
@@ -621,10 +717,18 @@ static int pcapng_step(struct pcap_reader *r, struct pcap_packet *pkt)
 
 	switch (type) {
 	case PCAPNG_SHB:
-		if (rd16(p + 12, sw) != 1)
+		/*
+		 * As libpcap (sf-pcapng.c): the first section must be 1.0 or 1.2 (1.1 was never
+		 * standardized), a later one only of major version 1.
+		 */
+		major = rd16(p + 12, sw);
+		minor = rd16(p + 14, sw);
+		if (major != 1 || (offset == 0 && minor != 0 && minor != 2))
 			return reader_fail(r, PCAP_READER_CORRUPT, offset,
-					   "unsupported pcapng version %u.%u", rd16(p + 12, sw),
-					   rd16(p + 14, sw));
+					   "unsupported pcapng savefile version %u.%u%s", major,
+					   minor,
+					   offset == 0 ? " (1.0 and 1.2 are read)" :
+							 " (a later section must be 1.x)");
 		/* interface ids are per section */
 		r->swapped = sw;
 		r->if_count = 0;
@@ -643,8 +747,10 @@ static int pcapng_step(struct pcap_reader *r, struct pcap_packet *pkt)
 					   "has %u interface description block(s)",
 					   ifid, r->if_count);
 		ifc = &r->ifs[ifid];
+		units = (uint64_t)rd32(p + 12, sw) << 32 | rd32(p + 16, sw);
+		if (!pcapng_ts(ifc, units, &pkt->ts_ns))
+			return pcapng_ts_fail(r, ifc, units, offset);
 		pkt->data = p + PCAPNG_EPB_HDR_LEN;
-		pkt->ts_ns = pcapng_ts(ifc, rd32(p + 12, sw), rd32(p + 16, sw));
 		pkt->cap_len = caplen;
 		pkt->orig_len = rd32(p + 24, sw);
 		pkt->link_type = ifc->link_type;
@@ -689,7 +795,7 @@ static int reader_parse(struct pcap_reader *r, struct pcap_packet *pkts, int max
 		if (r->pcapng)
 			n += r->swapped ? pcapng_run(r, pkts + n, max - n, true) :
 					  pcapng_run(r, pkts + n, max - n, false);
-		else
+		else if (r->lengths == LENGTHS_AS_IS)
 			n += r->swapped ? pcap_run(r, pkts + n, max - n, true) :
 					  pcap_run(r, pkts + n, max - n, false);
 		if (n == max)
@@ -719,12 +825,33 @@ static ssize_t stream_read(struct pcap_reader *r, uint8_t *dst, size_t len)
 	return n;
 }
 
+/*
+ * The file ended before the size it had when opened: it shrank under the reader (a capture
+ * rotated by truncation). Reading stops here, with both sizes named. Returns whether it did.
+ */
+static bool stream_check_shrunk(struct pcap_reader *r, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size >= r->file_size)
+		return false;
+	stream_fail(r, PCAP_READER_IO_ERROR,
+		    "the file shrank to %" PRIu64 " bytes while it was read (it had %" PRIu64
+		    " when opened)",
+		    (uint64_t)st.st_size, r->file_size);
+	return true;
+}
+
 /* The inflater's stream has ended: take over its verdict. */
 static void inflater_finish(struct pcap_reader *r)
 {
 	const char *message;
+	enum gzip_inflate_result result = gzip_inflater_finish(r->inflater, &message);
 
-	switch (gzip_inflater_finish(r->inflater, &message)) {
+	/* a gzip file cut short looks like a truncated stream: say why it ended */
+	if (r->stat_fd >= 0 && stream_check_shrunk(r, r->stat_fd))
+		return;
+	switch (result) {
 	case GZIP_INFLATE_OK:
 		break;
 	case GZIP_INFLATE_TRUNCATED:
@@ -752,10 +879,33 @@ static bool stream_has_input(struct pcap_reader *r)
 static void stream_step_raw(struct pcap_reader *r)
 {
 	size_t have = (size_t)(r->end - r->buf);
-	ssize_t n = stream_read(r, r->buf + have, STREAM_BUF_LEN - have);
+	size_t room = STREAM_BUF_LEN - have;
+	ssize_t n;
 
+	/* a file grows while it is written: read what it had at open, no more */
+	if (r->bounded) {
+		uint64_t left = r->file_read < r->read_limit ? r->read_limit - r->file_read : 0;
+
+		if (left == 0) {
+			r->in_eof = true;
+			r->at_eof = true;
+			return;
+		}
+		if (room > left)
+			room = (size_t)left;
+	}
+	n = stream_read(r, r->buf + have, room);
 	if (n < 0) {
 		stream_fail(r, PCAP_READER_IO_ERROR, "read error: %s", strerror((int)-n));
+		return;
+	}
+	if (n == 0 && r->bounded) {
+		if (!stream_check_shrunk(r, r->fd))
+			stream_fail(r, PCAP_READER_IO_ERROR,
+				    "the file ended after %" PRIu64 " of the %" PRIu64
+				    " bytes it had when opened",
+				    r->file_read, r->read_limit);
+		r->in_eof = true;
 		return;
 	}
 	if (n == 0) {
@@ -845,34 +995,6 @@ static int stream_prepare(struct pcap_reader *r)
 	return 0;
 }
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
-
-/*
- * Maps the next stretch of a large mapping ahead of the reader, and starts reading the one
- * after it from disk. Populating page tables in bulk costs a fraction of one fault per page
- * (kernels before 5.14 lack it: then readahead alone).
- */
-static void mmap_advise(struct pcap_reader *r)
-{
-	size_t len, ahead;
-
-	if (likely(r->advised >= r->end || r->pos + MMAP_ADVICE_WINDOW / 2 < r->advised))
-		return;
-	len = (size_t)(r->end - r->advised);
-	if (len > MMAP_ADVICE_WINDOW)
-		len = MMAP_ADVICE_WINDOW;
-	ahead = (size_t)(r->end - r->advised) - len;
-	if (ahead > MMAP_ADVICE_WINDOW)
-		ahead = MMAP_ADVICE_WINDOW;
-	if (ahead)
-		madvise((void *)(r->advised + len), ahead, MADV_WILLNEED);
-	if (madvise((void *)r->advised, len, MADV_POPULATE_READ))
-		madvise((void *)r->advised, len, MADV_WILLNEED);
-	r->advised += len;
-}
-
 int pcap_reader_next_batch(struct pcap_reader *r, struct pcap_packet *packets, int max)
 {
 	int n, stop;
@@ -882,12 +1004,8 @@ int pcap_reader_next_batch(struct pcap_reader *r, struct pcap_packet *packets, i
 	if (max <= 0)
 		return 0;
 	for (;;) {
-		if (r->streaming) {
-			if (stream_prepare(r) < 0)
-				return -1;
-		} else {
-			mmap_advise(r);
-		}
+		if (stream_prepare(r) < 0)
+			return -1;
 		stop = STEP_BLOCK;
 		n = reader_parse(r, packets, max, &stop);
 		if (n > 0)
@@ -896,12 +1014,7 @@ int pcap_reader_next_batch(struct pcap_reader *r, struct pcap_packet *packets, i
 			return 0;
 		if (stop == STEP_STOP)
 			return -1;
-		/* STEP_MORE: refill and try again; a whole mapping never needs that */
-		if (!r->streaming) {
-			reader_fail(r, PCAP_READER_IO_ERROR, reader_pos_offset(r),
-				    "internal error: mapped reader asked for more data");
-			return -1;
-		}
+		/* STEP_MORE: refill and try again */
 	}
 }
 
@@ -913,6 +1026,7 @@ static int reader_parse_header(struct pcap_reader *r, char *err, size_t err_len)
 	const char *after = r->gzip ? " after gzip decompression" : "";
 	size_t avail = (size_t)(r->end - r->pos);
 	const uint8_t *p = r->pos;
+	uint16_t major, minor;
 	uint32_t magic;
 
 	if (avail < PCAP_FILE_HDR_LEN && r->src_status != PCAP_READER_OK) {
@@ -951,6 +1065,24 @@ static int reader_parse_header(struct pcap_reader *r, char *err, size_t err_len)
 			 r->name, avail, PCAP_FILE_HDR_LEN, after);
 		return -EINVAL;
 	}
+	/* the versions libpcap reads (sf-pcap.c), with its record layouts */
+	major = rd16(p + 4, r->swapped);
+	minor = rd16(p + 6, r->swapped);
+	if (major < 2) {
+		snprintf(err, err_len, "%s: archaic pcap savefile format (version %u.%u)", r->name,
+			 major, minor);
+		return -EINVAL;
+	}
+	if (!((major == 2 && minor <= 4) || (major == 543 && minor == 0))) {
+		snprintf(err, err_len,
+			 "%s: unsupported pcap savefile version %u.%u (2.0 to 2.4 are read)",
+			 r->name, major, minor);
+		return -EINVAL;
+	}
+	if (major == 543 || minor < 3)
+		r->lengths = LENGTHS_SWAPPED;
+	else if (minor == 3)
+		r->lengths = LENGTHS_MAYBE_SWAPPED;
 	r->link_type = rd32(p + 20, r->swapped) & PCAP_LINKTYPE_MASK;
 	r->pos = p + PCAP_FILE_HDR_LEN;
 	return 0;
@@ -963,7 +1095,6 @@ static int stream_start(struct pcap_reader *r, char *err, size_t err_len)
 	size_t got = 0;
 	ssize_t n;
 
-	r->streaming = true;
 	r->buf = malloc(STREAM_BUF_LEN);
 	if (!r->buf) {
 		snprintf(err, err_len, "%s: out of memory", r->name);
@@ -971,7 +1102,11 @@ static int stream_start(struct pcap_reader *r, char *err, size_t err_len)
 	}
 	r->base = r->pos = r->end = r->buf;
 	while (got < 2) {
-		n = stream_read(r, first + got, sizeof(first) - got);
+		size_t room = sizeof(first) - got;
+
+		if (r->bounded && room > r->read_limit - r->file_read)
+			room = (size_t)(r->read_limit - r->file_read);
+		n = room ? stream_read(r, first + got, room) : 0;
 		if (n < 0) {
 			snprintf(err, err_len, "%s: %s", r->name, strerror((int)-n));
 			return (int)n;
@@ -984,6 +1119,14 @@ static int stream_start(struct pcap_reader *r, char *err, size_t err_len)
 	}
 	if (got >= 2 && first[0] == 0x1f && first[1] == 0x8b) {
 		r->gzip = true;
+		r->bounded = false;
+		if (r->regular) {
+			r->stat_fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0);
+			if (r->stat_fd < 0) {
+				snprintf(err, err_len, "%s: %s", r->name, strerror(errno));
+				return -errno;
+			}
+		}
 		if (gzip_inflater_start(r->fd, r->regular, r->in_eof, first, got, r->name,
 					&r->inflater, &r->fd, err, err_len) < 0)
 			return -1;
@@ -997,43 +1140,6 @@ static int stream_start(struct pcap_reader *r, char *err, size_t err_len)
 	}
 	stream_fill(r, PCAP_FILE_HDR_LEN);
 	return 0;
-}
-
-static int map_start(struct pcap_reader *r, size_t len, char *err, size_t err_len)
-{
-	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, r->fd, 0);
-	int e;
-
-	if (map == MAP_FAILED) {
-		e = errno;
-		snprintf(err, err_len, "%s: mmap: %s", r->name, strerror(e));
-		return -e;
-	}
-	r->map = map;
-	r->map_len = len;
-	madvise(map, len, MADV_SEQUENTIAL);
-	r->base = r->pos = r->advised = map;
-	r->end = r->base + len;
-	r->at_eof = true;
-	mmap_advise(r);
-	/* the mapping keeps the file; the descriptor is not needed any more */
-	if (r->close_fd)
-		close(r->fd);
-	r->fd = -1;
-	r->close_fd = false;
-	return 0;
-}
-
-/* gzip, stdin and anything that is not a regular file stream; the rest is mapped. */
-static bool reader_wants_map(struct pcap_reader *r, bool is_stdin)
-{
-	uint8_t magic[2];
-
-	/* stdin always streams, so a redirected file read from past offset 0 still works */
-	if (!r->regular || is_stdin)
-		return false;
-	return !(pread(r->fd, magic, sizeof(magic), 0) == 2 && magic[0] == 0x1f &&
-		 magic[1] == 0x8b);
 }
 
 struct pcap_reader *pcap_reader_open(const char *path, char *err, size_t err_len)
@@ -1054,6 +1160,7 @@ struct pcap_reader *pcap_reader_open(const char *path, char *err, size_t err_len
 		goto cleanup;
 	}
 	r->fd = -1;
+	r->stat_fd = -1;
 	r->name = strdup(is_stdin ? "stdin" : path);
 	if (!r->name) {
 		snprintf(err, err_len, "%s: out of memory", path);
@@ -1078,25 +1185,19 @@ struct pcap_reader *pcap_reader_open(const char *path, char *err, size_t err_len
 		goto cleanup;
 	}
 	if (S_ISREG(st.st_mode)) {
+		/* stdin may start anywhere in its file */
+		off_t start = lseek(r->fd, 0, SEEK_CUR);
+
 		r->regular = true;
 		r->file_size = (uint64_t)st.st_size;
+		if (start >= 0 && start <= st.st_size) {
+			r->bounded = true;
+			r->read_limit = (uint64_t)(st.st_size - start);
+		}
 		posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	}
-
-	if (reader_wants_map(r, is_stdin)) {
-		if (st.st_size == 0) {
-			snprintf(err, err_len, "%s: empty file", r->name);
-			goto cleanup;
-		}
-		if ((uint64_t)st.st_size > SIZE_MAX) {
-			snprintf(err, err_len, "%s: too large to map", r->name);
-			goto cleanup;
-		}
-		if (map_start(r, (size_t)st.st_size, err, err_len) < 0)
-			goto cleanup;
-	} else if (stream_start(r, err, err_len) < 0) {
+	if (stream_start(r, err, err_len) < 0)
 		goto cleanup;
-	}
 	if (reader_parse_header(r, err, err_len) < 0)
 		goto cleanup;
 	return r;
@@ -1110,8 +1211,6 @@ void pcap_reader_close(struct pcap_reader *r)
 {
 	if (!r)
 		return;
-	if (r->map)
-		munmap(r->map, r->map_len);
 	if (r->inflater) {
 		/* closing the pipe first makes a blocked writer fail instead of wait */
 		close(r->fd);
@@ -1119,6 +1218,8 @@ void pcap_reader_close(struct pcap_reader *r)
 	}
 	if (r->close_fd && r->fd >= 0)
 		close(r->fd);
+	if (r->stat_fd >= 0)
+		close(r->stat_fd);
 	free(r->buf);
 	free(r->ifs);
 	free(r->name);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Reads packet captures for replay: pcap (µs and ns, both byte orders), pcapng (several
- * sections and interfaces, per-interface timestamp resolution, EPB/SPB/PB), either of them
- * gzip-compressed, from a file or from stdin ("-").
+ * Reads packet captures for replay: pcap (µs and ns, both byte orders, versions 2.0 to 2.4
+ * and 543.0 as libpcap reads them), pcapng (sections 1.0 and 1.2, several sections and
+ * interfaces, per-interface timestamp resolution and offset, EPB/SPB/PB), either of them
+ * gzip-compressed, from a file or from stdin ("-"). A file is read to the size it had when it
+ * was opened; one that shrinks while it is read is an error, never a crash.
  *
  * Packets come out in batches whose data pointers stay valid until the next call, so the
  * replay loop can parse a whole batch before touching the flow table.
@@ -29,7 +31,7 @@ enum pcap_reader_status {
 	PCAP_READER_OK = 0,	   /* batch returned, or clean end of file */
 	PCAP_READER_TRUNCATED = 1, /* the file ends inside its last record: a warning */
 	PCAP_READER_CORRUPT = 2,   /* malformed file: reading stopped at the offset given */
-	PCAP_READER_IO_ERROR = 3,  /* read(2) or decompression failed */
+	PCAP_READER_IO_ERROR = 3,  /* read(2) or decompression failed, or the file shrank */
 };
 
 struct pcap_reader;

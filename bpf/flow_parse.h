@@ -15,8 +15,10 @@
 /* Link types (LINKTYPE_* of pcap/pcapng). */
 #define FLOW_LINKTYPE_NULL	 0
 #define FLOW_LINKTYPE_ETHERNET	 1
+#define FLOW_LINKTYPE_PPP	 9  /* PPP, HDLC-like framing optional (libpcap DLT_PPP) */
 #define FLOW_LINKTYPE_RAW_OLD12	 12 /* DLT_RAW as some writers store it */
 #define FLOW_LINKTYPE_RAW_OLD14	 14
+#define FLOW_LINKTYPE_PPP_HDLC	 50 /* PPP in HDLC-like framing, or Cisco HDLC */
 #define FLOW_LINKTYPE_RAW	 101
 #define FLOW_LINKTYPE_LOOP	 108
 #define FLOW_LINKTYPE_LINUX_SLL	 113
@@ -44,6 +46,10 @@
 #define FLOW_ETH_P_PPPOE_SESSION 0x8864
 #define FLOW_PPP_IPV4		 0x0021
 #define FLOW_PPP_IPV6		 0x0057
+#define FLOW_PPP_ADDRESS	 0xff /* HDLC-like framing: all-stations address, then */
+#define FLOW_PPP_CONTROL	 0x03 /* unnumbered information */
+#define FLOW_CHDLC_UNICAST	 0x0f /* Cisco HDLC address bytes */
+#define FLOW_CHDLC_MULTICAST	 0x8f
 
 #define FLOW_IPPROTO_HOPOPTS  0
 #define FLOW_IPPROTO_ICMP     1
@@ -116,7 +122,19 @@ FLOW_INLINE __u32 flow_bytes_from_frame(const struct flow_frame *frame, __u32 l3
 	return frame->orig_len > l3_off ? frame->orig_len - l3_off : 0;
 }
 
-/* The len-byte L4 header at off, noting a header cut short by the snaplen. */
+/*
+ * The frame cut at end, the end of the IP datagram, so that Ethernet padding and trailers are
+ * never read as an extension or L4 header. end 0 (a length field of 0) leaves it whole.
+ */
+FLOW_INLINE void flow_frame_clip(struct flow_frame *datagram, const struct flow_frame *frame,
+				 __u32 end)
+{
+	*datagram = *frame;
+	if (end && end < datagram->cap_len)
+		datagram->cap_len = end;
+}
+
+/* The len-byte L4 header at off, noting one cut short by the snaplen or the datagram's end. */
 FLOW_INLINE const __u8 *flow_l4_header(const struct flow_frame *frame, __u32 off, __u32 len,
 				       struct flow_packet *pkt)
 {
@@ -173,6 +191,7 @@ FLOW_INLINE int flow_parse_ipv4(const struct flow_frame *frame, __u32 off, struc
 				struct flow_packet *pkt)
 {
 	const __u8 *p = flow_bytes(frame, off, 20);
+	struct flow_frame datagram;
 	__u32 header_len, total_len;
 
 	if (!p)
@@ -200,7 +219,8 @@ FLOW_INLINE int flow_parse_ipv4(const struct flow_frame *frame, __u32 off, struc
 		pkt->notes |= FLOW_NOTE(FLOW_CNT_FRAGMENT);
 		return FLOW_CNT_RECORDED;
 	}
-	return flow_parse_l4(frame, off, off + header_len, key, pkt);
+	flow_frame_clip(&datagram, frame, total_len ? off + total_len : 0);
+	return flow_parse_l4(&datagram, off, off + header_len, key, pkt);
 }
 
 FLOW_INLINE int flow_parse_ipv6(const struct flow_frame *frame, __u32 off, struct flow_key *key,
@@ -208,6 +228,7 @@ FLOW_INLINE int flow_parse_ipv6(const struct flow_frame *frame, __u32 off, struc
 {
 	const __u8 *p = flow_bytes(frame, off, 40);
 	__u32 payload_len, l3_off = off;
+	struct flow_frame datagram;
 	__u8 next_header;
 	int i;
 
@@ -223,6 +244,8 @@ FLOW_INLINE int flow_parse_ipv6(const struct flow_frame *frame, __u32 off, struc
 	next_header = p[6];
 	__builtin_memcpy(key->src_addr, p + 8, 16);
 	__builtin_memcpy(key->dst_addr, p + 24, 16);
+	flow_frame_clip(&datagram, frame, payload_len ? off + 40 + payload_len : 0);
+	frame = &datagram;
 	off += 40;
 
 	/* Each header type reads with its own constant length, for the verifier (see L4). */
@@ -298,6 +321,35 @@ FLOW_INLINE int flow_null_family_version(const __u8 *p)
 }
 
 /*
+ * The PPP protocol field at *off, moved past it: one byte when that byte is odd (protocol-field
+ * compression, RFC 1661), else two. Returns the IP version it announces, 0 for any other
+ * protocol, -1 when the field was not captured.
+ */
+FLOW_INLINE int flow_ppp_protocol(const struct flow_frame *frame, __u32 *off)
+{
+	const __u8 *p = flow_bytes(frame, *off, 1);
+	__u16 protocol;
+
+	if (!p)
+		return -1;
+	if (p[0] & 1) {
+		protocol = p[0];
+		*off += 1;
+	} else {
+		p = flow_bytes(frame, *off, 2);
+		if (!p)
+			return -1;
+		protocol = FLOW_BE16(p);
+		*off += 2;
+	}
+	if (protocol == FLOW_PPP_IPV4)
+		return 4;
+	if (protocol == FLOW_PPP_IPV6)
+		return 6;
+	return 0;
+}
+
+/*
  * Parses the link layer of a frame: the VLAN id into key, and where the IP header starts. Returns
  * FLOW_CNT_RECORDED when an IP header should follow at *ip_off, with *ip_version the version
  * the link layer announces (0: read it from the header), else the counter to bump. The BPF
@@ -334,6 +386,24 @@ FLOW_INLINE int flow_parse_link(const struct flow_frame *frame, struct flow_key 
 		ethertype = FLOW_BE16(p);
 		off = 20;
 		break;
+	case FLOW_LINKTYPE_PPP:
+	case FLOW_LINKTYPE_PPP_HDLC:
+		/* as Wireshark reads both: Cisco HDLC, or PPP with or without address and control */
+		p = flow_bytes(frame, 0, 4);
+		if (p && (p[0] == FLOW_CHDLC_UNICAST || p[0] == FLOW_CHDLC_MULTICAST)) {
+			ethertype = FLOW_BE16(p + 2);
+			off = 4;
+			break;
+		}
+		p = flow_bytes(frame, 0, 2);
+		if (p && p[0] == FLOW_PPP_ADDRESS && p[1] == FLOW_PPP_CONTROL)
+			off = 2;
+		version = flow_ppp_protocol(frame, &off);
+		if (version < 0)
+			return FLOW_CNT_LINK_TRUNCATED;
+		if (!version)
+			return FLOW_CNT_NON_IP;
+		goto ip;
 	case FLOW_LINKTYPE_NULL:
 	case FLOW_LINKTYPE_LOOP:
 		p = flow_bytes(frame, 0, 4);
@@ -399,15 +469,14 @@ FLOW_INLINE int flow_parse_link(const struct flow_frame *frame, struct flow_key 
 			return FLOW_CNT_NON_IP;
 		break;
 	case FLOW_ETH_P_PPPOE_SESSION:
-		p = flow_bytes(frame, off, 8);
-		if (!p)
+		/* version/type, code, session id and length, then the PPP protocol */
+		if (!flow_bytes(frame, off, 6))
 			return FLOW_CNT_LINK_TRUNCATED;
-		off += 8;
-		if (FLOW_BE16(p + 6) == FLOW_PPP_IPV4)
-			version = 4;
-		else if (FLOW_BE16(p + 6) == FLOW_PPP_IPV6)
-			version = 6;
-		else
+		off += 6;
+		version = flow_ppp_protocol(frame, &off);
+		if (version < 0)
+			return FLOW_CNT_LINK_TRUNCATED;
+		if (!version)
 			return FLOW_CNT_NON_IP;
 		break;
 	default:

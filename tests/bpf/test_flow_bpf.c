@@ -298,6 +298,146 @@ static void test_replay_meta_lengths_and_link_type(void **state)
 	flow_bpf__destroy(skel);
 }
 
+/* The merged metrics of any key in the flow table of a replay (ifindex 0, ingress). */
+static struct flow_metrics flow_lookup_key(struct flow_bpf *skel, const struct flow_key *key)
+{
+	int cpus = libbpf_num_possible_cpus();
+	struct flow_metrics values[cpus], total = { 0 };
+	int i;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.flow_table), key, values))
+		return total;
+	for (i = 0; i < cpus; i++)
+		flow_metrics_merge(&total, &values[i]);
+	return total;
+}
+
+/* 10.0.0.1 -> 10.0.0.<dst>, proto TCP, with the given ports */
+static struct flow_key tcp_key(uint16_t sport, uint16_t dport, uint8_t dst)
+{
+	struct flow_key key = { .src_port = sport, .dst_port = dport, .proto = FLOW_IPPROTO_TCP };
+
+	key.src_addr[10] = key.src_addr[11] = key.dst_addr[10] = key.dst_addr[11] = 0xff;
+	key.src_addr[12] = 10, key.src_addr[15] = 1;
+	key.dst_addr[12] = 10, key.dst_addr[15] = dst;
+	return key;
+}
+
+/* The IP packet of an Ethernet frame behind another link-layer header. */
+static struct frame relink(const struct frame *eth, const uint8_t *head, uint32_t head_len)
+{
+	struct frame f = { .len = head_len + eth->len - 14 };
+
+	memcpy(f.data, head, head_len);
+	memcpy(f.data + head_len, eth->data + 14, eth->len - 14);
+	return f;
+}
+
+/*
+ * A first fragment whose total length leaves 16 bytes for TCP, padded to a 60-byte frame: no
+ * ports from the padding. IPv6 likewise, bounded by its payload length.
+ */
+static void test_l4_header_bounded_by_the_datagram(void **state)
+{
+	struct flow_bpf *skel = open_and_load(1, 1, 0, 0, 1024);
+	struct frame f = tcp_frame(24102, 5, 0x23, 0);
+	struct frame v6 = { .len = 14 + 40 + 20 };
+	struct flow_key key4 = tcp_key(0, 0, 5), key6 = { .proto = FLOW_IPPROTO_TCP };
+	struct flow_metrics m;
+
+	(void)state;
+	put16(f.data + 16, 36);
+	put16(f.data + 20, 0x2000); /* more fragments, offset 0 */
+	memset(f.data + 50, 0x29, 10);
+	f.len = 60;
+	run_replay(skel, &f, 1 * NS, 60, FLOW_LINKTYPE_ETHERNET);
+	assert_int_equal(flow_lookup(skel, 24102, 5, 0).packets, 0);
+	m = flow_lookup_key(skel, &key4);
+	assert_int_equal(m.packets, 1);
+	assert_int_equal(m.bytes, 36);
+	assert_int_equal(m.tcp_flags, 0);
+
+	/* the same header with total length 40 is whole: ports and flags */
+	put16(f.data + 16, 40);
+	run_replay(skel, &f, 2 * NS, 60, FLOW_LINKTYPE_ETHERNET);
+	m = flow_lookup(skel, 24102, 5, 0);
+	assert_int_equal(m.packets, 1);
+	assert_int_equal(m.bytes, 40);
+	assert_int_equal(m.tcp_flags, 0x23);
+
+	/* IPv6, payload length 12: the 20-byte TCP header does not fit */
+	put16(v6.data + 12, FLOW_ETH_P_IPV6);
+	v6.data[14] = 0x60;
+	put16(v6.data + 18, 12);
+	v6.data[20] = FLOW_IPPROTO_TCP;
+	v6.data[22 + 15] = 1;
+	v6.data[38 + 15] = 2;
+	put16(v6.data + 54, 80);
+	put16(v6.data + 56, 1234);
+	v6.data[54 + 12] = 0x50;
+	v6.data[54 + 13] = 0x02;
+	run_replay(skel, &v6, 3 * NS, v6.len, FLOW_LINKTYPE_ETHERNET);
+	key6.src_addr[15] = 1;
+	key6.dst_addr[15] = 2;
+	m = flow_lookup_key(skel, &key6);
+	assert_int_equal(m.packets, 1);
+	assert_int_equal(m.bytes, 52);
+	assert_int_equal(m.tcp_flags, 0);
+
+	assert_int_equal(counter(skel, FLOW_CNT_RECORDED), 3);
+	assert_int_equal(counter(skel, FLOW_CNT_L4_TRUNCATED), 2);
+	assert_int_equal(counter(skel, FLOW_CNT_FLOW_CREATED), 3);
+	flow_bpf__destroy(skel);
+}
+
+/* PPPoE with a 1-byte PPP protocol, and link types 9 and 50 (PPP, Cisco HDLC). */
+static void test_ppp_links_and_protocol_compression(void **state)
+{
+	static const uint8_t pppoe_head[] = { 2, 0,    0,    0,	   0, 1, 2,    0, 0,  0,   0,
+					      2, 0x88, 0x64, 0x11, 0, 0, 0x42, 0, 41, 0x21 };
+	static const uint8_t ppp_head[] = { 0xff, 0x03, 0x21 };
+	static const uint8_t ppp_bare_head[] = { 0x00, 0x21 };
+	static const uint8_t chdlc_head[] = { 0x0f, 0x00, 0x08, 0x00 };
+	static const uint8_t lcp_head[] = { 0xff, 0x03, 0xc0, 0x21 };
+	struct flow_bpf *skel = open_and_load(1, 1, 0, 0, 1024);
+	struct frame f;
+	struct flow_metrics m;
+	int i;
+
+	(void)state;
+	f = tcp_frame(6000, 6, 0x02, 0);
+	f = relink(&f, pppoe_head, sizeof(pppoe_head));
+	run_replay(skel, &f, 1 * NS, f.len, FLOW_LINKTYPE_ETHERNET);
+	f = tcp_frame(6001, 6, 0x02, 0);
+	f = relink(&f, ppp_head, sizeof(ppp_head));
+	run_replay(skel, &f, 2 * NS, f.len, FLOW_LINKTYPE_PPP);
+	f = tcp_frame(6002, 6, 0x02, 0);
+	f = relink(&f, ppp_bare_head, sizeof(ppp_bare_head));
+	run_replay(skel, &f, 3 * NS, f.len, FLOW_LINKTYPE_PPP);
+	f = tcp_frame(6003, 6, 0x02, 0);
+	f = relink(&f, ppp_head, sizeof(ppp_head));
+	run_replay(skel, &f, 4 * NS, f.len, FLOW_LINKTYPE_PPP_HDLC);
+	f = tcp_frame(6004, 6, 0x02, 0);
+	f = relink(&f, chdlc_head, sizeof(chdlc_head));
+	run_replay(skel, &f, 5 * NS, f.len, FLOW_LINKTYPE_PPP_HDLC);
+	f = tcp_frame(6005, 6, 0x02, 0);
+	f = relink(&f, lcp_head, sizeof(lcp_head));
+	run_replay(skel, &f, 6 * NS, f.len, FLOW_LINKTYPE_PPP);
+	for (i = 0; i < 5; i++) {
+		m = flow_lookup(skel, (uint16_t)(6000 + i), 6, 0);
+		assert_int_equal(m.packets, 1);
+		assert_int_equal(m.bytes, 40);
+		assert_int_equal(m.tcp_flags, 0x02);
+		assert_int_equal(m.first_seen_ns, (uint64_t)(i + 1) * NS);
+	}
+	assert_int_equal(flow_lookup(skel, 6005, 6, 0).packets, 0);
+	assert_int_equal(counter(skel, FLOW_CNT_PACKETS), 6);
+	assert_int_equal(counter(skel, FLOW_CNT_RECORDED), 5);
+	assert_int_equal(counter(skel, FLOW_CNT_NON_IP), 1);
+	assert_int_equal(counter(skel, FLOW_CNT_LINK_UNSUPPORTED), 0);
+	flow_bpf__destroy(skel);
+}
+
 static void test_replay_without_meta_is_counted(void **state)
 {
 	struct flow_bpf *skel = open_and_load(1, 1, 0, 0, 1024);
@@ -404,6 +544,8 @@ int main(void)
 		cmocka_unit_test_setup(test_map_full_counted_not_dropped, skip_unless_root),
 		cmocka_unit_test_setup(test_replay_meta_timeouts_export_records, skip_unless_root),
 		cmocka_unit_test_setup(test_replay_meta_lengths_and_link_type, skip_unless_root),
+		cmocka_unit_test_setup(test_l4_header_bounded_by_the_datagram, skip_unless_root),
+		cmocka_unit_test_setup(test_ppp_links_and_protocol_compression, skip_unless_root),
 		cmocka_unit_test_setup(test_replay_without_meta_is_counted, skip_unless_root),
 		cmocka_unit_test_setup(test_sampling_one_in_n, skip_unless_root),
 		cmocka_unit_test_setup(test_tc_egress_recorded_with_direction, skip_unless_root),

@@ -391,6 +391,147 @@ static void test_pppoe_ipv4_ipv6_other(void **state)
 	assert_int_equal(parse(&p, FLOW_LINKTYPE_ETHERNET).code, FLOW_CNT_NON_IP);
 }
 
+/* PPPoE session header with a 1-byte PPP protocol field (RFC 1661 protocol-field compression) */
+static void pppoe_compressed_packet(struct pkt *p, uint8_t ppp_proto)
+{
+	eth(p, FLOW_ETH_P_PPPOE_SESSION);
+	put8(p, 0x11);
+	put8(p, 0);
+	put16(p, 0x0042);
+	put16(p, 41);
+	put8(p, ppp_proto);
+}
+
+static void test_pppoe_protocol_field_compression(void **state)
+{
+	struct pkt p = { 0 };
+	struct result r;
+
+	(void)state;
+	/* 0x21 0x45: IPv4, not protocol 0x2145 */
+	pppoe_compressed_packet(&p, 0x21);
+	ipv4(&p, FLOW_IPPROTO_UDP, 28, 0, 0);
+	udp(&p, 500, 4500, 8);
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_UDP, 500, 4500, 28);
+	assert_memory_equal(r.key.src_addr, v4_src, 16);
+	assert_int_equal(r.pkt.notes, 0);
+
+	memset(&p, 0, sizeof(p));
+	pppoe_compressed_packet(&p, 0x57);
+	ipv6(&p, FLOW_IPPROTO_TCP, 20);
+	tcp(&p, 443, 50443, 0x12);
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_TCP, 443, 50443, 60);
+	assert_memory_equal(r.key.src_addr, v6_src, 16);
+	assert_int_equal(r.pkt.tcp_flags, 0x12);
+
+	/* another compressed protocol (0x23, OSI network layer) is not IP */
+	memset(&p, 0, sizeof(p));
+	pppoe_compressed_packet(&p, 0x23);
+	put32(&p, 0x45000014);
+	assert_int_equal(parse(&p, FLOW_LINKTYPE_ETHERNET).code, FLOW_CNT_NON_IP);
+
+	/* the 1-byte field is enough: cut right after it, the IP header is what is missing */
+	memset(&p, 0, sizeof(p));
+	pppoe_compressed_packet(&p, 0x21);
+	assert_int_equal(parse(&p, FLOW_LINKTYPE_ETHERNET).code, FLOW_CNT_IP_TRUNCATED);
+	/* cut before the protocol field: the PPPoE header is cut short */
+	assert_int_equal(parse_full(&p, 14 + 6, 60, FLOW_LINKTYPE_ETHERNET).code,
+			 FLOW_CNT_LINK_TRUNCATED);
+	/* an even first byte needs its second one */
+	memset(&p, 0, sizeof(p));
+	pppoe_packet(&p, FLOW_PPP_IPV4);
+	assert_int_equal(parse_full(&p, 14 + 7, 60, FLOW_LINKTYPE_ETHERNET).code,
+			 FLOW_CNT_LINK_TRUNCATED);
+}
+
+/*
+ * Link types 9 and 50 read the same frames: PPP with or without address and control, and Cisco
+ * HDLC, as Wireshark dissects them.
+ */
+static void test_link_ppp_and_ppp_hdlc(void **state)
+{
+	static const uint8_t heads[][4] = {
+		{ 0xff, 0x03, 0x00, 0x21 }, /* address, control, protocol */
+		{ 0xff, 0x03, 0x21 },	    /* compressed protocol */
+		{ 0x00, 0x21 },		    /* address and control omitted */
+		{ 0x21 },		    /* both compressions */
+		{ 0x0f, 0x00, 0x08, 0x00 }, /* Cisco HDLC unicast, ethertype IPv4 */
+		{ 0x8f, 0x00, 0x08, 0x00 }, /* Cisco HDLC multicast */
+	};
+	static const uint8_t head_len[] = { 4, 3, 2, 1, 4, 4 };
+	static const uint32_t link_types[] = { FLOW_LINKTYPE_PPP, FLOW_LINKTYPE_PPP_HDLC };
+	struct pkt p;
+	struct result r;
+	size_t i, t;
+
+	(void)state;
+	for (t = 0; t < 2; t++) {
+		for (i = 0; i < sizeof(head_len); i++) {
+			memset(&p, 0, sizeof(p));
+			put(&p, heads[i], head_len[i]);
+			ipv4(&p, FLOW_IPPROTO_UDP, 28, 0, 0);
+			udp(&p, 4433, 50000 + (uint16_t)i, 8);
+			r = parse(&p, link_types[t]);
+			assert_flow(&r, FLOW_IPPROTO_UDP, 4433, 50000 + i, 28);
+			assert_memory_equal(r.key.dst_addr, v4_dst, 16);
+		}
+
+		/* IPv6, compressed and not, and behind Cisco HDLC */
+		memset(&p, 0, sizeof(p));
+		put16(&p, 0xff03);
+		put8(&p, 0x57);
+		ipv6(&p, FLOW_IPPROTO_UDP, 8);
+		udp(&p, 443, 60000, 8);
+		r = parse(&p, link_types[t]);
+		assert_flow(&r, FLOW_IPPROTO_UDP, 443, 60000, 48);
+		assert_memory_equal(r.key.src_addr, v6_src, 16);
+		memset(&p, 0, sizeof(p));
+		put16(&p, 0xff03);
+		put16(&p, FLOW_PPP_IPV6);
+		ipv6(&p, FLOW_IPPROTO_UDP, 8);
+		udp(&p, 443, 60001, 8);
+		r = parse(&p, link_types[t]);
+		assert_flow(&r, FLOW_IPPROTO_UDP, 443, 60001, 48);
+		memset(&p, 0, sizeof(p));
+		put16(&p, 0x0f00);
+		put16(&p, FLOW_ETH_P_IPV6);
+		ipv6(&p, FLOW_IPPROTO_UDP, 8);
+		udp(&p, 443, 60002, 8);
+		r = parse(&p, link_types[t]);
+		assert_flow(&r, FLOW_IPPROTO_UDP, 443, 60002, 48);
+
+		/* LCP and Cisco SLARP are not IP */
+		memset(&p, 0, sizeof(p));
+		put16(&p, 0xff03);
+		put16(&p, 0xc021);
+		put32(&p, 0x01010004);
+		assert_int_equal(parse(&p, link_types[t]).code, FLOW_CNT_NON_IP);
+		memset(&p, 0, sizeof(p));
+		put16(&p, 0x8f00);
+		put16(&p, 0x8035);
+		put32(&p, 0);
+		assert_int_equal(parse(&p, link_types[t]).code, FLOW_CNT_NON_IP);
+
+		/* cut short: nothing, or address and control without a protocol */
+		memset(&p, 0, sizeof(p));
+		put16(&p, 0xff03);
+		put16(&p, FLOW_PPP_IPV4);
+		assert_int_equal(parse_full(&p, 0, 60, link_types[t]).code,
+				 FLOW_CNT_LINK_TRUNCATED);
+		assert_int_equal(parse_full(&p, 2, 60, link_types[t]).code,
+				 FLOW_CNT_LINK_TRUNCATED);
+		assert_int_equal(parse_full(&p, 3, 60, link_types[t]).code,
+				 FLOW_CNT_LINK_TRUNCATED);
+		/* the protocol says IPv4, the header is not */
+		memset(&p, 0, sizeof(p));
+		put8(&p, 0x21);
+		ipv6(&p, FLOW_IPPROTO_UDP, 8);
+		assert_int_equal(parse(&p, link_types[t]).code, FLOW_CNT_IP_BAD_VERSION);
+	}
+}
+
 static void test_link_raw_ipv4_ipv6(void **state)
 {
 	struct pkt p = { 0 };
@@ -728,6 +869,112 @@ static void test_ports_zero_when_l4_cut_by_snaplen(void **state)
 	assert_int_equal(r.pkt.notes, FLOW_NOTE(FLOW_CNT_L4_TRUNCATED));
 }
 
+static void pad_to(struct pkt *p, uint32_t len, uint8_t byte)
+{
+	while (p->len < len)
+		put8(p, byte);
+}
+
+/*
+ * A first fragment whose total length leaves 16 bytes for TCP, in a frame padded to 60 bytes
+ * (ndpi-ip_fragmented_garbage.pcap): the padding is not the rest of a TCP header.
+ */
+static void test_l4_header_must_fit_the_ipv4_datagram(void **state)
+{
+	struct pkt p = { 0 };
+	struct result r;
+
+	(void)state;
+	eth(&p, FLOW_ETH_P_IPV4);
+	ipv4(&p, FLOW_IPPROTO_TCP, 36, 0x2000, 0);
+	tcp(&p, 24102, 10792, 0x23);
+	p.len = 14 + 36;
+	pad_to(&p, 60, 0x29);
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_TCP, 0, 0, 36);
+	assert_int_equal(r.pkt.tcp_flags, 0);
+	assert_int_equal(r.pkt.header_len, 0);
+	assert_int_equal(r.pkt.notes, FLOW_NOTE(FLOW_CNT_L4_TRUNCATED));
+
+	/* exactly the 20-byte TCP header in the datagram, padded: ports and flags read */
+	memset(&p, 0, sizeof(p));
+	eth(&p, FLOW_ETH_P_IPV4);
+	ipv4(&p, FLOW_IPPROTO_TCP, 40, 0, 0);
+	tcp(&p, 443, 50000, 0x10);
+	pad_to(&p, 60, 0xee);
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_TCP, 443, 50000, 40);
+	assert_int_equal(r.pkt.tcp_flags, 0x10);
+	assert_int_equal(r.pkt.notes, 0);
+
+	/* UDP: 8 bytes fit in a 28-byte datagram, 7 do not; ICMP needs 4 */
+	memset(&p, 0, sizeof(p));
+	eth(&p, FLOW_ETH_P_IPV4);
+	ipv4(&p, FLOW_IPPROTO_UDP, 28, 0, 0);
+	udp(&p, 53, 33000, 8);
+	pad_to(&p, 60, 0);
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_UDP, 53, 33000, 28);
+	p.data[14 + 3] = 27;
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_UDP, 0, 0, 27);
+	assert_int_equal(r.pkt.notes, FLOW_NOTE(FLOW_CNT_L4_TRUNCATED));
+	p.data[14 + 9] = FLOW_IPPROTO_ICMP;
+	p.data[14 + 3] = 23;
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_ICMP, 0, 0, 23);
+	assert_int_equal(r.pkt.notes, FLOW_NOTE(FLOW_CNT_L4_TRUNCATED));
+
+	/* total length 0 (TSO/BIG TCP): the frame is the datagram */
+	memset(&p, 0, sizeof(p));
+	eth(&p, FLOW_ETH_P_IPV4);
+	ipv4(&p, FLOW_IPPROTO_TCP, 0, 0, 0);
+	tcp(&p, 5201, 40000, 0x18);
+	r = parse_full(&p, p.len, 64014, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_TCP, 5201, 40000, 64000);
+	assert_int_equal(r.pkt.notes, FLOW_NOTE(FLOW_CNT_BYTES_FROM_FRAME));
+}
+
+static void test_l4_header_must_fit_the_ipv6_datagram(void **state)
+{
+	struct pkt p = { 0 };
+	struct result r;
+
+	(void)state;
+	/* payload length 12: a TCP header cannot fit, whatever the frame carries after it */
+	eth(&p, FLOW_ETH_P_IPV6);
+	ipv6(&p, FLOW_IPPROTO_TCP, 12);
+	tcp(&p, 80, 1234, 0x02);
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_TCP, 0, 0, 52);
+	assert_int_equal(r.pkt.tcp_flags, 0);
+	assert_int_equal(r.pkt.notes, FLOW_NOTE(FLOW_CNT_L4_TRUNCATED));
+	/* payload length 20: it does */
+	p.data[14 + 5] = 20;
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_TCP, 80, 1234, 60);
+	assert_int_equal(r.pkt.notes, 0);
+
+	/* the payload ends inside an extension header's first 2 bytes: no upper protocol */
+	memset(&p, 0, sizeof(p));
+	eth(&p, FLOW_ETH_P_IPV6);
+	ipv6(&p, FLOW_IPPROTO_DSTOPTS, 1);
+	ext8(&p, FLOW_IPPROTO_UDP);
+	udp(&p, 1, 2, 8);
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_DSTOPTS, 0, 0, 41);
+	assert_int_equal(r.pkt.notes, FLOW_NOTE(FLOW_CNT_L4_TRUNCATED));
+	/* the extension fits, the UDP header after it does not */
+	p.data[14 + 5] = 12;
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_UDP, 0, 0, 52);
+	assert_int_equal(r.pkt.notes, FLOW_NOTE(FLOW_CNT_L4_TRUNCATED));
+	p.data[14 + 5] = 16;
+	r = parse(&p, FLOW_LINKTYPE_ETHERNET);
+	assert_flow(&r, FLOW_IPPROTO_UDP, 1, 2, 56);
+	assert_int_equal(r.pkt.notes, 0);
+}
+
 static void test_ipv4_options_cut_by_snaplen_still_a_flow(void **state)
 {
 	struct pkt p = { 0 };
@@ -851,6 +1098,8 @@ int main(void)
 		cmocka_unit_test(test_mpls_stack_skipped_to_bottom),
 		cmocka_unit_test(test_mpls_too_deep_and_non_ip_payload),
 		cmocka_unit_test(test_pppoe_ipv4_ipv6_other),
+		cmocka_unit_test(test_pppoe_protocol_field_compression),
+		cmocka_unit_test(test_link_ppp_and_ppp_hdlc),
 		cmocka_unit_test(test_link_raw_ipv4_ipv6),
 		cmocka_unit_test(test_link_linux_sll_and_sll2),
 		cmocka_unit_test(test_link_bsd_null_and_loop),
@@ -864,6 +1113,8 @@ int main(void)
 		cmocka_unit_test(test_ports_icmp_type_code),
 		cmocka_unit_test(test_ports_zero_for_non_first_fragments),
 		cmocka_unit_test(test_ports_zero_when_l4_cut_by_snaplen),
+		cmocka_unit_test(test_l4_header_must_fit_the_ipv4_datagram),
+		cmocka_unit_test(test_l4_header_must_fit_the_ipv6_datagram),
 		cmocka_unit_test(test_ipv4_options_cut_by_snaplen_still_a_flow),
 		cmocka_unit_test(test_malformed_ip_counted_by_reason),
 		cmocka_unit_test(test_split_on_idle_and_active_timeouts),
