@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The ingest run's shared parts: flushing with retries, metrics and the summary. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,54 @@
 #define SETTLE_RETRY_MS 250
 
 volatile sig_atomic_t collector_stop_requested;
+const char *volatile collector_waiting_for;
+int collector_stop_fd = -1;
+static int stop_wake_fd = -1;
+
+int collector_stop_pipe_open(void)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK))
+		return -errno;
+	collector_stop_fd = fds[0];
+	stop_wake_fd = fds[1];
+	return 0;
+}
+
+void collector_stop_signal(int sig)
+{
+	const char *waiting = collector_waiting_for;
+	int saved_errno = errno;
+	ssize_t written;
+
+	/* a second signal while the rows read are being stored: say what it waits for */
+	if (collector_stop_requested && waiting) {
+		written = write(STDERR_FILENO, waiting, strlen(waiting));
+		(void)written;
+	}
+	collector_stop_requested = sig;
+	if (stop_wake_fd >= 0) {
+		written = write(stop_wake_fd, "", 1);
+		(void)written;
+	}
+	errno = saved_errno;
+}
+
+/* What a second stop signal prints while this flush runs. */
+static void waiting_set(struct collector *c)
+{
+	static char line[512];
+	struct ingest_stats s;
+
+	collector_waiting_for = NULL;
+	ingest_get_stats(c->ingest, &s);
+	snprintf(line, sizeof(line),
+		 "flowcollector: stopping once the %" PRIu64 " rows read are stored in %s (an "
+		 "insert is under way; a stop leaves them unstored only if it fails)\n",
+		 s.pending_rows + s.sealed_rows, store_describe(c->store));
+	collector_waiting_for = line;
+}
 
 void collector_init(struct collector *c)
 {
@@ -118,6 +168,7 @@ int collector_flush(struct collector *c)
 	uint64_t started = 0, now;
 	char err[1024];
 
+	waiting_set(c);
 	while (passes) {
 		ret = flush_step(c, 0, err, sizeof(err));
 		if (!ret) {
@@ -161,6 +212,7 @@ int collector_flush(struct collector *c)
 	}
 	if (c->metrics_served)
 		collector_snapshot(c);
+	collector_waiting_for = NULL;
 	return ret;
 }
 

@@ -21,10 +21,26 @@ enum collector_exit {
 	EXIT_FAILURE_RUNTIME = 1, /* the store or Kafka failed */
 	EXIT_USAGE = 2,
 	EXIT_INPUT_ERROR = 3, /* --input: records were rejected; the rest is stored */
+	EXIT_INTERRUPTED =
+		4, /* --input: stopped by a signal before its end; what was read is stored */
 };
 
-/* Set by SIGINT, SIGTERM and SIGHUP: every loop stops at its next step. */
+/* Set by SIGINT, SIGTERM and SIGHUP to the signal's number: every loop stops at its next step. */
 extern volatile sig_atomic_t collector_stop_requested;
+/*
+ * While a flush is under way: a line saying what it waits for, which a second stop signal
+ * prints (with write(2), from the handler); NULL otherwise.
+ */
+extern const char *volatile collector_waiting_for;
+/*
+ * Read end of a pipe the stop handler writes a byte to: a reader blocked in poll wakes up
+ * whichever thread the signal was delivered to (libchdb's threads take signals too). -1 until
+ * collector_stop_pipe_open.
+ */
+extern int collector_stop_fd;
+int collector_stop_pipe_open(void);
+/* For the signal handler: sets collector_stop_requested and wakes collector_stop_fd. */
+void collector_stop_signal(int sig);
 
 /* What a source lets the run do on its behalf; every hook may be NULL. */
 struct collector_source_hooks {

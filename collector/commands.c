@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The collector's commands; see commands.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "collector.h"
@@ -94,24 +98,93 @@ static int open_store(const struct command_options *options, struct store **stor
 
 /* --- ingest ------------------------------------------------------------------------------- */
 
-/* --input: returns the exit status. */
-static int ingest_input(struct collector *c, const struct command_options *options)
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
+	default:
+		return "a signal";
+	}
+}
+
+/* Opens --input for reading; returns the fd, or -1 with the reason printed. */
+static int input_open(const struct command_options *options, const char *name)
+{
+	int from_stdin = !strcmp(options->input, "-"), fd;
+	struct stat st;
+
+	if (from_stdin && !options->input_stdin) {
+		pr_warn("--input -: there is no standard input\n");
+		return -1;
+	}
+	fd = from_stdin ? fileno(options->input_stdin) : open(options->input, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_warn("--input %s: %s\n", name, strerror(errno));
+		return -1;
+	}
+	if (!fstat(fd, &st) && S_ISDIR(st.st_mode)) {
+		pr_warn("--input %s: is a directory; give a file of wire-format batches or JSON "
+			"lines (or - for standard input)\n",
+			name);
+		if (!from_stdin)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* --input: returns the exit status; *end says where the reading stopped. */
+static int ingest_input(struct collector *c, const struct command_options *options,
+			struct file_source_end *end)
 {
 	int from_stdin = !strcmp(options->input, "-");
-	FILE *file = from_stdin ? options->input_stdin : fopen(options->input, "re");
-	int rejected;
+	const char *name = from_stdin ? "stdin" : options->input;
+	int fd = input_open(options, name), rejected;
 
-	if (!file) {
-		pr_warn("--input %s: %s\n", options->input,
-			from_stdin ? "no standard input" : strerror(errno));
-		return EXIT_USAGE;
-	}
-	rejected = file_source_run(c, file, from_stdin ? "stdin" : options->input);
+	memset(end, 0, sizeof(*end));
+	if (fd < 0)
+		return EXIT_INPUT_ERROR;
+	rejected = file_source_run(c, fd, name, end);
 	if (!from_stdin)
-		fclose(file);
-	if (rejected < 0 || collector_flush(c))
+		close(fd);
+	if (end->interrupted)
+		pr_warn("stopped by %s before the end of --input %s: storing the whole batches "
+			"read\n",
+			signal_name(end->interrupted), name);
+	if (rejected < 0) {
+		pr_warn("--input %s: %s\n", name, strerror(-rejected));
 		return EXIT_FAILURE_RUNTIME;
+	}
+	if (collector_flush(c))
+		return EXIT_FAILURE_RUNTIME;
+	if (end->interrupted)
+		return EXIT_INTERRUPTED;
 	return rejected ? EXIT_INPUT_ERROR : EXIT_OK;
+}
+
+/* After the summary: that an interrupted --input was not finished, and where it stopped. */
+static void input_report_interrupted(struct collector *c, const char *name,
+				     const struct file_source_end *end)
+{
+	struct ingest_stats s;
+
+	ingest_get_stats(c->ingest, &s);
+	fprintf(stderr,
+		"flowcollector: --input %s NOT finished: stopped by %s at byte offset %" PRIu64,
+		name, signal_name(end->interrupted), end->offset);
+	if (end->lines)
+		fprintf(stderr, " (after line %" PRIu64 ")", end->lines);
+	fprintf(stderr, "; %" PRIu64 " rows stored, of whole batches", s.rows_inserted);
+	if (end->held_lines)
+		fprintf(stderr, "; the %" PRIu64 " lines of an unfinished batch were not stored",
+			end->held_lines);
+	fprintf(stderr, ". Run it again with the same input to finish: batches with an identity "
+			"(wire format, JSON lines with batch_seq) stored before are skipped.\n");
 }
 
 /*
@@ -143,6 +216,7 @@ int command_ingest(const struct command_options *options)
 {
 	struct collector c = { .started_ms = monotonic_ms() };
 	struct metrics_server *metrics = NULL;
+	struct file_source_end end = { 0 };
 	char err[1024];
 	int ret, status;
 
@@ -173,7 +247,7 @@ int command_ingest(const struct command_options *options)
 	if (options->input) {
 		/* a file has no commits: every interrupted insert is finished */
 		ret = ingest_recover(c.ingest, NULL, NULL, err, sizeof(err));
-		status = ret ? EXIT_FAILURE_RUNTIME : ingest_input(&c, options);
+		status = ret ? EXIT_FAILURE_RUNTIME : ingest_input(&c, options, &end);
 		if (ret)
 			pr_warn("%s\n", err);
 	} else {
@@ -182,6 +256,9 @@ int command_ingest(const struct command_options *options)
 	}
 	metrics_server_stop(metrics);
 	collector_print_summary(&c, (double)(monotonic_ms() - c.started_ms) / 1000.0);
+	if (status == EXIT_INTERRUPTED)
+		input_report_interrupted(&c, strcmp(options->input, "-") ? options->input : "stdin",
+					 &end);
 	ingest_close(c.ingest);
 	store_close(c.store);
 	pthread_mutex_destroy(&c.lock);
@@ -266,6 +343,19 @@ int command_geo(const struct command_options *options)
 
 /* --- query, sql, report --------------------------------------------------------------------- */
 
+/* A result is only delivered once it is written: /dev/full or a closed stdout is a failure. */
+static int stdout_finish(const char *what)
+{
+	int failed = fflush(stdout) != 0 || ferror(stdout);
+
+	if (failed) {
+		pr_warn("%s: writing the result to standard output failed: %s\n", what,
+			strerror(errno ? errno : EIO));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
 int command_query(const struct command_options *options)
 {
 	const struct view_info *view;
@@ -282,7 +372,7 @@ int command_query(const struct command_options *options)
 	if (!strcmp(options->args[1], "list")) {
 		for (i = 0; i < view_count; i++)
 			printf("%-26s %s\n", view_list[i].name, view_list[i].title);
-		return EXIT_OK;
+		return stdout_finish("query list");
 	}
 	view = view_find(options->args[1]);
 	if (!view) {
@@ -304,7 +394,7 @@ int command_query(const struct command_options *options)
 	pr_info("%s: %d rows in %.3f s\n", view->name, table.row_count, seconds);
 	view_table_free(&table);
 	store_close(store);
-	return EXIT_OK;
+	return stdout_finish(view->name);
 }
 
 int command_sql(const struct command_options *options)
@@ -327,6 +417,7 @@ int command_sql(const struct command_options *options)
 		status = EXIT_FAILURE_RUNTIME;
 	} else {
 		fwrite(result, 1, len, stdout);
+		status = stdout_finish("sql");
 		pr_info("done in %.3f s\n", (double)(monotonic_ms() - started) / 1000.0);
 	}
 	free(result);

@@ -98,9 +98,17 @@ static const char doc[] =
 	"(agent id, sequence) is stored with its rows; a batch stored before is skipped, so a "
 	"restart after a crash stores nothing twice. Gaps in an agent's sequence are reported.\n"
 	"\n"
-	"EXIT STATUS: 0 ok; 1 the store or Kafka failed; 2 bad command line; 3 --input had "
-	"rejected "
-	"records (the rest is stored).\n"
+	"SIGNALS: SIGINT, SIGTERM or SIGHUP stop gracefully: what was read is stored, as whole "
+	"batches. --input then prints where it stopped (file, byte offset) and exits 4; run the same "
+	"input again to finish it (batches stored before are skipped). A second signal says what "
+	"the stop waits for.\n"
+	"\n"
+	"INPUT LIMITS: --input JSON lines up to 1 MiB each; wire-format batches up to 128 MiB, "
+	"records up to 1024 bytes, and no more than the file holds.\n"
+	"\n"
+	"EXIT STATUS: 0 ok (also Kafka stopped by a signal); 1 the store or Kafka failed; 2 bad "
+	"command line; 3 --input could not be read, or had rejected records or bad bytes (what was "
+	"read before is stored); 4 --input interrupted by a signal before its end.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  flowcollector --kafka k1:9092 --topic flows --store embedded:/var/lib/flowdb\n"
@@ -347,8 +355,7 @@ static const struct argp argp = {
 
 static void on_stop_signal(int sig)
 {
-	(void)sig;
-	collector_stop_requested = 1;
+	collector_stop_signal(sig);
 }
 
 /* The schema directory: the option, else sql/ next to build/, else ./sql. */
@@ -402,6 +409,10 @@ int main(int argc, char **argv)
 	log_set_verbosity(env.verbosity);
 	default_sql_dir();
 	/* SIGINT/SIGTERM only set a flag: the store is always closed on the way out */
+	if (collector_stop_pipe_open()) {
+		pr_warn("cannot create the stop signal's pipe: %s\n", strerror(errno));
+		return EXIT_FAILURE_RUNTIME;
+	}
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
 	sigaction(SIGHUP, &stop, NULL);

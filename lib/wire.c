@@ -46,11 +46,12 @@ static const char *const error_text[] = {
 	[WIRE_ERR_MAGIC] = "bad magic: not a flow batch",
 	[WIRE_ERR_VERSION] = "unsupported wire format version",
 	[WIRE_ERR_HEADER_LEN] = "header length does not match the agent id",
-	[WIRE_ERR_RECORD_SIZE] = "record size smaller than the version's",
+	[WIRE_ERR_RECORD_SIZE] = "record size below 81 or above 1024 bytes",
 	[WIRE_ERR_COUNT] = "record count does not match the message length",
 	[WIRE_ERR_CRC] = "records checksum mismatch",
 	[WIRE_ERR_RECORD] = "record with impossible values",
 	[WIRE_ERR_RUN_ID] = "version 2 batch without a run id",
+	[WIRE_ERR_TOO_LARGE] = "batch larger than 128 MiB",
 };
 
 const char *wire_strerror(enum wire_error err)
@@ -159,19 +160,37 @@ static size_t header_fixed(uint8_t version)
 	}
 }
 
-size_t wire_batch_length(const uint8_t header[WIRE_HEADER_FIXED_V1])
+enum wire_error wire_batch_length_check(const uint8_t header[WIRE_HEADER_FIXED_V1], size_t *len)
 {
 	uint16_t header_len = get_le16(header + OFF_HEADER_LEN);
+	uint16_t record_size = get_le16(header + OFF_RECORD_SIZE);
 	uint32_t count = get_le32(header + OFF_COUNT);
 	size_t fixed = header_fixed(header[OFF_VERSION]);
+	uint64_t total;
 
 	/* An unknown version still has its length here: a stream reader can skip the batch. */
 	if (!fixed)
 		fixed = WIRE_HEADER_FIXED_V1;
-	if (memcmp(header + OFF_MAGIC, WIRE_MAGIC, 4) || header_len < fixed ||
-	    count > WIRE_MAX_RECORDS)
-		return 0;
-	return (size_t)header_len + (size_t)count * get_le16(header + OFF_RECORD_SIZE);
+	if (memcmp(header + OFF_MAGIC, WIRE_MAGIC, 4))
+		return WIRE_ERR_MAGIC;
+	if (header_len < fixed)
+		return WIRE_ERR_HEADER_LEN;
+	if (record_size > WIRE_RECORD_SIZE_MAX)
+		return WIRE_ERR_RECORD_SIZE;
+	if (count > WIRE_MAX_RECORDS)
+		return WIRE_ERR_COUNT;
+	total = (uint64_t)header_len + (uint64_t)count * record_size;
+	if (total > WIRE_BATCH_MAX_BYTES)
+		return WIRE_ERR_TOO_LARGE;
+	*len = (size_t)total;
+	return WIRE_OK;
+}
+
+size_t wire_batch_length(const uint8_t header[WIRE_HEADER_FIXED_V1])
+{
+	size_t len;
+
+	return wire_batch_length_check(header, &len) == WIRE_OK ? len : 0;
 }
 
 enum wire_error wire_decode_header(const void *data, size_t len, struct wire_header *header)
@@ -205,8 +224,10 @@ enum wire_error wire_decode_header(const void *data, size_t len, struct wire_hea
 	/* Version 2's identity is (agent, run, sequence): without a run it is no identity. */
 	if (header->version >= 2 && !header->run_id)
 		return WIRE_ERR_RUN_ID;
-	if (header->record_size < WIRE_RECORD_SIZE)
+	if (header->record_size < WIRE_RECORD_SIZE || header->record_size > WIRE_RECORD_SIZE_MAX)
 		return WIRE_ERR_RECORD_SIZE;
+	if (len > WIRE_BATCH_MAX_BYTES)
+		return WIRE_ERR_TOO_LARGE;
 	records_len = (uint64_t)header->record_count * header->record_size;
 	if (header->record_count > WIRE_MAX_RECORDS || records_len != len - header->header_len)
 		return WIRE_ERR_COUNT;

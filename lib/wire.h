@@ -27,6 +27,13 @@
 #define WIRE_RECORD_SIZE     81 /* versions 1 and 2; a later version may only append fields */
 #define WIRE_AGENT_ID_MAX    255
 #define WIRE_MAX_RECORDS     (1u << 20)
+/*
+ * What a decoder accepts beyond the current version: records may grow to this size, and a
+ * whole batch to this many bytes. The agent's batches are at most 64 MiB (--batch-bytes), so
+ * a header declaring more is refused before anything is allocated for it.
+ */
+#define WIRE_RECORD_SIZE_MAX 1024
+#define WIRE_BATCH_MAX_BYTES (128u << 20)
 
 /* Header flags. */
 #define WIRE_FLAG_FIRST_OF_RUN 0x01 /* first batch of an agent process: see wire-format.md */
@@ -57,11 +64,12 @@ enum wire_error {
 	WIRE_ERR_MAGIC,	      /* not a flow batch */
 	WIRE_ERR_VERSION,     /* a version this decoder does not know */
 	WIRE_ERR_HEADER_LEN,  /* header length inconsistent with the agent id */
-	WIRE_ERR_RECORD_SIZE, /* record size smaller than this version's */
+	WIRE_ERR_RECORD_SIZE, /* record size smaller than this version's, or above the maximum */
 	WIRE_ERR_COUNT,	      /* record count too large, or does not match the length */
 	WIRE_ERR_CRC,	      /* records corrupted */
 	WIRE_ERR_RECORD,      /* a record with impossible values */
 	WIRE_ERR_RUN_ID,      /* a version 2 batch without a run id */
+	WIRE_ERR_TOO_LARGE,   /* declares more than WIRE_BATCH_MAX_BYTES */
 };
 
 /* A short phrase for an error, for messages such as "partition 0 offset 17: bad magic". */
@@ -104,6 +112,12 @@ int wire_record_plausible(const struct flow_record *record);
  * WIRE_HEADER_FIXED.
  */
 size_t wire_batch_length(const uint8_t header[WIRE_HEADER_FIXED_V1]);
+/*
+ * The same, saying why the bytes cannot start a batch: WIRE_ERR_MAGIC, WIRE_ERR_HEADER_LEN,
+ * WIRE_ERR_RECORD_SIZE (above WIRE_RECORD_SIZE_MAX), WIRE_ERR_COUNT (above WIRE_MAX_RECORDS)
+ * or WIRE_ERR_TOO_LARGE. *len is set only on WIRE_OK, and is at most WIRE_BATCH_MAX_BYTES.
+ */
+enum wire_error wire_batch_length_check(const uint8_t header[WIRE_HEADER_FIXED_V1], size_t *len);
 
 /* Decoder, versions 1 and 2. Validates everything before returning WIRE_OK, the CRC too. */
 enum wire_error wire_decode_header(const void *data, size_t len, struct wire_header *header);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bytes.h"
 #include "wire.h"
 
 static struct flow_record sample_record(uint32_t i)
@@ -102,6 +103,72 @@ static void test_batch_length(void **state)
 	memcpy(bad, buffer, sizeof(bad));
 	bad[14] = 0x20; /* 2^21 records */
 	assert_int_equal(wire_batch_length(bad), 0);
+}
+
+/*
+ * Declared sizes are checked before a reader allocates for them: records above
+ * WIRE_RECORD_SIZE_MAX, more than WIRE_MAX_RECORDS, or a batch above WIRE_BATCH_MAX_BYTES,
+ * each with its own error; the largest batch the format allows is accepted.
+ */
+static void test_declared_size_bounds(void **state)
+{
+	uint8_t buffer[4096], bad[WIRE_HEADER_FIXED_V1];
+	size_t len = build_batch(buffer, sizeof(buffer), 3, "agent-1"), got = 0;
+
+	(void)state;
+	assert_int_equal(wire_batch_length_check(buffer, &got), WIRE_OK);
+	assert_int_equal(got, len);
+	/* 2^20 records of 65,535 bytes: 68 GB, refused for its record size */
+	memcpy(bad, buffer, sizeof(bad));
+	put_le16(bad + 8, 65535);
+	put_le32(bad + 12, WIRE_MAX_RECORDS);
+	got = 7;
+	assert_int_equal(wire_batch_length_check(bad, &got), WIRE_ERR_RECORD_SIZE);
+	assert_int_equal(got, 7);
+	assert_int_equal(wire_batch_length(bad), 0);
+	assert_string_equal(wire_strerror(WIRE_ERR_RECORD_SIZE),
+			    "record size below 81 or above 1024 bytes");
+	/* the largest record size, and as many records as fit in WIRE_BATCH_MAX_BYTES */
+	put_le16(bad + 8, WIRE_RECORD_SIZE_MAX);
+	put_le32(bad + 12, (WIRE_BATCH_MAX_BYTES - 55) / WIRE_RECORD_SIZE_MAX);
+	assert_int_equal(wire_batch_length_check(bad, &got), WIRE_OK);
+	assert_true(got <= WIRE_BATCH_MAX_BYTES);
+	/* one record more is past the batch limit */
+	put_le32(bad + 12, (WIRE_BATCH_MAX_BYTES - 55) / WIRE_RECORD_SIZE_MAX + 1);
+	assert_int_equal(wire_batch_length_check(bad, &got), WIRE_ERR_TOO_LARGE);
+	assert_string_equal(wire_strerror(WIRE_ERR_TOO_LARGE), "batch larger than 128 MiB");
+	/* the agent's largest: 2^20 records of 81 bytes */
+	put_le16(bad + 8, WIRE_RECORD_SIZE);
+	put_le32(bad + 12, WIRE_MAX_RECORDS);
+	assert_int_equal(wire_batch_length_check(bad, &got), WIRE_OK);
+	assert_int_equal(got, 55 + (size_t)WIRE_MAX_RECORDS * WIRE_RECORD_SIZE);
+	put_le32(bad + 12, WIRE_MAX_RECORDS + 1);
+	assert_int_equal(wire_batch_length_check(bad, &got), WIRE_ERR_COUNT);
+	memcpy(bad, buffer, sizeof(bad));
+	bad[0] = 'X';
+	assert_int_equal(wire_batch_length_check(bad, &got), WIRE_ERR_MAGIC);
+	memcpy(bad, buffer, sizeof(bad));
+	put_le16(bad + 6, WIRE_HEADER_FIXED - 1);
+	assert_int_equal(wire_batch_length_check(bad, &got), WIRE_ERR_HEADER_LEN);
+}
+
+/* The decoder applies the same bounds to a whole message. */
+static void test_decoder_size_bounds(void **state)
+{
+	uint8_t buffer[4096], copy[4096];
+	struct wire_header header;
+	size_t len = build_batch(buffer, sizeof(buffer), 3, "agent-1");
+
+	(void)state;
+	memcpy(copy, buffer, len);
+	put_le16(copy + 8, WIRE_RECORD_SIZE_MAX + 1);
+	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_RECORD_SIZE);
+	memcpy(copy, buffer, len);
+	put_le32(copy + 12, WIRE_MAX_RECORDS);
+	assert_int_equal(wire_decode_header(copy, len, &header), WIRE_ERR_COUNT);
+	/* a length beyond the limit is refused before the count or the CRC is looked at */
+	assert_int_equal(wire_decode_header(copy, (size_t)WIRE_BATCH_MAX_BYTES + 1, &header),
+			 WIRE_ERR_TOO_LARGE);
 }
 
 static void test_round_trip(void **state)
@@ -321,6 +388,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c_check_value),
 		cmocka_unit_test(test_batch_length),
+		cmocka_unit_test(test_declared_size_bounds),
+		cmocka_unit_test(test_decoder_size_bounds),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_version_1_decodes),
 		cmocka_unit_test(test_layout),
