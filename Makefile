@@ -53,7 +53,7 @@ COLLECTOR_INCLUDES := -Icollector -Ilib -Ibpf
 
 # What each program links: its own objects, the lib/ objects it uses, and libraries.
 AGENT_LIB_OBJS	   := log parse wire kafka_conf metrics_http prom
-AGENT_LIBS	   := -lxdp -lbpf -lelf -lrdkafka -lisal -lmicrohttpd -lz -lm -lpthread
+AGENT_LIBS	   := -lbpf -lelf -lrdkafka -lisal -lmicrohttpd -lz -lm -lpthread
 COLLECTOR_LIB_OBJS := log parse wire kafka_conf metrics_http prom paths
 # libchdb is loaded with dlopen at run time, only for the embedded store.
 COLLECTOR_LIBS	   := -lrdkafka -lcurl -lmicrohttpd -lisal -lz -ldl -lpthread -lm
@@ -159,6 +159,8 @@ UNIT_OBJS_test_metrics_http := lib/metrics_http lib/prom lib/log
 UNIT_LIBS_test_metrics_http := -lmicrohttpd -lpthread
 UNIT_DIR_test_map_budget    := agent
 UNIT_OBJS_test_map_budget   := agent/map_budget
+UNIT_DIR_test_caps	    := agent
+UNIT_OBJS_test_caps	    := agent/caps
 UNIT_DIR_test_spool	    := agent
 UNIT_OBJS_test_spool	    := agent/spool lib/wire lib/log
 UNIT_LIBS_test_spool	    := -lisal
@@ -276,7 +278,7 @@ format:
 # --- dependencies ---------------------------------------------------------------------------
 # Debian packages for building, testing and `make bench`'s reference tools. Quiet and quick
 # when everything is installed.
-DEB_PACKAGES := make gcc clang clang-format llvm libbpf-dev libxdp-dev bpftool libelf-dev \
+DEB_PACKAGES := make gcc clang clang-format llvm libbpf-dev bpftool libelf-dev \
 		zlib1g-dev libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark \
 		softflowd nfdump xdp-tools libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev \
 		libcurl4-openssl-dev python3 iputils-ping tcpreplay netsniff-ng \

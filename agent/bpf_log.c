@@ -11,16 +11,6 @@ int bpf_log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list
 
 	if (wanted > log_get_level())
 		return 0;
-	/* libbpf's and libxdp's messages name themselves */
-	return vfprintf(stderr, fmt, args);
-}
-
-int bpf_log_libxdp_print(enum libxdp_print_level level, const char *fmt, va_list args)
-{
-	/* libxdp warns about what the agent handles itself (bpffs, dispatchers): -v shows it */
-	enum log_level wanted = level == LIBXDP_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
-
-	if (wanted > log_get_level())
-		return 0;
+	/* libbpf's messages name themselves */
 	return vfprintf(stderr, fmt, args);
 }

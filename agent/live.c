@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Live capture. xdp_flow_ingress is attached through libxdp and tc_flow_egress on the clsact
- * egress hook of every interface; both write to the flow map behind flow_tables[0].
+ * Live capture. xdp_flow_ingress is attached on ingress and tc_flow_egress on egress of every
+ * interface, through BPF links where the kernel has them (attach.h); both write to the flow
+ * map behind flow_tables[0]. Once attached, the agent keeps only CAP_NET_ADMIN.
  *
  * Draining is exact: userspace swaps the spare map into flow_tables[0], and that update
  * returns only once no program still holds the old map. The old map is then read and emptied
@@ -22,9 +23,11 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <xdp/libxdp.h>
+#include <linux/capability.h>
 
 #include "flow.skel.h"
+#include "attach.h"
+#include "caps.h"
 #include "clock.h"
 #include "export.h"
 #include "flow_maps.h"
@@ -37,10 +40,6 @@
 #include "prom.h"
 #include "replay.h"
 
-#define XDP_PROG_NAME "xdp_flow_ingress"
-/* our filter on clsact egress; a restart finds and replaces its own */
-#define TC_HANDLE   0xf10a
-#define TC_PRIORITY 0xf10a
 /* drain early once this share of the map is in use */
 #define HIGH_WATER_PERCENT 50
 #define POLL_MS		   50
@@ -48,27 +47,18 @@
 #define INTERFACE_WATCH_NS (500 * 1000000ULL)
 #define TCP_FIN		   0x01
 #define TCP_RST		   0x04
-#define CAP_NET_ADMIN_BIT  12
-#define CAP_PERFMON_BIT	   38
-#define CAP_BPF_BIT	   39
 
 struct live_interface {
-	const char *name;
-	int ifindex;
-	int xdp_attached;
-	enum xdp_attach_mode xdp_mode;
-	int tc_attached;
-	int tc_hook_created;
-	int missing;		   /* gone from the system: nothing of it is captured */
-	uint64_t missing_since_ns; /* monotonic */
-	uint64_t missing_ns;	   /* total time gone, past episodes */
-	uint32_t losses;	   /* times it went away */
+	struct attach_interface attach; /* its name, index and what is attached */
+	int missing;			/* gone from the system: nothing of it is captured */
+	uint64_t missing_since_ns;	/* monotonic */
+	uint64_t missing_ns;		/* total time gone, past episodes */
+	uint32_t losses;		/* times it went away */
 };
 
 struct live {
 	const struct live_options *options;
 	struct flow_bpf *skel;
-	struct xdp_program *xdp;
 	struct live_interface *interfaces;
 	int map_fds[2]; /* the two flow maps; map_fds[active] is in flow_tables[0] */
 	int active;
@@ -99,27 +89,10 @@ struct live {
 	uint64_t created_at_last_drain;
 };
 
-/* Effective capabilities of this process, from /proc/self/status. */
-static uint64_t effective_capabilities(void)
-{
-	char line[256];
-	uint64_t caps = 0;
-	FILE *status = fopen("/proc/self/status", "r");
-
-	if (!status)
-		return 0;
-	while (fgets(line, sizeof(line), status))
-		if (sscanf(line, "CapEff: %" SCNx64, &caps) == 1)
-			break;
-	fclose(status);
-	return caps;
-}
-
 static int check_environment(void)
 {
-	uint64_t caps = effective_capabilities();
-	uint64_t needed = (1ULL << CAP_BPF_BIT) | (1ULL << CAP_NET_ADMIN_BIT) |
-			  (1ULL << CAP_PERFMON_BIT);
+	uint64_t caps = caps_effective();
+	uint64_t needed = CAPS_BIT(CAP_BPF) | CAPS_BIT(CAP_NET_ADMIN) | CAPS_BIT(CAP_PERFMON);
 
 	if ((caps & needed) != needed) {
 		pr_warn("live capture needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and "
@@ -136,128 +109,28 @@ static int check_environment(void)
 	return 0;
 }
 
-/* An XDP program already on the interface: ours from a killed run is removed, others refused. */
-static int xdp_clear_stale(struct live_interface *iface)
+static int interface_attach(struct live *live, struct live_interface *iface)
 {
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(iface->ifindex);
-	struct xdp_program *prog;
-	int err = 0;
-
-	if (!mp || libxdp_get_error(mp))
-		return 0; /* nothing attached */
-	if (!xdp_multiprog__is_legacy(mp)) {
-		/* a libxdp dispatcher: ours joins it like any other program */
-		xdp_multiprog__close(mp);
-		return 0;
-	}
-	prog = xdp_multiprog__main_prog(mp);
-	if (prog && strcmp(xdp_program__name(prog), XDP_PROG_NAME)) {
-		pr_warn("%s already carries a foreign XDP program (%s, id %u); remove it first, "
-			"for example with 'xdp-loader unload %s --all'\n",
-			iface->name, xdp_program__name(prog), xdp_program__id(prog), iface->name);
-		err = -EBUSY;
-	} else if (prog) {
-		pr_warn("%s: removing the flowagent XDP program a previous run left attached\n",
-			iface->name);
-		err = xdp_multiprog__detach(mp);
-	}
-	xdp_multiprog__close(mp);
-	return err;
-}
-
-static int xdp_attach(struct live *live, struct live_interface *iface)
-{
-	enum live_xdp_mode mode = live->options->xdp_mode;
+	static const enum attach_xdp_mode modes[] = {
+		[LIVE_XDP_AUTO] = ATTACH_XDP_AUTO,
+		[LIVE_XDP_NATIVE] = ATTACH_XDP_NATIVE,
+		[LIVE_XDP_SKB] = ATTACH_XDP_SKB,
+	};
+	bool legacy = live->options->legacy_attach;
 	int err;
 
-	err = xdp_clear_stale(iface);
-	if (err)
-		return err;
-	if (mode != LIVE_XDP_SKB) {
-		err = xdp_program__attach(live->xdp, iface->ifindex, XDP_MODE_NATIVE, 0);
-		if (!err) {
-			iface->xdp_mode = XDP_MODE_NATIVE;
-			goto attached;
-		}
-		if (mode == LIVE_XDP_NATIVE) {
-			pr_warn("%s: attaching XDP in native mode failed: %s\n", iface->name,
-				strerror(-err));
-			return err;
-		}
-		pr_warn("%s: native XDP failed (%s); using generic (SKB) mode, which is slower\n",
-			iface->name, strerror(-err));
-	}
-	err = xdp_program__attach(live->xdp, iface->ifindex, XDP_MODE_SKB, 0);
+	err = attach_xdp(&iface->attach, bpf_program__fd(live->skel->progs.xdp_flow_ingress),
+			 modes[live->options->xdp_mode], legacy);
+	if (!err)
+		err = attach_tc_egress(&iface->attach,
+				       bpf_program__fd(live->skel->progs.tc_flow_egress), legacy);
 	if (err) {
-		pr_warn("%s: attaching XDP failed: %s\n", iface->name, strerror(-err));
+		attach_detach(&iface->attach);
 		return err;
 	}
-	iface->xdp_mode = XDP_MODE_SKB;
-attached:
-	iface->xdp_attached = 1;
-	pr_info("%s: XDP attached in %s mode\n", iface->name,
-		iface->xdp_mode == XDP_MODE_NATIVE ? "native" : "generic (SKB)");
+	pr_info("%s: XDP attached (%s), TC egress attached (%s)\n", iface->attach.name,
+		attach_xdp_describe(&iface->attach), attach_tc_describe(&iface->attach));
 	return 0;
-}
-
-static int tc_attach(struct live *live, struct live_interface *iface)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = iface->ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY,
-		    .flags = BPF_TC_F_REPLACE,
-		    .prog_fd = bpf_program__fd(live->skel->progs.tc_flow_egress));
-	int err;
-
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST) {
-		pr_warn("%s: creating the clsact qdisc failed: %s\n", iface->name, strerror(-err));
-		return err;
-	}
-	iface->tc_hook_created = !err;
-	if (err == -EEXIST) {
-		LIBBPF_OPTS(bpf_tc_opts, stale, .handle = TC_HANDLE, .priority = TC_PRIORITY);
-
-		/* our filter from a killed run: that run made the qdisc, so this one removes it */
-		if (!bpf_tc_query(&hook, &stale)) {
-			pr_warn("%s: replacing the TC program a previous run left attached\n",
-				iface->name);
-			iface->tc_hook_created = 1;
-		}
-	}
-	err = bpf_tc_attach(&hook, &opts);
-	if (err) {
-		pr_warn("%s: attaching the TC egress program failed: %s\n", iface->name,
-			strerror(-err));
-		return err;
-	}
-	iface->tc_attached = 1;
-	return 0;
-}
-
-static void interface_detach(struct live *live, struct live_interface *iface)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = iface->ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
-	int err;
-
-	if (iface->tc_attached) {
-		err = bpf_tc_detach(&hook, &opts);
-		if (err)
-			pr_warn("%s: detaching the TC program failed: %s\n", iface->name,
-				strerror(-err));
-		/* the qdisc goes only if we made it: someone else's filters may sit on it */
-		if (iface->tc_hook_created) {
-			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			bpf_tc_hook_destroy(&hook);
-		}
-		iface->tc_attached = 0;
-	}
-	if (iface->xdp_attached) {
-		err = xdp_program__detach(live->xdp, iface->ifindex, iface->xdp_mode, 0);
-		if (err)
-			pr_warn("%s: detaching XDP failed: %s\n", iface->name, strerror(-err));
-		iface->xdp_attached = 0;
-	}
 }
 
 static void emit_record(void *ctx, const struct flow_entry *entry)
@@ -490,14 +363,13 @@ static void live_detach_all(struct live *live)
 
 	if (live->interfaces)
 		for (i = 0; i < live->options->interface_count; i++)
-			interface_detach(live, &live->interfaces[i]);
+			attach_detach(&live->interfaces[i].attach);
 }
 
 static void live_cleanup(struct live *live)
 {
 	metrics_server_stop(live->metrics); /* NULL-safe */
 	live_detach_all(live);
-	xdp_program__close(live->xdp); /* NULL-safe */
 	flow_bpf__destroy(live->skel);
 	if (live->map_fds[1] > 0)
 		close(live->map_fds[1]);
@@ -516,33 +388,31 @@ static void live_watch_interfaces(struct live *live, uint64_t now)
 
 	for (i = 0; i < live->options->interface_count; i++) {
 		struct live_interface *iface = &live->interfaces[i];
-		int ifindex = (int)if_nametoindex(iface->name);
+		int ifindex = (int)if_nametoindex(iface->attach.name);
 
-		if (!iface->missing && ifindex == iface->ifindex)
+		if (!iface->missing && ifindex == iface->attach.ifindex)
 			continue;
 		if (!iface->missing) {
 			pr_warn("%s: the interface is gone (index %d%s); nothing is captured there "
 				"until it is back\n",
-				iface->name, iface->ifindex,
+				iface->attach.name, iface->attach.ifindex,
 				ifindex ? ", a new one has its name" : "");
 			/* the kernel removed our programs with it */
-			iface->xdp_attached = iface->tc_attached = iface->tc_hook_created = 0;
+			attach_forget(&iface->attach);
 			iface->missing = 1;
 			iface->missing_since_ns = now;
 			iface->losses++;
 		}
 		if (!ifindex)
 			continue;
-		iface->ifindex = ifindex;
-		if (xdp_attach(live, iface) || tc_attach(live, iface)) {
-			/* tried again at the next look; the attach functions said why */
-			interface_detach(live, iface);
+		iface->attach.ifindex = ifindex;
+		/* tried again at the next look; the attach functions said why */
+		if (interface_attach(live, iface))
 			continue;
-		}
 		iface->missing = 0;
 		iface->missing_ns += now - iface->missing_since_ns;
 		pr_warn("%s: back (index %d), its programs attached again after %.1f s away\n",
-			iface->name, ifindex, (double)(now - iface->missing_since_ns) / 1e9);
+			iface->attach.name, ifindex, (double)(now - iface->missing_since_ns) / 1e9);
 	}
 }
 
@@ -559,7 +429,7 @@ static int live_report_interfaces(struct live *live, uint64_t now)
 		if (!iface->losses)
 			continue;
 		pr_warn("%s: gone %u time(s), %.1f s in all%s: packets in that time were not seen\n",
-			iface->name, iface->losses, (double)gone / 1e9,
+			iface->attach.name, iface->losses, (double)gone / 1e9,
 			iface->missing ? ", and still gone" : "");
 		missing |= iface->missing;
 	}
@@ -576,11 +446,11 @@ static int live_setup(struct live *live)
 		return -ENOMEM;
 	for (i = 0; i < options->interface_count; i++) {
 		struct live_interface *iface = &live->interfaces[i];
+		const char *name = options->interfaces[i];
 
-		iface->name = options->interfaces[i];
-		iface->ifindex = (int)if_nametoindex(iface->name);
-		if (!iface->ifindex) {
-			pr_warn("no such interface: %s\n", iface->name);
+		attach_interface_init(&iface->attach, name, (int)if_nametoindex(name));
+		if (!iface->attach.ifindex) {
+			pr_warn("no such interface: %s\n", name);
 			return -ENODEV;
 		}
 	}
@@ -602,18 +472,11 @@ static int live_setup(struct live *live)
 	err = bpf_map__set_max_entries(live->skel->maps.flow_table, options->config.max_flows);
 	if (err)
 		return err;
-	/* libxdp loads the whole object, the TC program and the maps with it, on first attach */
-	live->xdp = xdp_program__from_bpf_obj(live->skel->obj, "xdp");
-	err = (int)libxdp_get_error(live->xdp);
+	err = flow_bpf__load(live->skel);
 	if (err) {
-		live->xdp = NULL;
-		pr_warn("preparing the XDP program failed: %s\n", strerror(-err));
+		pr_warn("loading the BPF programs failed: %s (-v shows the verifier's log)\n",
+			strerror(-err));
 		return err;
-	}
-	for (i = 0; i < options->interface_count; i++) {
-		err = xdp_attach(live, &live->interfaces[i]);
-		if (err)
-			return err;
 	}
 	live->map_fds[0] = bpf_map__fd(live->skel->maps.flow_table);
 	live->map_fds[1] = bpf_map_create(BPF_MAP_TYPE_PERCPU_HASH, "flow_table_b",
@@ -625,10 +488,24 @@ static int live_setup(struct live *live)
 		return err;
 	}
 	for (i = 0; i < options->interface_count; i++) {
-		err = tc_attach(live, &live->interfaces[i]);
+		err = interface_attach(live, &live->interfaces[i]);
 		if (err)
 			return err;
 	}
+	return 0;
+}
+
+/* Everything but CAP_NET_ADMIN goes once the programs are loaded and attached. */
+static int live_drop_capabilities(void)
+{
+	int err = caps_keep_only(CAPS_BIT(CAP_NET_ADMIN));
+
+	if (err) {
+		pr_warn("dropping capabilities after attaching failed: %s\n", strerror(-err));
+		return err;
+	}
+	pr_debug("capabilities dropped: only CAP_NET_ADMIN is kept, to attach again an "
+		 "interface that comes back\n");
 	return 0;
 }
 
@@ -644,23 +521,34 @@ int live_run(const struct live_options *options)
 	stop_signals_install();
 
 	pthread_mutex_init(&live.snapshot_lock, NULL);
+	/*
+	 * Attached first, then down to CAP_NET_ADMIN (to attach again an interface that comes
+	 * back), and only then the exporter and the metrics endpoint: capabilities are per
+	 * thread, and their threads inherit the reduced set.
+	 */
+	err = live_setup(&live);
+	if (!err)
+		err = live_drop_capabilities();
+	if (err) {
+		live_cleanup(&live);
+		return EXIT_FAILURE_RUNTIME;
+	}
 	err = exporter_open(&live.exporter, options->kafka, why, sizeof(why));
 	if (err) {
 		pr_warn("%s\n", why);
+		live_cleanup(&live);
 		return err == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
 	}
-	err = live_setup(&live);
-	if (!err && options->metrics_address) {
+	if (options->metrics_address) {
 		live_snapshot_update(&live);
 		err = metrics_server_start(options->metrics_address, live_metrics_render, &live,
 					   &live.metrics);
-		if (err)
+		if (err) {
 			pr_warn("cannot serve metrics on the address given: %s\n", strerror(-err));
-	}
-	if (err) {
-		live_cleanup(&live);
-		exporter_close(&live.exporter, 0, NULL);
-		return EXIT_FAILURE_RUNTIME;
+			live_cleanup(&live);
+			exporter_close(&live.exporter, 0, NULL);
+			return EXIT_FAILURE_RUNTIME;
+		}
 	}
 	pr_info("capturing on %d interface(s); SIGINT, SIGTERM or SIGHUP stops and exports "
 		"everything\n",

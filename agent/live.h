@@ -3,6 +3,7 @@
 #ifndef FLOWAGENT_LIVE_H
 #define FLOWAGENT_LIVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -19,6 +20,7 @@ struct live_options {
 	char **interfaces;
 	int interface_count;
 	enum live_xdp_mode xdp_mode;
+	bool legacy_attach;		    /* netlink and clsact instead of BPF links */
 	struct replay_engine_config config; /* timeouts (wall clock), sampling, max_flows */
 	uint32_t drain_interval_ms;
 	const struct sockaddr_storage *metrics_address; /* NULL: no Prometheus endpoint */

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include <xdp/libxdp.h>
 
 #include "bpf_log.h"
 #include "kafka_check.h"
@@ -53,12 +52,14 @@ enum {
 	OPT_FLUSH_TIMEOUT,
 	OPT_SPEED,
 	OPT_CHECK,
+	OPT_LEGACY_ATTACH,
 };
 
 static struct env {
 	int replay;
 	struct replay_options replay_options;
 	enum live_xdp_mode xdp_mode;
+	int legacy_attach;
 	uint32_t drain_interval_ms;
 	struct sockaddr_storage metrics_address;
 	int metrics;
@@ -97,15 +98,17 @@ const char *argp_program_version = "flowagent 0.1";
 static const char doc[] =
 	"flowagent: exact network flow records from packets, with one parser shared by an XDP "
 	"program and userspace.\v"
-	"Live mode (flowagent IFACE...) attaches an XDP program on ingress (through libxdp, "
-	"native mode, falling back to generic SKB mode) and a TC program on egress of each "
-	"interface, and writes one JSON flow record per line to standard output: a record when a "
+	"Live mode (flowagent IFACE...) attaches an XDP program on ingress (native mode, falling "
+	"back to generic SKB mode) and a TC program on egress of each interface, through BPF "
+	"links (TCX for TC) that the kernel removes when the agent exits, however it exits, and "
+	"writes one JSON flow record per line to standard output: a record when a "
 	"flow has been idle for the idle timeout, every active timeout for long flows, and at the "
 	"next drain after a TCP FIN or RST. Records carry what their key saw since its previous "
 	"record, so the records of a key sum to its exact totals; timestamps are the wall clock. "
 	"SIGINT, SIGTERM or SIGHUP exports everything still in the maps and detaches every "
 	"program. "
-	"Needs root, or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON.\n"
+	"Needs root, or exactly CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON; once attached it keeps "
+	"only CAP_NET_ADMIN (to attach again an interface that comes back).\n"
 	"\n"
 	"Replay mode reads pcap or pcapng captures (microsecond or nanosecond, either byte order, "
 	"several interfaces and sections), plain or gzip-compressed (.pcap.gz as MAWI publishes "
@@ -191,6 +194,10 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "xdp-mode", 'x', "MODE", 0,
 	  "Live: native or skb (default: native, falling back to skb with a warning)", 0 },
+	{ "legacy-attach", OPT_LEGACY_ATTACH, NULL, 0,
+	  "Live: attach XDP through netlink and TC to a clsact qdisc instead of BPF links (what "
+	  "kernels before 5.9 and 6.6 get anyway); a killed agent then leaves them attached",
+	  0 },
 	{ "drain-interval", 'D', "MS", 0,
 	  "Live: read the flow map every MS milliseconds (default 1000)", 0 },
 	{ "metrics", 'M', "[ADDR:]PORT", 0,
@@ -291,6 +298,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			env.xdp_mode = LIVE_XDP_SKB;
 		else
 			argp_error(state, "--xdp-mode: '%s' is not native or skb", arg);
+		break;
+	case OPT_LEGACY_ATTACH:
+		env.legacy_attach = 1;
 		break;
 	case 'D':
 		if (parse_u32(arg, 10, 3600000, &env.drain_interval_ms))
@@ -487,7 +497,6 @@ int main(int argc, char **argv)
 
 	log_set_verbosity(env.verbosity);
 	libbpf_set_print(bpf_log_libbpf_print);
-	libxdp_set_print(bpf_log_libxdp_print);
 	if (env.kafka_check) {
 		switch (kafka_check(&env.kafka_config, KAFKA_CHECK_TIMEOUT_MS)) {
 		case KAFKA_CHECK_OK:
@@ -505,6 +514,7 @@ int main(int argc, char **argv)
 			.interfaces = env.replay_options.files,
 			.interface_count = env.replay_options.file_count,
 			.xdp_mode = env.xdp_mode,
+			.legacy_attach = env.legacy_attach,
 			.config = env.replay_options.engine_config,
 			.drain_interval_ms = env.drain_interval_ms,
 			.metrics_address = env.metrics ? &env.metrics_address : NULL,

@@ -14,8 +14,9 @@
 #include "flow.h"
 #include "flow_parse.h"
 
-#define EEXIST	  17
-#define TC_ACT_OK 0
+#define EEXIST 17
+/* the next program or filter runs too: TCX_NEXT for TCX, continue for clsact */
+#define TC_ACT_UNSPEC (-1)
 
 /* Load-time configuration, set through skel->rodata before load. */
 const volatile __u32 sampling_rate = 1;	  /* 1:N packet sampling */
@@ -301,7 +302,7 @@ int tc_flow_egress(struct __sk_buff *skb)
 	if (!flow_sampled_out())
 		flow_meter(flow_parse_tc(skb, &frame, &key, &pkt), &key, &pkt, bpf_ktime_get_ns(),
 			   skb->ifindex, FLOW_DIR_EGRESS, skb->gso_segs);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The one logging module of both programs: pr_warn/pr_info/pr_debug to stderr, prefixed with
- * the program name, at a level set once from the command line. The libbpf and libxdp hooks
- * live in agent/bpf_log.h, so the collector never sees libbpf.
+ * the program name, at a level set once from the command line. The libbpf hook lives
+ * in agent/bpf_log.h, so the collector never sees libbpf.
  */
 #ifndef FLOW_LIB_LOG_H
 #define FLOW_LIB_LOG_H

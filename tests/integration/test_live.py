@@ -83,11 +83,12 @@ def pair():
 
 
 class Agent:
-    def __init__(self, pair, *args, binary=FLOWAGENT):
+    def __init__(self, pair, *args, binary=FLOWAGENT, prefix=()):
+        """prefix: a command that execs the agent (setpriv), so the process is the agent."""
         self.out = open(f"/tmp/flowagent-live-{os.getpid()}.json", "w+")
         self.err = open(f"/tmp/flowagent-live-{os.getpid()}.err", "w+")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", pair.fb, binary, "-v", *args],
-                                     stdout=self.out, stderr=self.err)
+        self.proc = subprocess.Popen(["ip", "netns", "exec", pair.fb, *prefix, binary, "-v",
+                                      *args], stdout=self.out, stderr=self.err)
         # attached once it says so
         for _ in range(200):
             if "capturing on" in self.stderr() or self.proc.poll() is not None:
@@ -116,10 +117,24 @@ class Agent:
         return rc, records, counters
 
 
+def tcx_programs():
+    """Names of the programs of every TCX link (link type 11) in the system."""
+    links = json.loads(sh("bpftool", "-j", "link", "show").stdout or "[]")
+    names = []
+    for link in links:
+        if link.get("type") in (11, "tcx"):
+            prog = json.loads(sh("bpftool", "-j", "prog", "show", "id",
+                                 str(link["prog_id"])).stdout)
+            names.append(prog["name"])
+    return names
+
+
 def attached(pair):
+    """Whether an XDP program is on vb, and whether our TC egress program is (a TCX link, or a
+    filter on clsact)."""
     link = pair.run(pair.fb, "ip", "link", "show", "vb").stdout
-    qdisc = pair.run(pair.fb, "tc", "qdisc", "show", "dev", "vb").stdout
-    return "xdp" in link, "clsact" in qdisc
+    clsact = pair.run(pair.fb, "tc", "filter", "show", "dev", "vb", "egress").stdout
+    return "prog/xdp" in link, "tc_flow_egress" in clsact or "tc_flow_egress" in tcx_programs()
 
 
 def by_key(records, direction):
@@ -369,16 +384,57 @@ def test_high_water_drains_early(pair):
 
 
 def test_sigkill_then_restart_is_clean(pair):
+    """BPF links belong to the process: a SIGKILL leaves nothing attached, and the next run
+    attaches as if it were the first."""
     agent = Agent(pair, "vb")
+    assert "BPF link" in agent.stderr() and "TCX link" in agent.stderr()
+    assert attached(pair) == (True, True)
     agent.proc.kill()
     agent.proc.wait()
-    assert attached(pair)[0]  # the killed run left its XDP program behind
+    assert attached(pair) == (False, False)
     agent = Agent(pair, "vb")
-    assert "previous run left attached" in agent.stderr()
+    assert "left attached" not in agent.stderr()
     pair.run(pair.fa, "ping", "-q", "-c", "3", "-i", "0.2", "10.77.0.2")
     rc, records, _ = agent.stop()
     assert rc == 0
     assert by_key(records, "ingress")[("10.77.0.1", "10.77.0.2", 0, 2048, 1, 0)] == [3, 252]
+    assert attached(pair) == (False, False)
+
+
+def test_legacy_attach_sigkill_then_restart(pair):
+    """Without links (--legacy-attach, what old kernels get), a killed run leaves its programs
+    behind; the next run finds them by name and filter handle, removes them, and counts every
+    packet once."""
+    agent = Agent(pair, "--legacy-attach", "vb")
+    assert "netlink" in agent.stderr() and "clsact filter" in agent.stderr()
+    agent.proc.kill()
+    agent.proc.wait()
+    assert attached(pair) == (True, True)
+    agent = Agent(pair, "--legacy-attach", "vb")
+    assert "removed the XDP program a killed flowagent left attached" in agent.stderr()
+    assert "replacing the TC filter a killed flowagent left on clsact" in agent.stderr()
+    pair.run(pair.fa, "ping", "-q", "-c", "3", "-i", "0.2", "10.77.0.2")
+    rc, records, _ = agent.stop()
+    assert rc == 0
+    assert by_key(records, "ingress")[("10.77.0.1", "10.77.0.2", 0, 2048, 1, 0)] == [3, 252]
+    assert by_key(records, "egress")[("10.77.0.2", "10.77.0.1", 0, 0, 1, 0)] == [3, 252]
+    assert attached(pair) == (False, False)
+    assert "clsact" not in pair.run(pair.fb, "tc", "qdisc", "show", "dev", "vb").stdout
+
+
+def test_legacy_leftover_filter_is_removed_before_tcx(pair):
+    """A clsact filter a killed legacy run left would meter egress a second time beside TCX:
+    a run with links removes it first, and each egress packet is counted once."""
+    agent = Agent(pair, "--legacy-attach", "vb")
+    agent.proc.kill()
+    agent.proc.wait()
+    agent = Agent(pair, "vb")
+    assert "removed the TC filter a previous flowagent left on clsact" in agent.stderr()
+    assert "TCX link" in agent.stderr()
+    pair.run(pair.fa, "ping", "-q", "-c", "3", "-i", "0.2", "10.77.0.2")
+    rc, records, _ = agent.stop()
+    assert rc == 0
+    assert by_key(records, "egress")[("10.77.0.2", "10.77.0.1", 0, 0, 1, 0)] == [3, 252]
     assert attached(pair) == (False, False)
 
 
@@ -458,7 +514,7 @@ def test_interface_gone_for_good(pair):
 
 
 def test_quiet_without_v(pair):
-    """Without -v a start and a stop print nothing of libbpf's or libxdp's; -v shows them."""
+    """Without -v a start and a stop print nothing of libbpf's; -v shows it."""
     proc = subprocess.Popen(["ip", "netns", "exec", pair.fb, FLOWAGENT, "vb"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 30
