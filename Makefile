@@ -246,7 +246,7 @@ $(BUILD)/pcap_loop: $(BUILD)/obj/tests/bench/pcap_loop.o
 	$(Q)$(CC) $(CFLAGS) $^ -lpcap -o $@
 
 TEST_BINS := $(patsubst %,$(BUILD)/%,$(UNIT_TESTS)) $(patsubst %,$(BUILD)/asan/%,$(UNIT_TESTS)) \
-	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent $(BUILD)/fuzz_replay $(BUILD)/fuzz_wire \
+	     $(BUILD)/test_flow_bpf $(BUILD)/asan/flowagent $(BUILD)/asan/flowcollector $(BUILD)/fuzz_replay $(BUILD)/fuzz_wire \
 	     $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume $(BUILD)/flowproduce
 
 # --- test, demo, bench ----------------------------------------------------------------------
