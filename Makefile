@@ -52,9 +52,9 @@ AGENT_INCLUDES	   := -Iagent -Ilib -Ibpf -I$(BUILD)
 COLLECTOR_INCLUDES := -Icollector -Ilib -Ibpf
 
 # What each program links: its own objects, the lib/ objects it uses, and libraries.
-AGENT_LIB_OBJS	   := log parse wire kafka_conf metrics_http prom
+AGENT_LIB_OBJS	   := log parse wire kafka_conf metrics_http prom write_full
 AGENT_LIBS	   := -lbpf -lelf -lrdkafka -lisal -lmicrohttpd -lz -lm -lpthread
-COLLECTOR_LIB_OBJS := log parse wire kafka_conf metrics_http prom paths
+COLLECTOR_LIB_OBJS := log parse wire kafka_conf metrics_http prom paths write_full
 # libchdb is loaded with dlopen at run time, only for the embedded store.
 COLLECTOR_LIBS	   := -lrdkafka -lcurl -lmicrohttpd -lisal -lz -ldl -lpthread -lm
 
@@ -143,6 +143,8 @@ UNIT_OBJS_test_parse	    := lib/parse
 UNIT_LIBS_test_parse	    := -lm
 UNIT_DIR_test_prom	    := lib
 UNIT_OBJS_test_prom	    := lib/prom
+UNIT_DIR_test_write_full    := lib
+UNIT_OBJS_test_write_full   := lib/write_full
 UNIT_DIR_test_kafka_conf    := lib
 UNIT_OBJS_test_kafka_conf   := lib/kafka_conf lib/log
 UNIT_LIBS_test_kafka_conf   := -lrdkafka
@@ -165,11 +167,12 @@ UNIT_DIR_test_attach	    := agent
 UNIT_OBJS_test_attach	    := agent/attach lib/log
 UNIT_LIBS_test_attach	    := -lbpf -lelf -lz
 UNIT_DIR_test_spool	    := agent
-UNIT_OBJS_test_spool	    := agent/spool lib/wire lib/log
+UNIT_OBJS_test_spool	    := agent/spool lib/wire lib/log lib/write_full
 UNIT_LIBS_test_spool	    := -lisal
 UNIT_DIR_test_kafka_export  := agent
 UNIT_OBJS_test_kafka_export := agent/kafka_export agent/kafka_config agent/spool \
-			       agent/flow_output agent/stop lib/wire lib/log lib/kafka_conf
+			       agent/flow_output agent/stop lib/wire lib/log lib/kafka_conf \
+			       lib/write_full
 UNIT_LIBS_test_kafka_export := -lrdkafka -lisal
 UNIT_DIR_test_geo	    := collector
 UNIT_OBJS_test_geo	    := collector/geo lib/parse
@@ -180,11 +183,11 @@ UNIT_OBJS_test_collector    := collector/migrate collector/views collector/store
 UNIT_LIBS_test_collector    := -lcurl -ldl -lpthread
 UNIT_DIR_test_ingest	    := collector
 UNIT_OBJS_test_ingest	    := collector/ingest collector/wal collector/json_record lib/wire \
-			       lib/log lib/parse tests/unit/stub_store
+			       lib/log lib/parse lib/write_full tests/unit/stub_store
 UNIT_LIBS_test_ingest	    := -lisal -lm
 UNIT_DIR_stub_store	    := collector
 UNIT_DIR_test_wal	    := collector
-UNIT_OBJS_test_wal	    := collector/wal lib/wire
+UNIT_OBJS_test_wal	    := collector/wal lib/wire lib/write_full
 UNIT_LIBS_test_wal	    := -lisal
 UNIT_DIR_test_json_record   := collector
 UNIT_OBJS_test_json_record  := collector/json_record lib/wire lib/parse
@@ -240,7 +243,7 @@ $(BUILD)/flowproduce: $(BUILD)/obj/tests/kafka/flowproduce.o
 # The spool's fsync cost, for `make bench`.
 $(BUILD)/obj/tests/bench/spool_bench.o: INCLUDES = -Iagent -Ilib -Ibpf
 $(BUILD)/spool_bench: $(BUILD)/obj/tests/bench/spool_bench.o $(BUILD)/obj/agent/spool.o \
-		      $(BUILD)/obj/lib/wire.o $(BUILD)/obj/lib/log.o
+		      $(BUILD)/obj/lib/wire.o $(BUILD)/obj/lib/log.o $(BUILD)/obj/lib/write_full.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lisal -o $@
 

@@ -77,7 +77,8 @@ static enum inflate_step inflater_read_input(struct gzip_inflater *z)
 		if (fds[1].revents)
 			return INFLATE_DONE; /* the reader is closing */
 	}
-	n = fd_read_wait(z->in_fd, z->in + zs->avail_in, GZIP_INFLATE_IN_LEN - zs->avail_in);
+	n = fd_read_input(z->in_fd, z->in_regular, z->in + zs->avail_in,
+			  GZIP_INFLATE_IN_LEN - zs->avail_in);
 	if (n < 0) {
 		char what[128];
 

@@ -818,7 +818,7 @@ static int reader_parse(struct pcap_reader *r, struct pcap_packet *pkts, int max
 
 static ssize_t stream_read(struct pcap_reader *r, uint8_t *dst, size_t len)
 {
-	ssize_t n = fd_read_wait(r->fd, dst, len);
+	ssize_t n = fd_read_input(r->fd, r->regular, dst, len);
 
 	if (n > 0)
 		r->file_read += (uint64_t)n;

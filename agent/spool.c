@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "spool.h"
 #include "wire.h"
+#include "write_full.h"
 
 #define SPOOL_MAGIC	 "FLSP"
 #define SPOOL_HEADER_LEN 16
@@ -95,29 +97,41 @@ static int grow(void **array, uint32_t *capacity, uint32_t count, size_t size)
 	return 0;
 }
 
-/* Index of the first entry with an id >= the given one. */
-static uint32_t entry_lower_bound(const struct spool *spool, uint64_t id)
+/* The ordinal of element i of an array of element_size-byte structs that hold it at offset. */
+static uint64_t ordinal_of(const uint8_t *elements, uint32_t i, size_t element_size,
+			   size_t ordinal_offset)
 {
-	uint32_t low = 0, high = spool->count;
+	return *(const uint64_t *)(elements + (size_t)i * element_size + ordinal_offset);
+}
+
+/*
+ * The element with the given ordinal in an array sorted by ordinal, or NULL. The entries (by
+ * id) and the files (by first) are both such arrays: one binary search serves both, told the
+ * element's size and where its ordinal sits in it.
+ */
+static void *ordinal_find(void *array, uint32_t count, size_t element_size, size_t ordinal_offset,
+			  uint64_t ordinal)
+{
+	uint8_t *elements = array;
+	uint32_t low = 0, high = count;
 
 	while (low < high) {
 		uint32_t mid = low + (high - low) / 2;
 
-		if (spool->entries[mid].id < id)
+		if (ordinal_of(elements, mid, element_size, ordinal_offset) < ordinal)
 			low = mid + 1;
 		else
 			high = mid;
 	}
-	return low;
+	if (low < count && ordinal_of(elements, low, element_size, ordinal_offset) == ordinal)
+		return elements + (size_t)low * element_size;
+	return NULL;
 }
 
 static struct spool_entry *entry_find(struct spool *spool, uint64_t id)
 {
-	uint32_t i = entry_lower_bound(spool, id);
-
-	if (i < spool->count && spool->entries[i].id == id)
-		return &spool->entries[i];
-	return NULL;
+	return ordinal_find(spool->entries, spool->count, sizeof(*spool->entries),
+			    offsetof(struct spool_entry, id), id);
 }
 
 /* Entries are added in ordinal order, at open and by spool_put. */
@@ -147,19 +161,8 @@ static void entry_remove(struct spool *spool, struct spool_entry *entry)
 
 static struct spool_file *file_find(struct spool *spool, uint64_t first)
 {
-	uint32_t low = 0, high = spool->file_count;
-
-	while (low < high) {
-		uint32_t mid = low + (high - low) / 2;
-
-		if (spool->files[mid].first < first)
-			low = mid + 1;
-		else
-			high = mid;
-	}
-	if (low < spool->file_count && spool->files[low].first == first)
-		return &spool->files[low];
-	return NULL;
+	return ordinal_find(spool->files, spool->file_count, sizeof(*spool->files),
+			    offsetof(struct spool_file, first), first);
 }
 
 /* Files are added in ordinal order too. */
@@ -286,29 +289,6 @@ static int file_start(struct spool *spool, struct spool_file **out)
 	return 0;
 }
 
-static int write_at(int fd, struct iovec *iov, int count, uint64_t offset)
-{
-	while (count) {
-		ssize_t n = pwritev(fd, iov, count, (off_t)offset);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		offset += (uint64_t)n;
-		while (count && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			count--;
-		}
-		if (count) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
 int spool_put(struct spool *spool, uint32_t records, const void *payload, size_t len)
 {
 	struct spool_entry entry = { .records = records };
@@ -338,7 +318,7 @@ int spool_put(struct spool *spool, uint32_t records, const void *payload, size_t
 	put_le32(header + 12, (uint32_t)len);
 	iov[0] = (struct iovec){ header, sizeof(header) };
 	iov[1] = (struct iovec){ (void *)payload, len };
-	err = write_at(file->fd, iov, 2, file->size);
+	err = write_full_at(file->fd, iov, 2, (off_t)file->size);
 	if (err) {
 		/* nothing of it kept: a torn record would hide the ones after it */
 		if (ftruncate(file->fd, (off_t)file->size))
@@ -526,7 +506,7 @@ static int copy_aside(struct spool *spool, int fd, uint64_t from, uint64_t size,
 			err = n < 0 ? -errno : -EIO;
 			break;
 		}
-		err = write_at(out, &iov, 1, written);
+		err = write_full_at(out, &iov, 1, (off_t)written);
 		written += (uint64_t)n;
 		from += (uint64_t)n;
 	}

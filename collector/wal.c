@@ -16,6 +16,7 @@
 #include "bytes.h"
 #include "wal.h"
 #include "wire.h"
+#include "write_full.h"
 
 #define WAL_MAGIC	"FLWA"
 #define WAL_VERSION	2
@@ -68,29 +69,6 @@ int wal_fsync_dir(const char *dir)
 	if (ret)
 		errno = -ret;
 	return ret;
-}
-
-static int write_all(int fd, struct iovec *iov, int count)
-{
-	while (count) {
-		ssize_t n = writev(fd, iov, count > IOV_MAX ? IOV_MAX : count);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		while (count && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			count--;
-		}
-		if (count) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
 }
 
 /* CRC-32C of the header's first 20 bytes and the part table: all but the CRC field. */
@@ -182,7 +160,7 @@ static int write_file(const char *tmp, const uint8_t *head, size_t head_len, con
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	ret = write_all(fd, iov, 2);
+	ret = write_full(fd, iov, 2);
 	if (!ret && fdatasync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)

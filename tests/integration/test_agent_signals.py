@@ -46,7 +46,8 @@ def trace(tmp_path_factory):
 
 
 def started(path, proc, text, timeout=60):
-    """Waits until the file at path contains text (or the process ended)."""
+    """Waits until the file at path contains text, or the process ended, or timeout seconds
+    passed; returns whether the text appeared. Every wait for a line of output uses it."""
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         if path.exists() and text in path.read_text(errors="replace"):
@@ -184,11 +185,7 @@ def test_stdin_pipe_second_signal_stops(trace, tmp_path):
         assert started(err, agent, ": pcap"), err.read_text()
         agent.send_signal(signal.SIGINT)
         # it reads on, to all the writer wrote, and then waits for more
-        deadline = time.time() + 60
-        while time.time() < deadline and writer.poll() is None:
-            if "SIGINT: reading standard input" in err.read_text():
-                break
-            time.sleep(0.05)
+        started(err, agent, "SIGINT: reading standard input")
         time.sleep(3)
         assert agent.poll() is None, "the writer has not closed the pipe: it must still read"
         agent.send_signal(signal.SIGINT)
