@@ -52,9 +52,9 @@ AGENT_INCLUDES	   := -Iagent -Ilib -Ibpf -I$(BUILD)
 COLLECTOR_INCLUDES := -Icollector -Ilib -Ibpf
 
 # What each program links: its own objects, the lib/ objects it uses, and libraries.
-AGENT_LIB_OBJS	   := log parse wire kafka_conf metrics_http prom write_full
+AGENT_LIB_OBJS	   := log parse wire kafka_conf metrics_http prom write_full agent_id
 AGENT_LIBS	   := -lbpf -lelf -lrdkafka -lisal -lmicrohttpd -lz -lm -lpthread
-COLLECTOR_LIB_OBJS := log parse wire kafka_conf metrics_http prom paths write_full
+COLLECTOR_LIB_OBJS := log parse wire kafka_conf metrics_http prom paths write_full agent_id
 # libchdb is loaded with dlopen at run time, only for the embedded store.
 COLLECTOR_LIBS	   := -lrdkafka -lcurl -lmicrohttpd -lisal -lz -ldl -lpthread -lm
 
@@ -172,23 +172,25 @@ UNIT_LIBS_test_spool	    := -lisal
 UNIT_DIR_test_kafka_export  := agent
 UNIT_OBJS_test_kafka_export := agent/kafka_export agent/kafka_config agent/spool \
 			       agent/flow_output agent/stop lib/wire lib/log lib/kafka_conf \
-			       lib/write_full
+			       lib/write_full lib/agent_id
 UNIT_LIBS_test_kafka_export := -lrdkafka -lisal
 UNIT_DIR_test_geo	    := collector
 UNIT_OBJS_test_geo	    := collector/geo lib/parse
 UNIT_LIBS_test_geo	    := -lz -lm
 UNIT_DIR_test_collector	    := collector
 UNIT_OBJS_test_collector    := collector/migrate collector/views collector/store lib/paths \
-			       lib/log
-UNIT_LIBS_test_collector    := -lcurl -ldl -lpthread
+			       lib/log lib/kafka_conf
+UNIT_LIBS_test_collector    := -lcurl -ldl -lpthread -lrdkafka
 UNIT_DIR_test_ingest	    := collector
 UNIT_OBJS_test_ingest	    := collector/ingest collector/wal collector/json_record lib/wire \
-			       lib/log lib/parse lib/write_full tests/unit/stub_store
+			       lib/log lib/parse lib/write_full lib/agent_id tests/unit/stub_store
 UNIT_LIBS_test_ingest	    := -lisal -lm
 UNIT_DIR_stub_store	    := collector
 UNIT_DIR_test_wal	    := collector
 UNIT_OBJS_test_wal	    := collector/wal lib/wire lib/write_full
 UNIT_LIBS_test_wal	    := -lisal
+UNIT_DIR_test_agent_id	    := lib
+UNIT_OBJS_test_agent_id	    := lib/agent_id
 UNIT_DIR_test_json_record   := collector
 UNIT_OBJS_test_json_record  := collector/json_record lib/wire lib/parse
 UNIT_LIBS_test_json_record  := -lisal -lm

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The producer's librdkafka configuration; see kafka_config.h. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,29 +7,20 @@
 #include <strings.h>
 #include <librdkafka/rdkafka.h>
 
+#include "agent_id.h"
 #include "kafka_conf.h"
 #include "kafka_config.h"
 #include "log.h"
 
 #define DEFAULT_MESSAGE_TIMEOUT "30000"
 
-static int valid_agent_id(const char *id)
-{
-	size_t len = strlen(id), i;
-
-	if (!len || len > WIRE_AGENT_ID_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!isalnum((unsigned char)id[i]) && !strchr("._:-", id[i]))
-			return 0;
-	return 1;
-}
-
 int kafka_config_validate(const struct kafka_export_config *config,
 			  char agent_id[WIRE_AGENT_ID_MAX + 1], char *err, size_t err_len)
 {
 	static const char *const codecs[] = { "lz4", "zstd", "gzip", "snappy", "none" };
 	const char *compression = config->compression ? config->compression : "lz4";
+	const char *id;
+	char escaped[AGENT_ID_ESCAPED_MAX];
 	size_t i;
 
 	if (config->agent_id) {
@@ -40,10 +30,10 @@ int kafka_config_validate(const struct kafka_export_config *config,
 			 "cannot read the host name for the agent id; give --agent-id");
 		return -EINVAL;
 	}
-	if (!valid_agent_id(config->agent_id ? config->agent_id : agent_id)) {
-		snprintf(err, err_len,
-			 "--agent-id '%s': use 1 to %d letters, digits, '.', '_', ':' or '-'",
-			 config->agent_id ? config->agent_id : agent_id, WIRE_AGENT_ID_MAX);
+	id = config->agent_id ? config->agent_id : agent_id;
+	if (!agent_id_valid(id, strlen(id))) {
+		agent_id_escape(id, strlen(id), escaped, sizeof(escaped));
+		snprintf(err, err_len, "--agent-id '%s': use " AGENT_ID_RULE, escaped);
 		return -EINVAL;
 	}
 	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)

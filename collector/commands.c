@@ -294,15 +294,20 @@ static int geo_collect(void *ctx, const struct geo_prefix *prefix)
 	return 0;
 }
 
+/*
+ * geo load: every file read first, and refused when it does not look like geolocation data
+ * (most of its lines malformed), or when no prefix came out of them all, unless --force; only
+ * then the store, where the new data replaces the old at once (geo_store.h) or not at all.
+ */
 int command_geo(const struct command_options *options)
 {
 	struct geo_rows rows = { 0 };
 	int i, status = EXIT_OK;
 	struct store *store;
-	char err[1024];
+	char err[2048];
 
 	if (options->arg_count < 3 || strcmp(options->args[1], "load")) {
-		pr_warn("usage: flowcollector geo load FILE...\n");
+		pr_warn("usage: flowcollector geo load [--force] FILE...\n");
 		return EXIT_USAGE;
 	}
 	for (i = 2; i < options->arg_count; i++) {
@@ -311,7 +316,7 @@ int command_geo(const struct command_options *options)
 
 		if (geo_load_file(path, options->tzdata, geo_collect, &rows, &stats, err,
 				  sizeof(err))) {
-			pr_warn("%s\n", err);
+			pr_warn("%s; nothing was loaded\n", err);
 			free(rows.rows);
 			return EXIT_INPUT_ERROR;
 		}
@@ -322,6 +327,26 @@ int command_geo(const struct command_options *options)
 			stats.skipped_malformed);
 		if (stats.skipped_malformed)
 			status = EXIT_INPUT_ERROR;
+		if (geo_mostly_malformed(&stats) && !options->geo_force) {
+			pr_warn("%s: %" PRIu64 " of its %" PRIu64 " data lines are malformed (more "
+				"than %d%%): this is not geolocation data in a format flowcollector "
+				"reads. Nothing was loaded; the geolocation in use stays. --force "
+				"loads its good lines anyway\n",
+				path, stats.skipped_malformed, stats.data_lines,
+				GEO_MALFORMED_MAX_PERCENT);
+			free(rows.rows);
+			return EXIT_INPUT_ERROR;
+		}
+		if (geo_mostly_malformed(&stats))
+			pr_warn("%s: %" PRIu64 " of its %" PRIu64 " data lines are malformed; "
+				"loading its %" PRIu64 " prefixes anyway (--force)\n",
+				path, stats.skipped_malformed, stats.data_lines, stats.prefixes);
+	}
+	if (!rows.count && !options->geo_force) {
+		pr_warn("no prefixes in the files given (only unknown countries, or no ranges): "
+			"nothing was loaded; the geolocation in use stays. --force replaces it "
+			"with none\n");
+		return EXIT_INPUT_ERROR;
 	}
 	if (open_store(options, &store, 1)) {
 		free(rows.rows);

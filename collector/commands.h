@@ -30,7 +30,8 @@ struct command_options {
 	const char *tzdata;
 	uint64_t from, to;
 	int tsv;
-	char **args; /* the command's words after its name */
+	int geo_force; /* geo load --force: no sanity check of the files */
+	char **args;   /* the command's words after its name */
 	int arg_count;
 };
 

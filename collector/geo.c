@@ -269,8 +269,15 @@ static void malformed(struct loader *loader, uint64_t line_number, const char *w
 	if (loader->stats->skipped_malformed == 1)
 		snprintf(err, err_len, "%s:%llu: %s", loader->path, (unsigned long long)line_number,
 			 why);
-	fprintf(stderr, "flowcollector: %s:%llu: %s; line skipped\n", loader->path,
-		(unsigned long long)line_number, why);
+	/* a file of garbage must not flood the log: the rest are counted at its end */
+	if (loader->stats->skipped_malformed <= GEO_MALFORMED_PRINTED)
+		fprintf(stderr, "flowcollector: %s:%llu: %s; line skipped\n", loader->path,
+			(unsigned long long)line_number, why);
+}
+
+int geo_mostly_malformed(const struct geo_stats *stats)
+{
+	return stats->skipped_malformed * 100 > stats->data_lines * GEO_MALFORMED_MAX_PERCENT;
 }
 
 static int unknown_code(const char *code)
@@ -425,6 +432,7 @@ int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, vo
 		line_number++;
 		stats->lines++;
 		if (!strchr(line, '\n') && !gzeof(file)) {
+			stats->data_lines++;
 			malformed(loader, line_number, "line too long", err, err_len);
 			while (gzgets(file, line, sizeof(line)) && !strchr(line, '\n'))
 				;
@@ -433,6 +441,7 @@ int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, vo
 		line[strcspn(line, "\r\n")] = '\0';
 		if (!line[0] || line[0] == '#')
 			continue;
+		stats->data_lines++;
 		if (geolite < 0) {
 			geolite = !strncmp(line, "network,", 8);
 			stats->format = geolite ? "GeoLite2 country CSV" :
@@ -441,6 +450,7 @@ int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, vo
 					strchr(line, '.') ? "address ranges (DB-IP lite)" :
 							    "Tor geoip (decimal IPv4 ranges)";
 			if (geolite) {
+				stats->data_lines--; /* the header */
 				ret = load_geonames(loader, err, err_len);
 				continue;
 			}
@@ -460,6 +470,10 @@ int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, vo
 		snprintf(err, err_len, "%s: no data lines", path);
 		ret = -EINVAL;
 	}
+	if (stats->skipped_malformed > GEO_MALFORMED_PRINTED)
+		fprintf(stderr, "flowcollector: %s: ... and %llu more malformed lines skipped\n",
+			path,
+			(unsigned long long)(stats->skipped_malformed - GEO_MALFORMED_PRINTED));
 	if (!stats->format)
 		stats->format = "empty";
 	gzclose(file);

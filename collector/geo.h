@@ -20,17 +20,26 @@ struct geo_prefix {
 /* Called for each prefix; a nonzero return stops the load with that value. */
 typedef int (*geo_emit_fn)(void *ctx, const struct geo_prefix *prefix);
 
+/* Malformed lines printed per file; the rest are counted in one line. */
+#define GEO_MALFORMED_PRINTED 10
+/* A file with more malformed data lines than this is refused (unless forced): not geo data. */
+#define GEO_MALFORMED_MAX_PERCENT 50
+
 struct geo_stats {
 	const char *format;
 	uint64_t lines;
+	uint64_t data_lines; /* neither blank, nor a comment, nor a header */
 	uint64_t ranges;
 	uint64_t prefixes;
 	uint64_t skipped_unknown;   /* unknown country (??, ZZ, no geoname) */
-	uint64_t skipped_malformed; /* lines that could not be read, each reported */
+	uint64_t skipped_malformed; /* lines that could not be read; the first few reported */
 };
 
 int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, void *ctx,
 		  struct geo_stats *stats, char *err, size_t err_len);
+
+/* 1 when more than GEO_MALFORMED_MAX_PERCENT of a file's data lines were malformed. */
+int geo_mostly_malformed(const struct geo_stats *stats);
 
 /* Appends a geo_ranges row in ClickHouse RowBinary to a growable buffer. */
 int geo_rowbinary_append(uint8_t **buffer, size_t *len, size_t *cap,

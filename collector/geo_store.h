@@ -9,9 +9,13 @@
 #include "store.h"
 
 /*
- * Replaces flows.geo_ranges with rows (RowBinary of geo_rowbinary_append), reloads the
- * flows.geo dictionary, rebuilds flows.countries, and recomputes the region rollups of every
- * day still in flows.raw, so geolocation loaded after the flows stays exact.
+ * Replaces flows.geo_ranges with rows (RowBinary of geo_rowbinary_append), rebuilds
+ * flows.countries, recomputes the region rollups of every day still in flows.raw (so
+ * geolocation loaded after the flows stays exact) and reloads the flows.geo dictionary.
+ * Everything is built beside the tables in use (flows.NAME_new, with its own dictionary) and
+ * swapped in only once whole: EXCHANGE TABLES where the server and database have it, else one
+ * RENAME statement (store_server_version decides). A failure before the swap leaves the
+ * tables in use untouched; one during a RENAME leaves each table whole, old or new.
  */
 int geo_store_replace(struct store *store, const uint8_t *rows, size_t len, char *err,
 		      size_t err_len);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Ingest: batches to rows, duplicates skipped, inserts made whole; see ingest.h. */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_id.h"
 #include "bytes.h"
 #include "clock.h"
 #include "ingest.h"
@@ -125,18 +125,8 @@ static uint64_t identity_hash(uint32_t agent, uint64_t run, uint64_t sequence)
 	return mix64(sequence ^ mix64(run ^ ((uint64_t)agent << 40)));
 }
 
-/* Agent ids as the agent allows them: they name rows, and appear in SQL text. */
-static int agent_id_valid(const char *id)
-{
-	size_t i;
-
-	if (!id[0])
-		return 0;
-	for (i = 0; id[i]; i++)
-		if (!isalnum((unsigned char)id[i]) && !strchr("._:-", id[i]))
-			return 0;
-	return 1;
-}
+/* Agent ids follow the agent's own rule (agent_id.h): they name rows, and appear in SQL text. */
+_Static_assert(AGENT_ID_MAX == WIRE_AGENT_ID_MAX, "the wire format carries every valid id");
 
 /* --- agents and their runs ----------------------------------------------------------------- */
 
@@ -478,11 +468,14 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 		pr_warn("%s: rejected: %s\n", where, wire_strerror(err));
 		return -EBADMSG;
 	}
-	if (!agent_id_valid(header.agent_id)) {
+	/* the length, not strlen: a NUL inside the id breaks the rule too */
+	if (!agent_id_valid(header.agent_id, header.agent_id_len)) {
+		char escaped[AGENT_ID_ESCAPED_MAX];
+
 		ingest->stats.messages_rejected++;
-		pr_warn("%s: rejected: agent id has characters other than letters, digits, '.', "
-			"'_', ':' and '-'\n",
-			where);
+		agent_id_escape(header.agent_id, header.agent_id_len, escaped, sizeof(escaped));
+		pr_warn("%s: batch rejected: agent id \"%s\" is not " AGENT_ID_RULE "\n", where,
+			escaped);
 		return -EBADMSG;
 	}
 	ret = agent_index(ingest, header.agent_id, &index);
@@ -543,17 +536,25 @@ static int json_line(struct ingest *ingest, const char *line, size_t len, const 
 	size_t n;
 	int ret;
 
+	/* a NUL would cut the agent id short, so that another id would be stored */
+	if (memchr(line, '\0', len)) {
+		ingest->stats.records_rejected++;
+		pr_warn("%s: record rejected: a NUL byte in the line\n", where);
+		return -EBADMSG;
+	}
 	if (json_record_parse(line, len, &fields, &why)) {
 		ingest->stats.records_rejected++;
 		pr_warn("%s: record rejected: %s\n", where, why);
 		return -EBADMSG;
 	}
 	agent = fields.agent[0] ? fields.agent : ingest->options.input_agent;
-	if (!agent_id_valid(agent)) {
+	if (!agent_id_valid(agent, strlen(agent))) {
+		char escaped[AGENT_ID_ESCAPED_MAX];
+
 		ingest->stats.records_rejected++;
-		pr_warn("%s: record rejected: agent id \"%s\" has characters other than letters, "
-			"digits, '.', '_', ':' and '-'\n",
-			where, agent);
+		agent_id_escape(agent, strlen(agent), escaped, sizeof(escaped));
+		pr_warn("%s: record rejected: agent id \"%s\" is not " AGENT_ID_RULE "\n", where,
+			escaped);
 		return -EBADMSG;
 	}
 	if (!first_seen_plausible(ingest, fields.record.stats.first_seen_ns)) {

@@ -52,6 +52,7 @@ enum {
 	OPT_TSV,
 	OPT_AGENT,
 	OPT_DIRECTION,
+	OPT_FORCE,
 };
 
 #define DEFAULT_BATCH_ROWS	       1000000
@@ -84,7 +85,10 @@ static const char doc[] =
 	"SIGINT/SIGTERM\n"
 	"                    or the end of the input\n"
 	"  migrate           apply the schema (sql/NNN_*.sql) and exit; ingest does it too\n"
-	"  geo load FILE...  load geolocation: Tor geoip/geoip6, DB-IP lite CSV, GeoLite2 CSV\n"
+	"  geo load FILE...  load geolocation: Tor geoip/geoip6, DB-IP lite CSV, GeoLite2 CSV;\n"
+	"                    it replaces the one in use only once loaded whole, and refuses a\n"
+	"                    file mostly malformed (over 50% of its lines) or no prefix at all\n"
+	"                    unless --force\n"
 	"  query VIEW        print a view; 'query list' names them\n"
 	"  report            --html FILE: every view as charts in one self-contained page\n"
 	"  sql QUERY         run one SQL statement on the store, print the result as TSV\n"
@@ -108,7 +112,8 @@ static const char doc[] =
 	"\n"
 	"EXIT STATUS: 0 ok (also Kafka stopped by a signal); 1 the store or Kafka failed; 2 bad "
 	"command line; 3 --input could not be read, or had rejected records or bad bytes (what was "
-	"read before is stored); 4 --input interrupted by a signal before its end.\n"
+	"read before is stored), or geo load refused its files or skipped malformed lines; 4 "
+	"--input interrupted by a signal before its end.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  flowcollector --kafka k1:9092 --topic flows --store embedded:/var/lib/flowdb\n"
@@ -178,6 +183,10 @@ static const struct argp_option options[] = {
 	{ "tsv", OPT_TSV, NULL, 0, "query: tab-separated values with a header, for scripts", 3 },
 	{ "tzdata", OPT_TZDATA, "DIR", 0,
 	  "geo: country names and coordinates (/usr/share/zoneinfo)", 3 },
+	{ "force", OPT_FORCE, NULL, 0,
+	  "geo load: load even a file whose lines are mostly malformed, or no prefix at all "
+	  "(which empties the geolocation)",
+	  3 },
 	{ NULL, 0, NULL, 0, "General:", 4 },
 	{ "verbose", 'v', NULL, 0, "More messages", 4 },
 	{},
@@ -320,6 +329,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_TZDATA:
 		o->tzdata = arg;
 		break;
+	case OPT_FORCE:
+		o->geo_force = 1;
+		break;
 	case 'v':
 		env.verbosity++;
 		break;
@@ -348,7 +360,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 static const struct argp argp = {
 	.options = options,
-	.args_doc = "\nmigrate\ngeo load FILE...\nquery VIEW\nreport --html FILE\nsql QUERY",
+	.args_doc =
+		"\nmigrate\ngeo load [--force] FILE...\nquery VIEW\nreport --html FILE\nsql QUERY",
 	.parser = parse_arg,
 	.doc = doc,
 };

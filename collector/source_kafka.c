@@ -53,6 +53,63 @@ struct kafka_source {
 	uint64_t lag_generation; /* +1 at every rebalance: an answer from before is void */
 };
 
+/*
+ * librdkafka's own log lines ("%3|...|FAIL|...") go through our logger, shown with -v: what
+ * they say that matters comes once, through error_cb, as one line of ours.
+ */
+static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
+{
+	(void)rk;
+	/* syslog levels: 0-4 are errors and warnings */
+	if (level <= 4)
+		pr_info("kafka: %s: %s\n", facility, message);
+	else
+		pr_debug("kafka: %s: %s\n", facility, message);
+}
+
+/*
+ * An error of the client (a broker unreachable, all brokers down, a fatal error): each kind
+ * said once a minute at most, repeats with -v, so a broker that is away fills no log.
+ * librdkafka retries by itself; --exit-idle or a signal ends a run that waits for one.
+ */
+#define KAFKA_ERROR_KINDS     8
+#define KAFKA_ERROR_REPEAT_MS 60000
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	static struct {
+		int err;
+		uint64_t said_ms;
+	} said[KAFKA_ERROR_KINDS];
+	uint64_t now = monotonic_ms();
+	int i, slot = 0;
+
+	(void)opaque;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char why[512];
+
+		rd_kafka_fatal_error(rk, why, sizeof(why));
+		pr_warn("kafka: fatal error: %s\n", why);
+		return;
+	}
+	for (i = 0; i < KAFKA_ERROR_KINDS; i++) {
+		if (said[i].err == err && said[i].said_ms) {
+			slot = i;
+			break;
+		}
+		if (said[i].said_ms < said[slot].said_ms)
+			slot = i;
+	}
+	if (said[slot].err == err && said[slot].said_ms &&
+	    now - said[slot].said_ms < KAFKA_ERROR_REPEAT_MS) {
+		pr_info("kafka: %s\n", reason);
+		return;
+	}
+	said[slot].err = err;
+	said[slot].said_ms = now;
+	pr_warn("kafka: %s (retrying; -v shows every attempt)\n", reason);
+}
+
 /* "flows/0 flows/3" (or "none"), for the log. */
 static void partitions_describe(const rd_kafka_topic_partition_list_t *list, char *text,
 				size_t size)
@@ -149,6 +206,8 @@ static rd_kafka_t *consumer_create(struct kafka_source *source,
 		return NULL;
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_opaque(conf, source);
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
 	if (!rk) {

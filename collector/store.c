@@ -7,21 +7,30 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <curl/curl.h>
 
+#include "kafka_conf.h"
+#include "log.h"
 #include "paths.h"
 #include "store.h"
 
 #define LIBCHDB_NAME	 "libchdb.so"
 #define MAX_OPEN_STORES	 8
 #define STORE_PARAMS_MAX 16
+/* A store's error message is kept whole up to this size: ClickHouse's may span lines. */
+#define STORE_ERROR_MAX 4096
 
 /* libchdb 26.7's C API, as far as we use it. */
 typedef struct chdb_conn_s *chdb_conn;
@@ -58,6 +67,8 @@ struct store {
 	char *url;
 	char *user;
 	char *password;
+	/* SELECT version(), asked once */
+	int version_major, version_minor;
 };
 
 /* Open stores, closed by store_close_all on every exit path. */
@@ -138,41 +149,175 @@ static int load_chdb(struct chdb_api *api, const char *path, char *err, size_t e
 	return 0;
 }
 
+/* mkdir -p: each missing directory of path; err names the one that could not be made. */
+static int make_directories(const char *path, char *err, size_t err_len)
+{
+	char partial[PATH_MAX];
+	size_t len = strlen(path), i;
+	struct stat st;
+
+	if (len >= sizeof(partial)) {
+		snprintf(err, err_len, "%.64s...: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	for (i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		memcpy(partial, path, i);
+		partial[i] = '\0';
+		if (mkdir(partial, 0755) && errno != EEXIST) {
+			int ret = -errno;
+
+			snprintf(err, err_len, "cannot create the directory %s: %s", partial,
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	if (stat(path, &st)) {
+		int ret = -errno;
+
+		snprintf(err, err_len, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, err_len, "%s is not a directory", path);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+/*
+ * What the embedded store needs of its directory, tried one step at a time so that a failure
+ * names the step and its errno: the directory (made if missing), writing in it, and the lock
+ * ClickHouse takes on PATH/status (flock, exclusive, as its StatusFile does). Only a lock held
+ * by someone else means another process uses the store. The lock is released again: libchdb
+ * takes it itself.
+ */
+static int embedded_check(const char *path, char *err, size_t err_len)
+{
+	char status[PATH_MAX + 16];
+	int fd, ret;
+
+	ret = make_directories(path, err, err_len);
+	if (ret)
+		return ret;
+	if (access(path, W_OK | X_OK)) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot write in %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	snprintf(status, sizeof(status), "%s/status", path);
+	fd = open(status, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot open %s for writing: %s", status, strerror(-ret));
+		return ret;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		ret = -errno;
+		if (ret == -EWOULDBLOCK)
+			snprintf(
+				err, err_len,
+				"%s is locked: another flowcollector (or ClickHouse) is using this "
+				"store",
+				status);
+		else
+			snprintf(err, err_len, "cannot lock %s: %s", status, strerror(-ret));
+		close(fd);
+		return ret == -EWOULDBLOCK ? -EBUSY : ret;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * chdb_connect prints its exception to stderr before it returns NULL. Without -v that text is
+ * caught in why (its first line), for one message of ours that says the cause; with -v it is
+ * shown as it comes.
+ */
+static chdb_conn *connect_quietly(struct store *store, char **argv, char *why, size_t why_len)
+{
+	int verbose = log_get_level() >= LOG_LEVEL_INFO, saved = -1, caught = -1;
+	chdb_conn *connection;
+	ssize_t n = 0;
+
+	why[0] = '\0';
+	if (!verbose) {
+		fflush(stderr);
+		caught = memfd_create("flowcollector-chdb-stderr", MFD_CLOEXEC);
+		saved = caught >= 0 ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+		if (saved < 0 || dup2(caught, STDERR_FILENO) < 0) {
+			if (saved >= 0)
+				close(saved);
+			saved = -1;
+		}
+	}
+	connection = store->chdb.connect(2, argv);
+	if (saved >= 0) {
+		fflush(stderr);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		n = pread(caught, why, why_len - 1, 0);
+		why[n > 0 ? n : 0] = '\0';
+		why[strcspn(why, "\r\n")] = '\0';
+	}
+	if (caught >= 0)
+		close(caught);
+	return connection;
+}
+
 static int open_embedded(struct store *store, const struct store_options *options, char *err,
 			 size_t err_len)
 {
-	char library[PATH_MAX], path_arg[PATH_MAX + 16];
+	char library[PATH_MAX], path_arg[PATH_MAX + 16], why[1024], cause[2 * PATH_MAX];
 	char *argv[] = { "flowcollector", path_arg, NULL };
+	const char *path = options->embedded_path;
 	int ret;
 
+	ret = embedded_check(path, cause, sizeof(cause));
+	if (ret) {
+		snprintf(err, err_len, "cannot open the embedded ClickHouse at %s: %s", path,
+			 cause);
+		return ret;
+	}
 	find_libchdb(options->libchdb, library, sizeof(library));
 	ret = load_chdb(&store->chdb, library, err, err_len);
 	if (ret)
 		return ret;
 	/* Our signals are ours: SIGINT/SIGTERM stop the collector, which then closes the store. */
 	store->chdb.set_signal_handlers_enabled(0);
-	snprintf(path_arg, sizeof(path_arg), "--path=%s", options->embedded_path);
-	store->connection = store->chdb.connect(2, argv);
+	snprintf(path_arg, sizeof(path_arg), "--path=%s", path);
+	store->connection = connect_quietly(store, argv, why, sizeof(why));
 	if (!store->connection || !*store->connection) {
-		snprintf(err, err_len,
-			 "cannot open the embedded ClickHouse at %s (is another "
-			 "flowcollector using it?)",
-			 options->embedded_path);
 		store->connection = NULL;
-		return -EBUSY;
+		/* the lock may have been taken since the check: ask again, for the real cause */
+		ret = embedded_check(path, cause, sizeof(cause));
+		snprintf(err, err_len, "cannot open the embedded ClickHouse at %s: %s", path,
+			 ret	? cause :
+			 why[0] ? why :
+				  "libchdb returned no connection and no reason");
+		return ret ? ret : -EIO;
 	}
-	snprintf(store->description, sizeof(store->description), "embedded:%s",
-		 options->embedded_path);
+	snprintf(store->description, sizeof(store->description), "embedded:%s", path);
 	return 0;
 }
 
+/*
+ * The password: the first line of a file only its owner can read (the rule of the Kafka
+ * properties file, kafka_conf.h), so it is on no command line and in no other user's reach.
+ */
 static char *read_secret_file(const char *path, char *err, size_t err_len)
 {
-	char line[1024];
+	char line[1024], why[512];
 	FILE *file = fopen(path, "re");
 
 	if (!file) {
 		snprintf(err, err_len, "--clickhouse-password-file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (secret_file_check(fileno(file), path, why, sizeof(why))) {
+		snprintf(err, err_len, "--clickhouse-password-file refused: %s", why);
+		fclose(file);
 		return NULL;
 	}
 	if (!fgets(line, sizeof(line), file))
@@ -182,9 +327,25 @@ static char *read_secret_file(const char *path, char *err, size_t err_len)
 	return strdup(line);
 }
 
+/* 1 when an http:// URL's host is this machine by name: nothing else sees the password. */
+static int url_host_is_local(const char *url)
+{
+	static const char *const local[] = { "localhost", "127.0.0.1", "[::1]" };
+	const char *host = url + strlen("http://");
+	size_t len = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/?#");
+	size_t i;
+
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if (len == strlen(local[i]) && !strncasecmp(host, local[i], len))
+			return 1;
+	return 0;
+}
+
 static int open_http(struct store *store, const struct store_options *options, char *err,
 		     size_t err_len)
 {
+	static int warned_plain_password;
+
 	if (strncmp(options->http_url, "http://", 7) && strncmp(options->http_url, "https://", 8)) {
 		snprintf(err, err_len,
 			 "--clickhouse '%s': expected http://HOST:PORT/ or https://...",
@@ -206,6 +367,11 @@ static int open_http(struct store *store, const struct store_options *options, c
 		store->password = read_secret_file(options->http_password_file, err, err_len);
 		if (!store->password)
 			return -EINVAL;
+		if (!strncmp(options->http_url, "http://", 7) &&
+		    !url_host_is_local(options->http_url) && !warned_plain_password++)
+			pr_warn("warning: --clickhouse %.*s: the password goes over the network "
+				"unencrypted (http://); use https://\n",
+				(int)strcspn(options->http_url + 7, "/?#") + 7, options->http_url);
 	}
 	if (!store->curl || !store->url)
 		return -ENOMEM;
@@ -265,14 +431,37 @@ const char *store_describe(const struct store *store)
 	return store->description;
 }
 
-/* The first line of a ClickHouse error: enough to say what was wrong. */
+/*
+ * A ClickHouse error as err: every line of it (a message may span several), trimmed, at most
+ * STORE_ERROR_MAX bytes, "..." where it was cut. Control characters other than the newlines
+ * are dropped, so a server's text cannot garble the log.
+ */
 static void copy_error(char *err, size_t err_len, const char *what, const char *message)
 {
-	size_t len = strcspn(message, "\n");
+	size_t len = strlen(message), used, room, i;
+	int n;
 
-	if (len > 600)
-		len = 600;
-	snprintf(err, err_len, "%s: %.*s", what, (int)len, message);
+	while (len && (message[len - 1] == ' ' || message[len - 1] == '\n' ||
+		       message[len - 1] == '\r' || message[len - 1] == '\t'))
+		len--;
+	while (len && (*message == ' ' || *message == '\n' || *message == '\r')) {
+		message++;
+		len--;
+	}
+	n = snprintf(err, err_len, "%s: ", what);
+	if (n < 0 || (size_t)n >= err_len)
+		return;
+	used = (size_t)n;
+	room = err_len < STORE_ERROR_MAX ? err_len : STORE_ERROR_MAX;
+	for (i = 0; i < len && used + 1 < room; i++) {
+		unsigned char c = (unsigned char)message[i];
+
+		if (c == '\n' || c == '\t' || (c >= ' ' && c != 0x7f))
+			err[used++] = (char)c;
+	}
+	err[used] = '\0';
+	if (i < len && used >= (size_t)n + 3)
+		memcpy(err + used - 3, "...", 3);
 }
 
 /* --- embedded ---------------------------------------------------------------------------- */
@@ -384,6 +573,53 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* The X-ClickHouse-Exception-Code header: the server failed, whatever the status says. */
+static size_t header_seen(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	static const char name[] = "X-ClickHouse-Exception-Code:";
+	char *exception_code = userdata;
+	size_t n = size * nmemb, len;
+
+	if (n > sizeof(name) - 1 && !strncasecmp(ptr, name, sizeof(name) - 1)) {
+		ptr += sizeof(name) - 1;
+		len = n - (sizeof(name) - 1);
+		while (len && (*ptr == ' ' || *ptr == '\t')) {
+			ptr++;
+			len--;
+		}
+		while (len && (ptr[len - 1] == '\r' || ptr[len - 1] == '\n' || ptr[len - 1] == ' '))
+			len--;
+		snprintf(exception_code, 32, "%.*s", (int)(len < 31 ? len : 31), ptr);
+		if (!exception_code[0])
+			snprintf(exception_code, 32, "?");
+	}
+	return n;
+}
+
+/*
+ * An exception the server raised after it began a 200 response: newer servers end the body
+ * with a "__exception__" block, older ones with a last line "Code: N. DB::Exception: ...".
+ * Returns where its text starts, or NULL.
+ */
+static const char *body_exception(const char *body, size_t len)
+{
+	const char *marker = memmem(body, len, "__exception__", 13), *last;
+
+	if (marker) {
+		const char *code = memmem(marker, len - (size_t)(marker - body), "Code: ", 6);
+
+		return code ? code : marker;
+	}
+	while (len && (body[len - 1] == '\n' || body[len - 1] == '\r'))
+		len--;
+	last = memrchr(body, '\n', len);
+	last = last ? last + 1 : body;
+	if ((size_t)(body + len - last) > 6 && !strncmp(last, "Code: ", 6) &&
+	    memmem(last, (size_t)(body + len - last), "DB::Exception", 13))
+		return last;
+	return NULL;
+}
+
 /* Appends "name=value" to a URL, escaped, after '?' or '&'; frees the old URL. */
 static int url_add(CURL *curl, char **url, const char *name, const char *value)
 {
@@ -410,14 +646,18 @@ static int http_post(struct store *store, const char *query, const struct store_
 {
 	struct http_buffer response = { 0 };
 	struct curl_slist *headers = NULL;
-	char header[1100], name[128];
+	char header[1100], name[128], exception_code[32] = "";
 	char *url = strdup(store->url);
+	const char *exception;
 	long status = 0;
 	CURLcode code;
 	size_t i;
 	int ret = 0;
 
-	if (url && query)
+	/* the whole result before the status: an error midway is then an HTTP error */
+	if (url)
+		ret = url_add(store->curl, &url, "wait_end_of_query", "1");
+	if (url && !ret && query)
 		ret = url_add(store->curl, &url, "query", query);
 	for (i = 0; url && !ret && i < param_count; i++) {
 		snprintf(name, sizeof(name), "param_%s", params[i].name);
@@ -443,17 +683,31 @@ static int http_post(struct store *store, const char *query, const struct store_
 	curl_easy_setopt(store->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(store->curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(store->curl, CURLOPT_WRITEDATA, &response);
+	curl_easy_setopt(store->curl, CURLOPT_HEADERFUNCTION, header_seen);
+	curl_easy_setopt(store->curl, CURLOPT_HEADERDATA, exception_code);
 	curl_easy_setopt(store->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(store->curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(store->curl, CURLOPT_TIMEOUT, 300L);
 	code = curl_easy_perform(store->curl);
 	curl_easy_getinfo(store->curl, CURLINFO_RESPONSE_CODE, &status);
+	exception = response.data ? body_exception(response.data, response.len) : NULL;
 	if (code != CURLE_OK) {
 		snprintf(err, err_len, "ClickHouse at %s: %s", store->url,
 			 curl_easy_strerror(code));
 		ret = -EIO;
-	} else if (status != 200) {
-		copy_error(err, err_len, "ClickHouse", response.data ? response.data : "no body");
+	} else if (status != 200 || exception_code[0]) {
+		if (response.data && response.len) {
+			copy_error(err, err_len, "ClickHouse",
+				   exception ? exception : response.data);
+		} else {
+			snprintf(err, err_len,
+				 "ClickHouse: HTTP status %ld, exception code %s, no "
+				 "message",
+				 status, exception_code[0] ? exception_code : "none");
+		}
+		ret = -EIO;
+	} else if (exception) {
+		copy_error(err, err_len, "ClickHouse (after the result began)", exception);
 		ret = -EIO;
 	} else if (result) {
 		*result = response.data ? response.data : strdup("");
@@ -513,4 +767,28 @@ int store_insert_rowbinary(struct store *store, const char *insert_sql, const vo
 	ret = http_post(store, full, NULL, 0, data, len, NULL, NULL, err, err_len);
 	free(full);
 	return ret;
+}
+
+int store_server_version(struct store *store, int *major, int *minor, char *err, size_t err_len)
+{
+	char *text = NULL;
+	int ret;
+
+	if (!store->version_major) {
+		ret = store_query(store, "SELECT version()", "TSV", &text, NULL, err, err_len);
+		if (ret)
+			return ret;
+		if (sscanf(text, "%d.%d", &store->version_major, &store->version_minor) != 2 ||
+		    store->version_major <= 0) {
+			snprintf(err, err_len, "%s: unexpected version() '%.32s'",
+				 store->description, text);
+			store->version_major = 0;
+			free(text);
+			return -EPROTO;
+		}
+		free(text);
+	}
+	*major = store->version_major;
+	*minor = store->version_minor;
+	return 0;
 }

@@ -49,5 +49,10 @@ int store_query_params(struct store *store, const char *sql, const struct store_
 int store_insert_rowbinary(struct store *store, const char *insert_sql, const void *data,
 			   size_t len, char *err, size_t err_len);
 const char *store_describe(const struct store *store);
+/*
+ * The server's version (SELECT version(), asked once): what a statement may use depends on
+ * it, as EXCHANGE TABLES does (20.6 and later, Atomic databases).
+ */
+int store_server_version(struct store *store, int *major, int *minor, char *err, size_t err_len);
 
 #endif

@@ -107,11 +107,30 @@ char *kafka_conf_trim(char *text)
 	return text;
 }
 
+int secret_file_check(int fd, const char *path, char *err, size_t err_len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st)) {
+		int ret = -errno;
+
+		snprintf(err, err_len, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (st.st_mode & 0077) {
+		snprintf(
+			err, err_len,
+			"%s has mode %04o: users other than its owner have access to it; chmod 600 it",
+			path, (unsigned int)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 int kafka_conf_load_file(rd_kafka_conf_t *conf, const char *path, char *err, size_t err_len)
 {
-	char line[4096], where[4200];
+	char line[4096], where[4200], why[512];
 	int line_number = 0, has_secret = 0, ret = 0;
-	struct stat st;
 	FILE *file;
 
 	file = fopen(path, "re");
@@ -147,7 +166,7 @@ int kafka_conf_load_file(rd_kafka_conf_t *conf, const char *path, char *err, siz
 		if (ret)
 			break;
 	}
-	if (!ret && !fstat(fileno(file), &st) && has_secret && (st.st_mode & 0077))
+	if (!ret && has_secret && secret_file_check(fileno(file), path, why, sizeof(why)))
 		pr_warn("warning: %s holds secrets and is readable by other users; chmod 600 it\n",
 			path);
 	fclose(file);

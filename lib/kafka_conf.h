@@ -42,6 +42,13 @@ int kafka_conf_apply(struct rd_kafka_conf_s *conf, const struct kafka_properties
 char *kafka_conf_trim(char *text);
 
 /*
+ * Whether a file of secrets, open as fd, is its owner's alone: 0 when no group or other
+ * permission bit is set, else -EPERM with err naming the file and its mode (or the fstat
+ * error). Shared by the Kafka properties file and the collector's ClickHouse password file.
+ */
+int secret_file_check(int fd, const char *path, char *err, size_t err_len);
+
+/*
  * Properties from a file of key=value lines ('#' and '!' start comments, as in Java properties
  * files). Errors name the file and line and never repeat a value; a file holding secrets that
  * others can read gets a warning.

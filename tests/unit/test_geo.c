@@ -177,6 +177,37 @@ static void test_malformed_lines_reported(void **state)
 	unlink(path);
 }
 
+static void test_mostly_malformed(void **state)
+{
+	struct collected c = { 0 };
+	struct geo_stats stats = { 0 };
+	char err[256] = "", text[4096] = "# header comment\n\n1.0.0.0,1.0.0.255,AU\n";
+	char *path;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 30; i++)
+		strcat(text, "garbage line\n");
+	path = write_file("mostly-bad", text, 0);
+	assert_int_equal(geo_load_file(path, "/usr/share/zoneinfo", collect, &c, &stats, err,
+				       sizeof(err)),
+			 0);
+	assert_int_equal(stats.lines, 33);
+	assert_int_equal(stats.data_lines, 31); /* the comment and the blank line are not data */
+	assert_int_equal(stats.skipped_malformed, 30);
+	assert_int_equal(c.count, 1);
+	assert_true(geo_mostly_malformed(&stats));
+	unlink(path);
+
+	/* half and half is not "most" */
+	stats = (struct geo_stats){ .data_lines = 4, .skipped_malformed = 2 };
+	assert_false(geo_mostly_malformed(&stats));
+	stats.skipped_malformed = 3;
+	assert_true(geo_mostly_malformed(&stats));
+	stats = (struct geo_stats){ 0 };
+	assert_false(geo_mostly_malformed(&stats));
+}
+
 static void test_geolite2(void **state)
 {
 	struct collected c = { 0 };
@@ -248,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_tor_geoip),
 		cmocka_unit_test(test_ranges_ipv6_and_gzip),
 		cmocka_unit_test(test_malformed_lines_reported),
+		cmocka_unit_test(test_mostly_malformed),
 		cmocka_unit_test(test_geolite2),
 		cmocka_unit_test(test_iso6709),
 		cmocka_unit_test(test_missing_file),
