@@ -255,6 +255,7 @@ int command_ingest(const struct command_options *options)
 		status = !ret ? EXIT_OK : ret == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
 	}
 	metrics_server_stop(metrics);
+	ingest_report_unshown(c.ingest);
 	collector_print_summary(&c, (double)(monotonic_ms() - c.started_ms) / 1000.0);
 	if (status == EXIT_INTERRUPTED)
 		input_report_interrupted(&c, strcmp(options->input, "-") ? options->input : "stdin",

@@ -108,6 +108,7 @@ struct ingest {
 	int fault_kill_after_seal;
 	char wal_dir[PATH_MAX]; /* options.wal_dir points here */
 	struct ingest_stats stats;
+	struct log_limit rejects; /* the per-record and per-batch rejection lines */
 };
 
 static uint64_t mix64(uint64_t x)
@@ -437,6 +438,12 @@ static int first_seen_plausible(const struct ingest *ingest, uint64_t first_seen
 	return seconds >= FIRST_SEEN_MIN_S && seconds <= (uint64_t)(wall_ns() / NS_PER_SEC) + ahead;
 }
 
+/* A bad input can reject every line: the first few of each minute are printed, then a count. */
+static bool reject_shown(struct ingest *ingest)
+{
+	return log_limit_allow(&ingest->rejects, monotonic_ms());
+}
+
 static void out_of_window(struct ingest *ingest, const char *where, const char *agent,
 			  uint64_t first_seen_ns)
 {
@@ -465,7 +472,8 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 	err = wire_decode_header(data, len, &header);
 	if (err) {
 		ingest->stats.messages_rejected++;
-		pr_warn("%s: rejected: %s\n", where, wire_strerror(err));
+		if (reject_shown(ingest))
+			pr_warn("%s: rejected: %s\n", where, wire_strerror(err));
 		return -EBADMSG;
 	}
 	/* the length, not strlen: a NUL inside the id breaks the rule too */
@@ -474,8 +482,9 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 
 		ingest->stats.messages_rejected++;
 		agent_id_escape(header.agent_id, header.agent_id_len, escaped, sizeof(escaped));
-		pr_warn("%s: batch rejected: agent id \"%s\" is not " AGENT_ID_RULE "\n", where,
-			escaped);
+		if (reject_shown(ingest))
+			pr_warn("%s: batch rejected: agent id \"%s\" is not " AGENT_ID_RULE "\n",
+				where, escaped);
 		return -EBADMSG;
 	}
 	ret = agent_index(ingest, header.agent_id, &index);
@@ -497,9 +506,11 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 
 		if (wire_decode_record(data, &header, i, &decoded) != WIRE_OK) {
 			ingest->stats.records_rejected++;
-			pr_warn("%s: record %u of agent %s batch %" PRIu64 " rejected: %s\n", where,
-				i, header.agent_id, header.sequence,
-				wire_strerror(WIRE_ERR_RECORD));
+			if (reject_shown(ingest))
+				pr_warn("%s: record %u of agent %s batch %" PRIu64
+					" rejected: %s\n",
+					where, i, header.agent_id, header.sequence,
+					wire_strerror(WIRE_ERR_RECORD));
 			continue;
 		}
 		if (!first_seen_plausible(ingest, decoded.stats.first_seen_ns)) {
@@ -539,12 +550,14 @@ static int json_line(struct ingest *ingest, const char *line, size_t len, const 
 	/* a NUL would cut the agent id short, so that another id would be stored */
 	if (memchr(line, '\0', len)) {
 		ingest->stats.records_rejected++;
-		pr_warn("%s: record rejected: a NUL byte in the line\n", where);
+		if (reject_shown(ingest))
+			pr_warn("%s: record rejected: a NUL byte in the line\n", where);
 		return -EBADMSG;
 	}
 	if (json_record_parse(line, len, &fields, &why)) {
 		ingest->stats.records_rejected++;
-		pr_warn("%s: record rejected: %s\n", where, why);
+		if (reject_shown(ingest))
+			pr_warn("%s: record rejected: %s\n", where, why);
 		return -EBADMSG;
 	}
 	agent = fields.agent[0] ? fields.agent : ingest->options.input_agent;
@@ -553,8 +566,9 @@ static int json_line(struct ingest *ingest, const char *line, size_t len, const 
 
 		ingest->stats.records_rejected++;
 		agent_id_escape(agent, strlen(agent), escaped, sizeof(escaped));
-		pr_warn("%s: record rejected: agent id \"%s\" is not " AGENT_ID_RULE "\n", where,
-			escaped);
+		if (reject_shown(ingest))
+			pr_warn("%s: record rejected: agent id \"%s\" is not " AGENT_ID_RULE "\n",
+				where, escaped);
 		return -EBADMSG;
 	}
 	if (!first_seen_plausible(ingest, fields.record.stats.first_seen_ns)) {
@@ -1381,6 +1395,8 @@ int ingest_open(struct store *store, const struct ingest_options *options, struc
 		return -ENOMEM;
 	ingest->store = store;
 	ingest->options = *options;
+	ingest->rejects =
+		(struct log_limit)LOG_LIMIT_INIT("rejected records and batches", 10, 60000);
 	if (!ingest->options.part_rows)
 		ingest->options.part_rows = INGEST_PART_ROWS;
 	if (!ingest->options.max_future_s)
@@ -1401,10 +1417,17 @@ int ingest_open(struct store *store, const struct ingest_options *options, struc
 	return 0;
 }
 
+void ingest_report_unshown(struct ingest *ingest)
+{
+	if (ingest)
+		log_limit_flush(&ingest->rejects);
+}
+
 void ingest_close(struct ingest *ingest)
 {
 	if (!ingest)
 		return;
+	log_limit_flush(&ingest->rejects);
 	sealed_free(ingest->sealed);
 	free(ingest->source);
 	wal_buffer_free(ingest->rows, ingest->rows_cap);

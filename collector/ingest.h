@@ -70,6 +70,8 @@ struct ingest;
 /* Reads back the batches the store holds; err says why on failure. */
 int ingest_open(struct store *store, const struct ingest_options *options, struct ingest **ingest,
 		char *err, size_t err_len);
+/* How many rejection lines were not printed (at most 10 a minute are, without -v), if any. */
+void ingest_report_unshown(struct ingest *ingest);
 void ingest_close(struct ingest *ingest);
 
 /*

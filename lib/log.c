@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Logging to stderr with a level set once from the command line; see log.h. */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -44,4 +45,30 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(args, fmt);
 	vfprintf(stderr, fmt, args);
 	va_end(args);
+}
+
+void log_limit_flush(struct log_limit *limit)
+{
+	if (limit->suppressed)
+		log_msg(LOG_LEVEL_WARN, "... and %" PRIu64 " more %s not shown (-v shows each)\n",
+			limit->suppressed, limit->what);
+	limit->shown = limit->suppressed = 0;
+}
+
+bool log_limit_allow(struct log_limit *limit, uint64_t now_ms)
+{
+	if (current_level >= LOG_LEVEL_INFO)
+		return true;
+	if (!limit->shown && !limit->suppressed)
+		limit->window_start_ms = now_ms;
+	else if (limit->interval_ms && now_ms - limit->window_start_ms >= limit->interval_ms) {
+		log_limit_flush(limit);
+		limit->window_start_ms = now_ms;
+	}
+	if (limit->shown < limit->burst) {
+		limit->shown++;
+		return true;
+	}
+	limit->suppressed++;
+	return false;
 }

@@ -8,6 +8,8 @@
 #define FLOW_LIB_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LEVEL_WARN = 0,
@@ -27,5 +29,28 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define pr_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define pr_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define pr_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/*
+ * A cap on a message that can repeat once per bad input line or record: the first burst in
+ * each interval are shown, the rest only counted, and one line says how many were not shown
+ * when the next interval begins, or at log_limit_flush. With -v every one is shown.
+ */
+struct log_limit {
+	const char *what; /* "rejected records": the plural of what is counted */
+	unsigned int burst;
+	uint64_t interval_ms;
+	uint64_t window_start_ms;
+	uint64_t shown, suppressed;
+};
+
+#define LOG_LIMIT_INIT(what_, burst_, interval_ms_)                               \
+	{                                                                         \
+		.what = (what_), .burst = (burst_), .interval_ms = (interval_ms_) \
+	}
+
+/* Whether the message due now (a monotonic time) is to be printed. */
+bool log_limit_allow(struct log_limit *limit, uint64_t now_ms);
+/* The count of what was not shown, if any; the limit starts over. */
+void log_limit_flush(struct log_limit *limit);
 
 #endif

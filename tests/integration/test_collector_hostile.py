@@ -299,3 +299,27 @@ def test_query_into_full_or_closed_stdout(binary, tmp_path):
     assert proc.returncode == 1, proc.stderr.decode()
     assert b"query list: writing the result to standard output failed: Bad file descriptor" \
         in proc.stderr
+
+
+# --- per-line errors, capped ---------------------------------------------------------------------
+
+def test_bad_lines_capped_with_a_count(binary, tmp_path):
+    """A file of bad lines prints the first ten and a count, not a line per line; every bad
+    line is still counted and every good one stored. -v shows each."""
+    store, path = tmp_path / "db", tmp_path / "bad.json"
+    good = [json_line(i) for i in range(5)]
+    path.write_text("\n".join(good[:2] + ["not json"] * 1000 + good[2:]) + "\n")
+    proc = run(binary, store, "--input", path)
+    assert proc.returncode == 3, proc.stderr_text
+    rejected = [line for line in proc.stderr_text.splitlines() if "record rejected" in line]
+    assert len(rejected) == 10
+    assert rejected[0].endswith(f"{path}:3: record rejected: not a JSON object")
+    assert "... and 990 more rejected records and batches not shown (-v shows each)" in \
+        proc.stderr_text
+    counters = summary(proc.stderr_text)
+    assert counters["records_rejected"] == 1000
+    assert counters["rows_inserted"] == 5
+    verbose = run(binary, tmp_path / "db2", "-v", "--input", path)
+    assert verbose.returncode == 3
+    assert sum("record rejected" in line for line in verbose.stderr_text.splitlines()) == 1000
+    assert "more rejected records" not in verbose.stderr_text
