@@ -162,16 +162,6 @@ static int check_safety(const struct kafka_export_config *config, char *err, siz
 	return ret;
 }
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
-{
-	(void)rk;
-	/* syslog levels: 0-4 are errors and warnings, which error_cb and delivery reports show */
-	if (level <= 4)
-		pr_info("kafka: %s: %s\n", facility, message);
-	else
-		pr_debug("kafka: %s: %s\n", facility, message);
-}
-
 int kafka_config_producer_conf(const struct kafka_export_config *config, const char *agent_id,
 			       int for_check, rd_kafka_conf_t **out, char *err, size_t err_len)
 {
@@ -226,7 +216,7 @@ int kafka_config_producer_conf(const struct kafka_export_config *config, const c
 		rd_kafka_conf_destroy(conf);
 		return ret;
 	}
-	rd_kafka_conf_set_log_cb(conf, log_cb);
+	kafka_conf_route_logs(conf);
 	*out = conf;
 	return 0;
 }

@@ -257,7 +257,7 @@ static void replay_summary(const struct replay_state *state, const uint64_t *cou
 		fprintf(stderr,
 			"flowagent: replay interrupted by %s in %s at offset %llu: the flows of "
 			"the %llu packets read are exported, the rest of the input was not read\n",
-			stop_signal_name(stop_first_signal()), state->interrupted_file,
+			log_signal_name(stop_first_signal()), state->interrupted_file,
 			(unsigned long long)state->interrupted_offset,
 			(unsigned long long)state->packets_read);
 	fprintf(stderr,

@@ -52,17 +52,3 @@ int stop_input_now(void)
 {
 	return input_stop;
 }
-
-const char *stop_signal_name(int sig)
-{
-	switch (sig) {
-	case SIGINT:
-		return "SIGINT";
-	case SIGTERM:
-		return "SIGTERM";
-	case SIGHUP:
-		return "SIGHUP";
-	default:
-		return "a signal";
-	}
-}

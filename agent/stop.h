@@ -21,8 +21,6 @@ void stop_keep_reading_on_sigint(int keep);
 int stop_signal_count(void);
 /* The first of them, for messages. */
 int stop_first_signal(void);
-/* "SIGINT", "SIGTERM" or "SIGHUP". */
-const char *stop_signal_name(int sig);
 /* Input must stop now (readers poll this while they wait for data). */
 int stop_input_now(void);
 

@@ -98,20 +98,6 @@ static int open_store(const struct command_options *options, struct store **stor
 
 /* --- ingest ------------------------------------------------------------------------------- */
 
-static const char *signal_name(int sig)
-{
-	switch (sig) {
-	case SIGINT:
-		return "SIGINT";
-	case SIGTERM:
-		return "SIGTERM";
-	case SIGHUP:
-		return "SIGHUP";
-	default:
-		return "a signal";
-	}
-}
-
 /* Opens --input for reading; returns the fd, or -1 with the reason printed. */
 static int input_open(const struct command_options *options, const char *name)
 {
@@ -155,7 +141,7 @@ static int ingest_input(struct collector *c, const struct command_options *optio
 	if (end->interrupted)
 		pr_warn("stopped by %s before the end of --input %s: storing the whole batches "
 			"read\n",
-			signal_name(end->interrupted), name);
+			log_signal_name(end->interrupted), name);
 	if (rejected < 0) {
 		pr_warn("--input %s: %s\n", name, strerror(-rejected));
 		return EXIT_FAILURE_RUNTIME;
@@ -176,7 +162,7 @@ static void input_report_interrupted(struct collector *c, const char *name,
 	ingest_get_stats(c->ingest, &s);
 	fprintf(stderr,
 		"flowcollector: --input %s NOT finished: stopped by %s at byte offset %" PRIu64,
-		name, signal_name(end->interrupted), end->offset);
+		name, log_signal_name(end->interrupted), end->offset);
 	if (end->lines)
 		fprintf(stderr, " (after line %" PRIu64 ")", end->lines);
 	fprintf(stderr, "; %" PRIu64 " rows stored, of whole batches", s.rows_inserted);

@@ -54,20 +54,6 @@ struct kafka_source {
 };
 
 /*
- * librdkafka's own log lines ("%3|...|FAIL|...") go through our logger, shown with -v: what
- * they say that matters comes once, through error_cb, as one line of ours.
- */
-static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
-{
-	(void)rk;
-	/* syslog levels: 0-4 are errors and warnings */
-	if (level <= 4)
-		pr_info("kafka: %s: %s\n", facility, message);
-	else
-		pr_debug("kafka: %s: %s\n", facility, message);
-}
-
-/*
  * An error of the client (a broker unreachable, all brokers down, a fatal error): each kind
  * said once a minute at most, repeats with -v, so a broker that is away fills no log.
  * librdkafka retries by itself; --exit-idle or a signal ends a run that waits for one.
@@ -206,7 +192,7 @@ static rd_kafka_t *consumer_create(struct kafka_source *source,
 		return NULL;
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-	rd_kafka_conf_set_log_cb(conf, log_cb);
+	kafka_conf_route_logs(conf);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_opaque(conf, source);
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));

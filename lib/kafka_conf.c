@@ -172,3 +172,19 @@ int kafka_conf_load_file(rd_kafka_conf_t *conf, const char *path, char *err, siz
 	fclose(file);
 	return ret;
 }
+
+static void log_to_logger(const rd_kafka_t *rk, int level, const char *facility,
+			  const char *message)
+{
+	(void)rk;
+	/* syslog levels: 0-4 are errors and warnings */
+	if (level <= 4)
+		pr_info("kafka: %s: %s\n", facility, message);
+	else
+		pr_debug("kafka: %s: %s\n", facility, message);
+}
+
+void kafka_conf_route_logs(rd_kafka_conf_t *conf)
+{
+	rd_kafka_conf_set_log_cb(conf, log_to_logger);
+}

@@ -46,6 +46,13 @@ char *kafka_conf_trim(char *text);
  * permission bit is set, else -EPERM with err naming the file and its mode (or the fstat
  * error). Shared by the Kafka properties file and the collector's ClickHouse password file.
  */
+/*
+ * librdkafka's own log lines ("%3|...|FAIL|...") through our logger: its errors and warnings
+ * with -v, the rest with -vv. What matters of them reaches the user once, through each
+ * program's error callback and delivery reports.
+ */
+void kafka_conf_route_logs(struct rd_kafka_conf_s *conf);
+
 int secret_file_check(int fd, const char *path, char *err, size_t err_len);
 
 /*

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Logging to stderr with a level set once from the command line; see log.h. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -71,4 +72,18 @@ bool log_limit_allow(struct log_limit *limit, uint64_t now_ms)
 	}
 	limit->suppressed++;
 	return false;
+}
+
+const char *log_signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
+	default:
+		return "a signal";
+	}
 }

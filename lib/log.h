@@ -30,6 +30,9 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define pr_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define pr_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
+/* "SIGINT", "SIGTERM" or "SIGHUP" (the stop signals both programs name), else "a signal". */
+const char *log_signal_name(int sig);
+
 /*
  * A cap on a message that can repeat once per bad input line or record: the first burst in
  * each interval are shown, the rest only counted, and one line says how many were not shown
