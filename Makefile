@@ -292,7 +292,7 @@ DEB_PACKAGES := make gcc clang clang-format llvm libbpf-dev bpftool libelf-dev \
 		zlib1g-dev libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark \
 		softflowd nfdump xdp-tools libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev \
 		libcurl4-openssl-dev python3 iputils-ping tcpreplay netsniff-ng \
-		openjdk-17-jdk-headless maven chromium faketime tcpdump
+		openjdk-17-jdk-headless maven chromium faketime tcpdump clickhouse-common zookeeper
 
 .PHONY: deps
 deps:
@@ -310,7 +310,7 @@ deps:
 	$(Q)$(PYTHON) -c 'import pytest' 2>/dev/null || { \
 		echo "  DEPS     installing: pytest (PyPI)"; \
 		$(PYTHON) -m pip install -q pytest || { echo "make deps: pip install pytest failed" >&2; exit 1; }; }
-	$(Q)$(MAKE) -s $(KAFKA_STAMP) $(CHDB_LIB) $(GEO_STAMP)
+	$(Q)$(MAKE) -s $(KAFKA_STAMP) $(CHDB_LIB) $(GEO_STAMP) $(CLICKHOUSE_STAMP)
 
 # The embedded ClickHouse: libchdb from the npm registry, pinned and checked.
 CHDB_VERSION := 26.7.3-stable.1
@@ -341,6 +341,28 @@ $(GEO_STAMP):
 	$(Q)dpkg-deb -x $(GEO_DIR)/deb/tor-geoipdb_*.deb $(GEO_DIR)/deb/root
 	$(Q)cp $(GEO_DIR)/deb/root/usr/share/tor/geoip $(GEO_DIR)/deb/root/usr/share/tor/geoip6 $(GEO_DIR)/
 	$(Q)rm -rf $(GEO_DIR)/deb && touch $@
+
+# A real ClickHouse server for the multi-node test cluster (tests/cluster/cluster.sh): Debian's
+# clickhouse-server, unpacked without installing it (its postinst would start a system
+# service). The binary links libclickhouse from clickhouse-common (in DEB_PACKAGES). Only the
+# binary is unpacked: the package's etc/init.d would match the `find -name '*.d'` below.
+CLICKHOUSE_DIR    := $(BUILD)/clickhouse
+CLICKHOUSE_BIN    := $(CLICKHOUSE_DIR)/clickhouse-server
+CLICKHOUSE_STAMP  := $(CLICKHOUSE_DIR)/fetched.stamp
+$(CLICKHOUSE_STAMP):
+	$(call msg,DEPS,clickhouse-server (Debian) -> $(CLICKHOUSE_BIN))
+	$(Q)rm -rf $(CLICKHOUSE_DIR) && mkdir -p $(CLICKHOUSE_DIR)/deb
+	$(Q)cd $(CLICKHOUSE_DIR)/deb && apt-get download clickhouse-server >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null && apt-get download clickhouse-server >/dev/null; } || \
+		{ echo "make deps: apt-get download clickhouse-server failed" >&2; exit 1; }
+	$(Q)dpkg-deb --fsys-tarfile $(CLICKHOUSE_DIR)/deb/clickhouse-server_*.deb | \
+		tar -xO ./usr/sbin/clickhouse-server >$(CLICKHOUSE_BIN).tmp || \
+		{ echo "make deps: no usr/sbin/clickhouse-server in the package" >&2; exit 1; }
+	$(Q)chmod 755 $(CLICKHOUSE_BIN).tmp && mv $(CLICKHOUSE_BIN).tmp $(CLICKHOUSE_BIN)
+	$(Q)ldd $(CLICKHOUSE_BIN) | grep -q 'not found' && \
+		{ ldd $(CLICKHOUSE_BIN) | grep 'not found' >&2; \
+		  echo "make deps: clickhouse-server misses libraries (clickhouse-common?)" >&2; exit 1; } || true
+	$(Q)rm -rf $(CLICKHOUSE_DIR)/deb && touch $@
 
 # A real Kafka broker for the tests and the bench: the jars tests/kafka/pom.xml pins, from Maven
 # Central. The stamp makes a second `make deps` instant.
