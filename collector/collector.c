@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "collector.h"
 #include "log.h"
 #include "prom.h"
 
 #define RETRY_MIN_MS	500
 #define RETRY_MAX_MS	30000
+#define RETRY_SLICE_MS	200 /* a cluster's retry pause looks at replica health this often */
 #define SETTLE_RETRY_MS 250
 
 volatile sig_atomic_t collector_stop_requested;
@@ -160,6 +162,31 @@ static void retry_state_set(struct collector *c, uint64_t started_ms)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/*
+ * The pause before an insert is tried again, serving the source meanwhile; on a cluster it
+ * ends early when a replica comes back, so that an outage costs its length and not the backoff.
+ */
+static void retry_wait(struct collector *c, uint32_t ms)
+{
+	uint64_t recoveries = c->cluster ? cluster_recoveries(c->cluster) : 0;
+	uint32_t waited = 0;
+
+	while (waited < ms && !collector_stop_requested) {
+		uint32_t slice = c->cluster && ms - waited > RETRY_SLICE_MS ? RETRY_SLICE_MS :
+									      ms - waited;
+
+		if (c->source.waiting)
+			c->source.waiting(c->source.ctx, slice);
+		else
+			usleep(slice * 1000);
+		waited += slice;
+		if (c->cluster && cluster_recoveries(c->cluster) != recoveries) {
+			pr_info("a replica came back: trying the insert again now\n");
+			return;
+		}
+	}
+}
+
 int collector_flush(struct collector *c)
 {
 	uint32_t retry_ms = RETRY_MIN_MS;
@@ -196,10 +223,7 @@ int collector_flush(struct collector *c)
 		pr_warn("insert failed, retrying in %u ms: %s\n", retry_ms, err);
 		if (c->metrics_served)
 			collector_snapshot(c);
-		if (c->source.waiting)
-			c->source.waiting(c->source.ctx, retry_ms);
-		else
-			usleep(retry_ms * 1000);
+		retry_wait(c, retry_ms);
 		retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
 	}
 	if (started) {
@@ -391,6 +415,8 @@ void collector_metrics_render(void *ctx, struct prom_writer *out)
 			    "when unknown (see flowcollector_consumer_lag_known).");
 		prom_i64(out, "flowcollector_consumer_lag", "", lag);
 	}
+	if (c->cluster)
+		cluster_metrics_render(c->cluster, out);
 }
 
 void collector_print_summary(struct collector *c, double seconds)

@@ -66,6 +66,7 @@ struct collector_source_hooks {
 
 struct collector {
 	struct store *store;
+	struct cluster *cluster; /* --cluster: its health on /metrics; NULL for one store */
 	struct ingest *ingest;
 	struct collector_source_hooks source;
 	/* retries of one flush stop after this long (0: until stored or stopped) */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "collector.h"
 #include "commands.h"
 #include "geo.h"
@@ -72,11 +73,58 @@ static int schema_check(struct store *store, char *err, size_t err_len)
 	return 0;
 }
 
+/* --cluster: the cluster whose query store is the command's store (one per process). */
+static struct cluster *cluster_in_use;
+
+/*
+ * The cluster of --cluster: every node probed, the schema of sql/cluster applied on each that
+ * answers when asked (and on the others by the probe thread when they come back).
+ */
+static int open_cluster(const struct command_options *options, struct store **store,
+			int apply_schema, int probe_thread)
+{
+	static struct cluster_config config;
+	struct cluster_options cluster = { .config = &config,
+					   .migrate = options->migrate,
+					   .apply_schema = apply_schema,
+					   .probe_thread = probe_thread,
+					   .config_path = options->cluster_file };
+	char err[1024], sql_dir[4096];
+	int ret;
+
+	ret = cluster_config_load(options->cluster_file, &config, err, sizeof(err));
+	if (ret) {
+		pr_warn("%s\n", err);
+		return ret;
+	}
+	snprintf(sql_dir, sizeof(sql_dir), "%s/cluster", options->migrate.sql_dir);
+	cluster.migrate.sql_dir = sql_dir;
+	ret = cluster_open(&cluster, &cluster_in_use, err, sizeof(err));
+	if (ret) {
+		pr_warn("cluster %s: %s\n", options->cluster_file, err);
+		return ret;
+	}
+	*store = cluster_query_store(cluster_in_use);
+	return 0;
+}
+
+static void close_store(struct store *store)
+{
+	if (cluster_in_use && store == cluster_query_store(cluster_in_use)) {
+		cluster_close(cluster_in_use);
+		cluster_in_use = NULL;
+		return;
+	}
+	store_close(store);
+}
+
 static int open_store(const struct command_options *options, struct store **store, int apply_schema)
 {
 	char err[1024];
 	int ret;
 
+	if (options->cluster_file)
+		return open_cluster(options, store, apply_schema, 0);
 	ret = store_open(&options->store, store, err, sizeof(err));
 	if (ret) {
 		pr_warn("%s\n", err);
@@ -183,6 +231,8 @@ static int open_ingest(const struct command_options *options, struct collector *
 	struct ingest_options ingest = options->ingest;
 	char wal_dir[4096];
 
+	if (c->cluster)
+		ingest.router = cluster_router(c->cluster);
 	if (!ingest.wal_dir && options->store.embedded_path) {
 		snprintf(wal_dir, sizeof(wal_dir), "%s/flowcollector-wal",
 			 options->store.embedded_path);
@@ -216,12 +266,14 @@ int command_ingest(const struct command_options *options)
 	}
 	pthread_mutex_init(&c.lock, NULL);
 	collector_init(&c);
-	if (open_store(options, &c.store, 1))
+	if (options->cluster_file ? open_cluster(options, &c.store, 1, 1) :
+				    open_store(options, &c.store, 1))
 		return EXIT_FAILURE_RUNTIME;
+	c.cluster = cluster_in_use;
 	ret = open_ingest(options, &c, err, sizeof(err));
 	if (ret) {
 		pr_warn("%s\n", err);
-		store_close(c.store);
+		close_store(c.store);
 		return EXIT_FAILURE_RUNTIME;
 	}
 	collector_snapshot(&c);
@@ -247,7 +299,7 @@ int command_ingest(const struct command_options *options)
 		input_report_interrupted(&c, strcmp(options->input, "-") ? options->input : "stdin",
 					 &end);
 	ingest_close(c.ingest);
-	store_close(c.store);
+	close_store(c.store);
 	pthread_mutex_destroy(&c.lock);
 	return status;
 }
@@ -260,9 +312,64 @@ int command_migrate(const struct command_options *options)
 
 	if (open_store(options, &store, 1))
 		return EXIT_FAILURE_RUNTIME;
+	if (cluster_in_use) {
+		struct cluster_replica_status st[CLUSTER_MAX_SHARDS * CLUSTER_MAX_REPLICAS];
+		size_t n = cluster_status(cluster_in_use, st, sizeof(st) / sizeof(st[0])), i,
+		       missing = 0;
+
+		for (i = 0; i < n; i++)
+			if (st[i].state != CLUSTER_REPLICA_UP &&
+			    st[i].state != CLUSTER_REPLICA_READ_ONLY) {
+				pr_warn("cluster: shard %u replica %u (%s): schema not applied: "
+					"%s\n",
+					st[i].shard, st[i].replica, st[i].url, st[i].reason);
+				missing++;
+			}
+		close_store(store);
+		if (missing) {
+			pr_warn("cluster: the schema is on %zu of %zu nodes; run migrate again once "
+				"the others answer (a collector also applies it when they come "
+				"back)\n",
+				n - missing, n);
+			return EXIT_FAILURE_RUNTIME;
+		}
+		fprintf(stderr, "flowcollector: schema of all %zu nodes of %s is up to date\n", n,
+			options->cluster_file);
+		return EXIT_OK;
+	}
 	fprintf(stderr, "flowcollector: schema of %s is up to date\n", store_describe(store));
-	store_close(store);
+	close_store(store);
 	return EXIT_OK;
+}
+
+/* cluster status: every shard and replica, as the collector sees them. */
+int command_cluster(const struct command_options *options)
+{
+	struct cluster_replica_status st[CLUSTER_MAX_SHARDS * CLUSTER_MAX_REPLICAS];
+	struct store *store;
+	size_t n, i, up = 0;
+
+	if (options->arg_count != 2 || strcmp(options->args[1], "status")) {
+		pr_warn("cluster: expected 'cluster status' (with --cluster FILE)\n");
+		return EXIT_USAGE;
+	}
+	if (!options->cluster_file) {
+		pr_warn("cluster status: give the cluster with --cluster FILE\n");
+		return EXIT_USAGE;
+	}
+	if (open_cluster(options, &store, 0, 0))
+		return EXIT_FAILURE_RUNTIME;
+	cluster_print_status(cluster_in_use, stdout);
+	n = cluster_status(cluster_in_use, st, sizeof(st) / sizeof(st[0]));
+	for (i = 0; i < n; i++)
+		up += st[i].state == CLUSTER_REPLICA_UP;
+	close_store(store);
+	if (fflush(stdout) || ferror(stdout)) {
+		pr_warn("cluster status: cannot write the output\n");
+		return EXIT_FAILURE_RUNTIME;
+	}
+	/* 0 only when every replica takes writes: a script can wait on it */
+	return up == n ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }
 
 struct geo_rows {
@@ -349,7 +456,7 @@ int command_geo(const struct command_options *options)
 			rows.count);
 	}
 	free(rows.rows);
-	store_close(store);
+	close_store(store);
 	return status;
 }
 
@@ -396,7 +503,7 @@ int command_query(const struct command_options *options)
 	if (view_run(store, options->migrate.sql_dir, view, options->from, options->to, &table,
 		     &seconds, err, sizeof(err))) {
 		pr_warn("%s: %s\n", view->name, err);
-		store_close(store);
+		close_store(store);
 		return EXIT_FAILURE_RUNTIME;
 	}
 	if (options->tsv)
@@ -405,7 +512,7 @@ int command_query(const struct command_options *options)
 		view_print(stdout, &table);
 	pr_info("%s: %d rows in %.3f s\n", view->name, table.row_count, seconds);
 	view_table_free(&table);
-	store_close(store);
+	close_store(store);
 	return stdout_finish(view->name);
 }
 
@@ -433,7 +540,7 @@ int command_sql(const struct command_options *options)
 		pr_info("done in %.3f s\n", (double)(monotonic_ms() - started) / 1000.0);
 	}
 	free(result);
-	store_close(store);
+	close_store(store);
 	return status;
 }
 
@@ -474,7 +581,7 @@ int command_report(const struct command_options *options)
 			tables[i].row_count = 0;
 		}
 	}
-	store_close(store);
+	close_store(store);
 	describe_range(options->from, options->to, range, sizeof(range));
 	out = fopen(options->html, "we");
 	if (!out) {

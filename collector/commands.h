@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The collector's commands, each returning the process exit status (enum collector_exit):
- * ingest (the default), migrate, geo load, query, sql and report.
+ * ingest (the default), migrate, geo load, query, sql, report and cluster status.
  */
 #ifndef FLOWCOLLECTOR_COMMANDS_H
 #define FLOWCOLLECTOR_COMMANDS_H
@@ -20,6 +20,7 @@
 
 struct command_options {
 	struct store_options store;
+	const char *cluster_file; /* --cluster FILE: a sharded, replicated ClickHouse */
 	struct migrate_options migrate;
 	struct ingest_options ingest;
 	struct kafka_source_options kafka;		/* brokers NULL: no Kafka */
@@ -41,5 +42,6 @@ int command_geo(const struct command_options *options);
 int command_query(const struct command_options *options);
 int command_sql(const struct command_options *options);
 int command_report(const struct command_options *options);
+int command_cluster(const struct command_options *options);
 
 #endif

@@ -25,9 +25,11 @@
 
 /* agent String (LEB128 length), batch_run UInt64, batch_seq UInt64 */
 #define ROW_PREFIX_MAX (2 + WIRE_AGENT_ID_MAX + 8 + 8)
-#define ROW_MAX	       (ROW_PREFIX_MAX + WIRE_RECORD_SIZE)
-/* agent, batch_run, batch_seq, batch_crc UInt32, rows UInt32 */
-#define LEDGER_ROW_MAX (ROW_PREFIX_MAX + 4 + 4)
+/* a cluster's rows end with inserted_at DateTime (ingest_router) */
+#define ROW_SUFFIX_MAX 4
+#define ROW_MAX	       (ROW_PREFIX_MAX + WIRE_RECORD_SIZE + ROW_SUFFIX_MAX)
+/* agent, batch_run, batch_seq, batch_crc UInt32, rows UInt32[, inserted_at DateTime] */
+#define LEDGER_ROW_MAX (ROW_PREFIX_MAX + 4 + 4 + ROW_SUFFIX_MAX)
 #define MAX_GAPS       16   /* missing ranges remembered per run */
 #define RUNS_PER_AGENT 4    /* the runs of an agent followed at once */
 #define LOOKUP_CHUNK   2000 /* identities per ledger query */
@@ -39,6 +41,9 @@
 	"agent, batch_run, batch_seq, src_addr, dst_addr, src_port, dst_port, proto, " \
 	"tcp_flags, vlan, ifindex, direction, sampling, packets, bytes, first_seen, last_seen"
 #define LEDGER_COLUMNS "agent, batch_run, batch_seq, batch_crc, rows"
+/* a cluster's insert goes to a Null table whose views fill the shard's tables (sql/cluster) */
+#define CLUSTER_INSERT_TABLE "flows.ingest"
+#define CLUSTER_LEDGER_TABLE "flows.batches_local"
 
 struct gap {
 	uint64_t first, last;
@@ -72,6 +77,7 @@ struct batch_entry {
 	uint32_t crc;	   /* wire: the header's records CRC; JSON: the CRC of its rows */
 	uint32_t rows;	   /* rows kept */
 	uint32_t row_size; /* every row of a batch has the same prefix */
+	uint32_t received; /* Unix seconds it came: a cluster's inserted_at */
 	size_t offset;	   /* of its first row in the group's rows */
 };
 
@@ -80,6 +86,7 @@ struct sealed {
 	struct wal_insert wal; /* raw rows, then the ledger rows */
 	uint32_t next_part;    /* parts before it are stored */
 	uint64_t raw_rows;
+	uint32_t shard;	     /* a cluster's: where every part of it goes */
 	char path[PATH_MAX]; /* its write-ahead file; "" when not (yet) written */
 };
 
@@ -354,6 +361,7 @@ static struct batch_entry *group_add(struct ingest *ingest, uint32_t agent, uint
 				   .sequence = sequence,
 				   .flags = flags,
 				   .crc = crc,
+				   .received = (uint32_t)(wall_ns() / NS_PER_SEC),
 				   .offset = ingest->rows_len };
 	if (sequence) {
 		uint32_t slot = (uint32_t)identity_hash(agent, run, sequence) &
@@ -462,7 +470,7 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 	struct batch_entry *b;
 	enum wire_error err;
 	uint8_t prefix[ROW_PREFIX_MAX];
-	size_t prefix_len;
+	size_t prefix_len, suffix_len;
 	uint64_t kept = 0;
 	uint32_t index, i;
 	int ret;
@@ -498,6 +506,7 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 	if (ret)
 		return ret;
 	prefix_len = row_prefix(prefix, header.agent_id, header.run_id, header.sequence);
+	suffix_len = ingest->options.router ? ROW_SUFFIX_MAX : 0;
 	for (i = 0; i < header.record_count; i++) {
 		const uint8_t *record =
 			(const uint8_t *)data + header.header_len + (size_t)i * header.record_size;
@@ -520,10 +529,12 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 		/* the record's first 81 bytes are already the table's RowBinary */
 		memcpy(row, prefix, prefix_len);
 		memcpy(row + prefix_len, record, WIRE_RECORD_SIZE);
-		ingest->rows_len += prefix_len + WIRE_RECORD_SIZE;
+		if (suffix_len)
+			put_le32(row + prefix_len + WIRE_RECORD_SIZE, b->received);
+		ingest->rows_len += prefix_len + WIRE_RECORD_SIZE + suffix_len;
 		kept++;
 	}
-	rows_added(ingest, b, prefix_len + WIRE_RECORD_SIZE, kept);
+	rows_added(ingest, b, prefix_len + WIRE_RECORD_SIZE + suffix_len, kept);
 	return 0;
 }
 
@@ -593,8 +604,13 @@ static int json_line(struct ingest *ingest, const char *line, size_t len, const 
 		return ret;
 	n = row_prefix(ingest->rows + ingest->rows_len, agent, fields.run, fields.sequence);
 	wire_record_encode(ingest->rows + ingest->rows_len + n, &fields.record);
-	ingest->rows_len += n + WIRE_RECORD_SIZE;
-	rows_added(ingest, b, n + WIRE_RECORD_SIZE, 1);
+	n += WIRE_RECORD_SIZE;
+	if (ingest->options.router) {
+		put_le32(ingest->rows + ingest->rows_len + n, b->received);
+		n += ROW_SUFFIX_MAX;
+	}
+	ingest->rows_len += n;
+	rows_added(ingest, b, n, 1);
 	return 0;
 }
 
@@ -845,6 +861,22 @@ static int write_ahead(struct ingest *ingest, struct sealed *s, char *err, size_
 	return 0;
 }
 
+/* The parts to insert, not those that say where the rows came from or go. */
+static int part_is_stored(const struct wal_part *p)
+{
+	return p->table == WAL_TABLE_RAW || p->table == WAL_TABLE_LEDGER;
+}
+
+static int has_stored_parts(const struct sealed *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->wal.part_count; i++)
+		if (part_is_stored(&s->wal.parts[i]))
+			return 1;
+	return 0;
+}
+
 static void sealed_free(struct sealed *s)
 {
 	if (!s)
@@ -929,12 +961,29 @@ static int group_to_sealed(struct ingest *ingest, struct sealed *s)
 		n = row_prefix(p, ingest->agents[b->agent].id, b->run, b->sequence);
 		put_le32(p + n, b->crc);
 		put_le32(p + n + 4, b->rows);
-		ingest->rows_len += n + 8;
+		n += 8;
+		if (ingest->options.router) {
+			put_le32(p + n, b->received);
+			n += ROW_SUFFIX_MAX;
+		}
+		ingest->rows_len += n;
 		ledger_rows++;
 	}
 	if (ledger_rows) {
 		ret = part_add(&s->wal, &part_cap, WAL_TABLE_LEDGER, ledger_start,
 			       ingest->rows_len - ledger_start, (uint32_t)ledger_rows);
+		if (ret)
+			return ret;
+	}
+	if (ingest->options.router) {
+		size_t shard_start = ingest->rows_len;
+
+		ret = rows_reserve(ingest, 4);
+		if (ret)
+			return ret;
+		put_le32(ingest->rows + shard_start, s->shard);
+		ingest->rows_len += 4;
+		ret = part_add(&s->wal, &part_cap, WAL_TABLE_SHARD, shard_start, 4, 0);
 		if (ret)
 			return ret;
 	}
@@ -963,6 +1012,7 @@ static int group_to_sealed(struct ingest *ingest, struct sealed *s)
 int ingest_seal(struct ingest *ingest, char *err, size_t err_len)
 {
 	uint64_t duplicates = 0, duplicate_rows = 0, alarms = 0, random_id = 0;
+	uint32_t shard = 0;
 	struct sealed *s;
 	uint32_t i;
 	int ret;
@@ -978,9 +1028,11 @@ int ingest_seal(struct ingest *ingest, char *err, size_t err_len)
 		struct batch_entry *b = &ingest->batches[i];
 
 		b->duplicate = 0;
+		/* over the rows without a cluster's inserted_at: a copy that comes later matches */
 		if (b->json)
-			b->crc = wire_crc32c(ingest->rows + b->offset,
-					     (size_t)b->rows * b->row_size);
+			b->crc = wire_crc32c_rows(
+				ingest->rows + b->offset, b->rows, b->row_size,
+				b->row_size - (ingest->options.router ? ROW_SUFFIX_MAX : 0));
 	}
 	for (i = 0; i < ingest->batch_count; i++) {
 		struct batch_entry *b = &ingest->batches[i], *other;
@@ -1015,6 +1067,13 @@ int ingest_seal(struct ingest *ingest, char *err, size_t err_len)
 	ret = history_lookup(ingest, err, err_len);
 	if (ret)
 		return ret;
+	/* the shard first: when none takes writes, the rows stay pending as they are */
+	if (ingest->options.router) {
+		ret = ingest->options.router->pick_shard(ingest->options.router->ctx, &shard, err,
+							 err_len);
+		if (ret)
+			return ret;
+	}
 	s = calloc(1, sizeof(*s));
 	do {
 		if (!s || getrandom(&random_id, sizeof(random_id), 0) != sizeof(random_id))
@@ -1026,6 +1085,7 @@ int ingest_seal(struct ingest *ingest, char *err, size_t err_len)
 		return -ENOMEM;
 	}
 	s->wal.id = random_id;
+	s->shard = shard;
 	for (i = 0; i < ingest->batch_count; i++) {
 		const struct batch_entry *b = &ingest->batches[i];
 
@@ -1055,8 +1115,7 @@ int ingest_seal(struct ingest *ingest, char *err, size_t err_len)
 	ingest->stats.duplicate_batches += duplicates;
 	ingest->stats.duplicate_rows += duplicate_rows;
 	ingest->stats.sequence_alarms += alarms;
-	if (!s->wal.part_count ||
-	    (s->wal.part_count == 1 && s->wal.parts[0].table == WAL_TABLE_SOURCE)) {
+	if (!has_stored_parts(s)) {
 		/* every batch was stored before: nothing to insert, nothing to write ahead */
 		group_reset(ingest);
 		rows_recycle(ingest, s);
@@ -1098,6 +1157,7 @@ int ingest_durable_when_sealed(const struct ingest *ingest)
 
 int ingest_insert_sealed(struct ingest *ingest, char *err, size_t err_len)
 {
+	const struct ingest_router *router = ingest->options.router;
 	struct sealed *s = ingest->sealed;
 	char sql[768];
 	int ret;
@@ -1113,7 +1173,7 @@ int ingest_insert_sealed(struct ingest *ingest, char *err, size_t err_len)
 		const struct wal_part *p = &s->wal.parts[s->next_part];
 		uint64_t started;
 
-		if (p->table == WAL_TABLE_SOURCE)
+		if (!part_is_stored(p))
 			continue;
 
 		/*
@@ -1133,9 +1193,22 @@ int ingest_insert_sealed(struct ingest *ingest, char *err, size_t err_len)
 			 p->table == WAL_TABLE_RAW ? "flows.raw" : "flows.batches",
 			 p->table == WAL_TABLE_RAW ? INSERT_COLUMNS : LEDGER_COLUMNS, s->wal.id,
 			 s->next_part, p->rows > 1048576 ? p->rows : 1048576);
+		if (router)
+			/*
+			 * A cluster of 18.16 and later servers: no token, so the block's content
+			 * is its identity; the views of flows.ingest fill every table of the
+			 * shard, each dropping a block it holds (sql/cluster/001_flows.sql).
+			 */
+			snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, inserted_at)",
+				 p->table == WAL_TABLE_RAW ? CLUSTER_INSERT_TABLE :
+							     CLUSTER_LEDGER_TABLE,
+				 p->table == WAL_TABLE_RAW ? INSERT_COLUMNS : LEDGER_COLUMNS);
 		started = monotonic_ns();
-		ret = store_insert_rowbinary(ingest->store, sql, s->wal.payload + p->offset, p->len,
-					     err, err_len);
+		ret = router ?
+			      router->insert(router->ctx, s->shard, sql, s->wal.payload + p->offset,
+					     p->len, err, err_len) :
+			      store_insert_rowbinary(ingest->store, sql, s->wal.payload + p->offset,
+						     p->len, err, err_len);
 		if (ret) {
 			ingest->stats.insert_failures++;
 			return ret;
@@ -1258,6 +1331,50 @@ static const struct wal_part *source_part(const struct sealed *s)
 	return NULL;
 }
 
+/*
+ * The shard a write-ahead file was sealed for: a cluster's insert is finished where it began
+ * (its replicas know its blocks), never anywhere else, and a file of the other kind of store
+ * is not inserted here at all.
+ */
+static int sealed_route(const struct ingest *ingest, struct sealed *s, const char *path, char *err,
+			size_t err_len)
+{
+	const struct ingest_router *router = ingest->options.router;
+	const struct wal_part *shard = NULL;
+	uint32_t i;
+
+	for (i = 0; i < s->wal.part_count; i++)
+		if (s->wal.parts[i].table == WAL_TABLE_SHARD && s->wal.parts[i].len == 4)
+			shard = &s->wal.parts[i];
+	if (shard)
+		s->shard = get_le32(s->wal.payload + shard->offset);
+	if (!router && shard) {
+		snprintf(
+			err, err_len,
+			"write-ahead file %s is an insert for shard %u of a cluster: finish it with "
+			"the same --cluster file, or move it away",
+			path, s->shard);
+		return -EINVAL;
+	}
+	if (router && !shard) {
+		snprintf(
+			err, err_len,
+			"write-ahead file %s is an insert for one server, not a cluster: finish it "
+			"with that store (--store or --clickhouse), or move it away",
+			path);
+		return -EINVAL;
+	}
+	if (router && !router->has_shard(router->ctx, s->shard)) {
+		snprintf(err, err_len,
+			 "write-ahead file %s is an insert for shard %u, which the cluster file no "
+			 "longer lists: put the shard back until its inserts are finished (only "
+			 "its replicas can tell which of its blocks they hold)",
+			 path, s->shard);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int ingest_recover(struct ingest *ingest, ingest_committed_fn committed, void *ctx, char *err,
 		   size_t err_len)
 {
@@ -1325,6 +1442,11 @@ int ingest_recover(struct ingest *ingest, ingest_committed_fn committed, void *c
 			if (s->wal.parts[i].table == WAL_TABLE_RAW)
 				s->raw_rows += s->wal.parts[i].rows;
 		snprintf(s->path, sizeof(s->path), "%s", path);
+		ret = sealed_route(ingest, s, path, err, err_len);
+		if (ret) {
+			sealed_free(s);
+			break;
+		}
 		source = source_part(s);
 		if (source && (n <= strlen(WAL_COMMITTED_SUFFIX) ||
 			       strcmp(entry->d_name + n - strlen(WAL_COMMITTED_SUFFIX),

@@ -26,6 +26,23 @@
 #define INGEST_PART_ROWS    1048576 /* rows per part: ClickHouse's own insert block */
 #define INGEST_MAX_FUTURE_S 86400   /* first_seen at most this far ahead of our clock */
 
+/*
+ * A cluster of shards (cluster.h) in place of one store's inserts. Every sealed insert goes
+ * whole to one shard, chosen when it is sealed and kept in its write-ahead file, so that every
+ * retry and the recovery after a crash send the same bytes to the same shard, whose replicas
+ * drop a block they already hold. Rows then carry inserted_at (the second their batch came),
+ * so that a retry is the same block, and go to flows.ingest and flows.batches_local.
+ */
+struct ingest_router {
+	void *ctx;
+	/* the shard for a new insert; a negative errno with err set when none takes writes */
+	int (*pick_shard)(void *ctx, uint32_t *shard, char *err, size_t err_len);
+	int (*has_shard)(void *ctx, uint32_t shard);
+	/* one RowBinary block into one shard, through any replica of it that takes writes */
+	int (*insert)(void *ctx, uint32_t shard, const char *insert_sql, const void *data,
+		      size_t len, char *err, size_t err_len);
+};
+
 struct ingest_options {
 	uint32_t batch_rows;	 /* insert once this many rows wait, */
 	uint32_t batch_ms;	 /* or this long after the first of them */
@@ -35,6 +52,7 @@ struct ingest_options {
 	uint64_t max_future_s; /* 0: INGEST_MAX_FUTURE_S */
 	const char *wal_dir;   /* write-ahead files; NULL: inserts are kept in memory only */
 	int wal_durable;       /* wal_dir lies beside the store's own data (embedded store) */
+	const struct ingest_router *router; /* NULL: one store */
 };
 
 struct ingest_stats {

@@ -53,6 +53,7 @@ enum {
 	OPT_AGENT,
 	OPT_DIRECTION,
 	OPT_FORCE,
+	OPT_CLUSTER,
 };
 
 #define DEFAULT_BATCH_ROWS	       1000000
@@ -92,6 +93,9 @@ static const char doc[] =
 	"  query VIEW        print a view; 'query list' names them\n"
 	"  report            --html FILE: every view as charts in one self-contained page\n"
 	"  sql QUERY         run one SQL statement on the store, print the result as TSV\n"
+	"  cluster status    --cluster FILE: every shard and replica: up, down or read-only,\n"
+	"                    replication queue and lag, rows, disk, where inserts go; exit 0\n"
+	"                    when every replica takes writes\n"
 	"\n"
 	"STORES: --store embedded:PATH (default embedded:flowdb), the real ClickHouse engine in "
 	"this "
@@ -128,6 +132,8 @@ static const struct argp_option options[] = {
 	  "The embedded ClickHouse at PATH (default flowdb)", 1 },
 	{ "clickhouse", OPT_CLICKHOUSE, "URL", 0, "A ClickHouse server over HTTP instead", 1 },
 	{ "clickhouse-user", OPT_CLICKHOUSE_USER, "USER", 0, "Its user", 1 },
+	{ "cluster", OPT_CLUSTER, "FILE", 0,
+	  "A sharded, replicated ClickHouse: its shards and replicas (docs/cluster.md)", 1 },
 	{ "clickhouse-password-file", OPT_CLICKHOUSE_PASSWORD_FILE, "FILE", 0,
 	  "Its password, first line of FILE (never on the command line)", 1 },
 	{ "libchdb", OPT_LIBCHDB, "PATH", 0, "libchdb.so (default: chdb/ beside this program)", 1 },
@@ -192,6 +198,9 @@ static const struct argp_option options[] = {
 	{},
 };
 
+/* --store given: it and --cluster exclude each other */
+static int store_given;
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct command_options *o = &env.command;
@@ -203,6 +212,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (strncmp(arg, "embedded:", 9) || !arg[9])
 			argp_error(state, "--store '%s': expected embedded:PATH", arg);
 		o->store.embedded_path = arg + 9;
+		store_given = 1;
 		break;
 	case OPT_CLICKHOUSE:
 		o->store.http_url = arg;
@@ -216,6 +226,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_LIBCHDB:
 		o->store.libchdb = arg;
+		break;
+	case OPT_CLUSTER:
+		o->cluster_file = arg;
 		break;
 	case OPT_SQL_DIR:
 		o->migrate.sql_dir = arg;
@@ -348,6 +361,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				o->migrate.rollup_retention_days, o->migrate.retention_days);
 		if (o->from >= o->to)
 			argp_error(state, "--from must be before --to");
+		if (o->cluster_file && (store_given || o->store.http_url))
+			argp_error(state,
+				   "--cluster excludes --store and --clickhouse: the cluster "
+				   "file names the servers");
+		if (o->cluster_file && o->ingest.part_rows > 1048576)
+			argp_error(state,
+				   "--insert-block-rows: at most 1048576 with --cluster (a "
+				   "part is one block of the server's max_insert_block_size)");
 		if (o->to > COMMAND_TIME_END)
 			argp_error(state, "--to: the views end at 2106-02-07 (Unix seconds %llu)",
 				   COMMAND_TIME_END);
@@ -406,9 +427,10 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*run)(const struct command_options *options);
 	} commands[] = {
-		{ "ingest", command_ingest }, { "migrate", command_migrate },
-		{ "geo", command_geo },	      { "query", command_query },
-		{ "report", command_report }, { "sql", command_sql },
+		{ "ingest", command_ingest },	{ "migrate", command_migrate },
+		{ "geo", command_geo },		{ "query", command_query },
+		{ "report", command_report },	{ "sql", command_sql },
+		{ "cluster", command_cluster },
 	};
 	struct sigaction stop = { .sa_handler = on_stop_signal };
 	const char *command;

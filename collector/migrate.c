@@ -109,11 +109,70 @@ static int expand_engine(struct text *out, const char *content, size_t len,
 	return -ENOENT;
 }
 
-char *migrate_expand(const char *text, const struct migrate_options *options, char *err,
+/*
+ * Lines "--@since MAJOR.MINOR SQL" give SQL only to servers of that version or later (and are
+ * comments to the others): one file for ClickHouse 18.16 and for today's. A version of 0.0
+ * (unknown) takes none of them.
+ */
+static char *gate_versions(const char *text, const struct migrate_options *options, char *err,
+			   size_t err_len)
+{
+	static const char marker[] = "--@since ";
+	struct text out = { 0 };
+	const char *line = text;
+	unsigned int line_number = 0;
+
+	text_add(&out, "", 0);
+	while (*line) {
+		size_t len = strcspn(line, "\n");
+		const char *start = line + strspn(line, " \t");
+		unsigned int major, minor;
+		int used = 0, ok = 1;
+
+		line_number++;
+		if (!strncmp(start, marker, sizeof(marker) - 1)) {
+			if (sscanf(start + sizeof(marker) - 1, "%u.%u %n", &major, &minor, &used) <
+				    2 ||
+			    !used) {
+				snprintf(err, err_len,
+					 "line %u: expected '--@since MAJOR.MINOR SQL'",
+					 line_number);
+				free(out.data);
+				return NULL;
+			}
+			if ((unsigned int)options->server_major > major ||
+			    ((unsigned int)options->server_major == major &&
+			     (unsigned int)options->server_minor >= minor)) {
+				const char *sql = start + sizeof(marker) - 1 + used;
+
+				ok = !text_add(&out, sql, len - (size_t)(sql - line));
+			} else {
+				ok = !text_add(&out, "--", 2);
+			}
+		} else {
+			ok = !text_add(&out, line, len);
+		}
+		if (ok && line[len] == '\n')
+			ok = !text_add(&out, "\n", 1);
+		if (!ok) {
+			snprintf(err, err_len, "out of memory");
+			free(out.data);
+			return NULL;
+		}
+		line += len + (line[len] == '\n');
+	}
+	return out.data;
+}
+
+char *migrate_expand(const char *source, const struct migrate_options *options, char *err,
 		     size_t err_len)
 {
+	char *text = gate_versions(source, options, err, err_len);
 	struct text out = { 0 };
 	const char *p = text;
+
+	if (!text)
+		return NULL;
 
 	text_add(&out, "", 0);
 	while (*p) {
@@ -129,6 +188,7 @@ char *migrate_expand(const char *text, const struct migrate_options *options, ch
 		if (!close) {
 			snprintf(err, err_len, "unclosed {{ placeholder");
 			free(out.data);
+			free(text);
 			return NULL;
 		}
 		text_add(&out, p, (size_t)(open - p));
@@ -137,16 +197,24 @@ char *migrate_expand(const char *text, const struct migrate_options *options, ch
 			ret = text_add_number(&out, options->retention_days);
 		} else if (placeholder_is(open + 2, len, "rollup_retention_days")) {
 			ret = text_add_number(&out, options->rollup_retention_days);
+		} else if (placeholder_is(open + 2, len, "cluster") && options->cluster_name) {
+			/* a name of [A-Za-z0-9_.-] (cluster_config.c), quoted as a string */
+			ret = text_add(&out, "'", 1) ||
+			      text_add(&out, options->cluster_name,
+				       strlen(options->cluster_name)) ||
+			      text_add(&out, "'", 1);
 		} else {
 			ret = expand_engine(&out, open + 2, len, options);
 		}
 		if (ret) {
 			snprintf(err, err_len, "unknown placeholder {{%.*s}}", (int)len, open + 2);
 			free(out.data);
+			free(text);
 			return NULL;
 		}
 		p = close + 2;
 	}
+	free(text);
 	return out.data;
 }
 
@@ -254,9 +322,11 @@ int migrate_apply(struct store *store, const struct migrate_options *options, ch
 		  size_t err_len)
 {
 	unsigned char applied[1000] = { 0 };
+	struct migrate_options gated = *options;
 	struct dirent **entries = NULL;
 	int count, i, done = 0, ret = 0;
 
+	options = &gated;
 	ret = applied_versions(store, applied, err, err_len);
 	if (ret)
 		return ret;
@@ -282,6 +352,15 @@ int migrate_apply(struct store *store, const struct migrate_options *options, ch
 		if (!text) {
 			ret = -EIO;
 			break;
+		}
+		/* the server's version only when a file has lines for some versions only */
+		if (!gated.server_major && strstr(text, "--@since ")) {
+			ret = store_server_version(store, &gated.server_major, &gated.server_minor,
+						   err, err_len);
+			if (ret) {
+				free(text);
+				break;
+			}
 		}
 		sql = migrate_expand(text, options, record, sizeof(record));
 		free(text);

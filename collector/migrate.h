@@ -2,7 +2,10 @@
 /*
  * Schema migrations: sql/NNN_name.sql applied in order, each once, recorded in
  * flows.schema_migrations. Placeholders in the files ({{MergeTree}}, {{retention_days}},
- * {{rollup_retention_days}}, ...) are replaced first; see sql/001_*.sql.
+ * {{rollup_retention_days}}, {{cluster}}, ...) are replaced first; see sql/001_*.sql. A line
+ * "--@since MAJOR.MINOR SQL" is SQL for servers of that version and later, a comment for older
+ * ones (sql/cluster/ is written for ClickHouse 18.16 and today's); it never holds the ';' that
+ * ends a statement.
  */
 #ifndef FLOWCOLLECTOR_MIGRATE_H
 #define FLOWCOLLECTOR_MIGRATE_H
@@ -17,6 +20,9 @@ struct migrate_options {
 	unsigned int rollup_retention_days; /* {{rollup_retention_days}}: the rollups */
 	int replicated;			    /* Replicated*MergeTree with {shard}/{replica} macros */
 	int force;			    /* apply every file again, even those recorded */
+	const char *cluster_name;	    /* {{cluster}}: remote_servers name; NULL: none */
+	/* the server's version, for "--@since MAJOR.MINOR" lines; 0: migrate_apply asks */
+	int server_major, server_minor;
 };
 
 /* Applies what is missing; returns the number applied, or a negative errno (err says why). */

@@ -64,7 +64,13 @@ struct store {
 	chdb_conn *connection;
 	/* HTTP */
 	CURL *curl;
-	char *url;
+	char *url;   /* the server asked first */
+	char **urls; /* every server (url among them), for failover */
+	unsigned int url_count;
+	unsigned int url_current; /* index of url in urls */
+	long timeout_ms, connect_timeout_ms;
+	enum store_failure last_failure;
+	int last_exception_code;
 	char *user;
 	char *password;
 	/* SELECT version(), asked once */
@@ -345,6 +351,7 @@ static int open_http(struct store *store, const struct store_options *options, c
 		     size_t err_len)
 {
 	static int warned_plain_password;
+	unsigned int i;
 
 	if (strncmp(options->http_url, "http://", 7) && strncmp(options->http_url, "https://", 8)) {
 		snprintf(err, err_len,
@@ -360,7 +367,19 @@ static int open_http(struct store *store, const struct store_options *options, c
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	store->curl = curl_easy_init();
-	store->url = strdup(options->http_url);
+	store->timeout_ms = options->timeout_ms ? options->timeout_ms : 300000;
+	store->connect_timeout_ms = options->connect_timeout_ms ? options->connect_timeout_ms :
+								  10000;
+	store->urls = calloc(1 + options->http_failover_count, sizeof(*store->urls));
+	if (!store->urls)
+		return -ENOMEM;
+	store->urls[store->url_count++] = strdup(options->http_url);
+	for (i = 0; i < options->http_failover_count; i++)
+		store->urls[store->url_count++] = strdup(options->http_failover_urls[i]);
+	for (i = 0; i < store->url_count; i++)
+		if (!store->urls[i])
+			return -ENOMEM;
+	store->url = store->urls[0];
 	if (options->http_user)
 		store->user = strdup(options->http_user);
 	if (options->http_password_file) {
@@ -368,12 +387,13 @@ static int open_http(struct store *store, const struct store_options *options, c
 		if (!store->password)
 			return -EINVAL;
 		if (!strncmp(options->http_url, "http://", 7) &&
-		    !url_host_is_local(options->http_url) && !warned_plain_password++)
+		    !url_host_is_local(options->http_url) && !options->quiet &&
+		    !warned_plain_password++)
 			pr_warn("warning: --clickhouse %.*s: the password goes over the network "
 				"unencrypted (http://); use https://\n",
 				(int)strcspn(options->http_url + 7, "/?#") + 7, options->http_url);
 	}
-	if (!store->curl || !store->url)
+	if (!store->curl)
 		return -ENOMEM;
 	snprintf(store->description, sizeof(store->description), "%s", options->http_url);
 	return 0;
@@ -408,7 +428,13 @@ void store_close(struct store *store)
 	/* libchdb stays loaded: unloading a library with static ClickHouse state is not safe */
 	if (store->curl)
 		curl_easy_cleanup(store->curl);
-	free(store->url);
+	if (store->urls) {
+		unsigned int i;
+
+		for (i = 0; i < store->url_count; i++)
+			free(store->urls[i]);
+		free(store->urls);
+	}
 	free(store->user);
 	if (store->password) {
 		memset(store->password, 0, strlen(store->password));
@@ -640,14 +666,15 @@ static int url_add(CURL *curl, char **url, const char *name, const char *value)
  * POSTs body to the server, with the query in the URL when there is a body of data, and the
  * query parameters as param_NAME in the URL.
  */
-static int http_post(struct store *store, const char *query, const struct store_param *params,
-		     size_t param_count, const void *body, size_t body_len, char **result,
-		     size_t *result_len, char *err, size_t err_len)
+static int http_post_once(struct store *store, const char *server, const char *query,
+			  const struct store_param *params, size_t param_count, const void *body,
+			  size_t body_len, char **result, size_t *result_len, char *err,
+			  size_t err_len)
 {
 	struct http_buffer response = { 0 };
 	struct curl_slist *headers = NULL;
 	char header[1100], name[128], exception_code[32] = "";
-	char *url = strdup(store->url);
+	char *url = strdup(server);
 	const char *exception;
 	long status = 0;
 	CURLcode code;
@@ -686,16 +713,24 @@ static int http_post(struct store *store, const char *query, const struct store_
 	curl_easy_setopt(store->curl, CURLOPT_HEADERFUNCTION, header_seen);
 	curl_easy_setopt(store->curl, CURLOPT_HEADERDATA, exception_code);
 	curl_easy_setopt(store->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(store->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(store->curl, CURLOPT_TIMEOUT, 300L);
+	curl_easy_setopt(store->curl, CURLOPT_CONNECTTIMEOUT_MS, store->connect_timeout_ms);
+	curl_easy_setopt(store->curl, CURLOPT_TIMEOUT_MS, store->timeout_ms);
 	code = curl_easy_perform(store->curl);
 	curl_easy_getinfo(store->curl, CURLINFO_RESPONSE_CODE, &status);
 	exception = response.data ? body_exception(response.data, response.len) : NULL;
+	store->last_failure = STORE_FAILURE_NONE;
+	store->last_exception_code = 0;
 	if (code != CURLE_OK) {
-		snprintf(err, err_len, "ClickHouse at %s: %s", store->url,
-			 curl_easy_strerror(code));
+		snprintf(err, err_len, "ClickHouse at %s: %s", server, curl_easy_strerror(code));
+		store->last_failure = STORE_FAILURE_TRANSPORT;
 		ret = -EIO;
 	} else if (status != 200 || exception_code[0]) {
+		const char *code_text = exception ? strstr(exception, "Code: ") : NULL;
+
+		store->last_failure = STORE_FAILURE_SERVER;
+		store->last_exception_code = exception_code[0] ? atoi(exception_code) :
+					     code_text	       ? atoi(code_text + 6) :
+								 0;
 		if (response.data && response.len) {
 			copy_error(err, err_len, "ClickHouse",
 				   exception ? exception : response.data);
@@ -708,6 +743,7 @@ static int http_post(struct store *store, const char *query, const struct store_
 		ret = -EIO;
 	} else if (exception) {
 		copy_error(err, err_len, "ClickHouse (after the result began)", exception);
+		store->last_failure = STORE_FAILURE_SERVER;
 		ret = -EIO;
 	} else if (result) {
 		*result = response.data ? response.data : strdup("");
@@ -719,6 +755,45 @@ static int http_post(struct store *store, const char *query, const struct store_
 	free(url);
 	curl_slist_free_all(headers);
 	return ret;
+}
+
+/*
+ * http_post_once to the server that answered last, and on no answer to the others in turn
+ * (a cluster's nodes hold the same tables); the one that answers is asked first next time.
+ */
+static int http_post(struct store *store, const char *query, const struct store_param *params,
+		     size_t param_count, const void *body, size_t body_len, char **result,
+		     size_t *result_len, char *err, size_t err_len)
+{
+	unsigned int tried, index = store->url_current;
+	int ret = -EIO;
+
+	for (tried = 0; tried < store->url_count; tried++) {
+		index = (store->url_current + tried) % store->url_count;
+		ret = http_post_once(store, store->urls[index], query, params, param_count, body,
+				     body_len, result, result_len, err, err_len);
+		if (!ret || store->last_failure != STORE_FAILURE_TRANSPORT)
+			break;
+		if (tried + 1 < store->url_count)
+			pr_debug("%s; trying %s\n", err,
+				 store->urls[(index + 1) % store->url_count]);
+	}
+	if (index != store->url_current &&
+	    (!ret || store->last_failure != STORE_FAILURE_TRANSPORT)) {
+		store->url_current = index;
+		store->url = store->urls[index];
+	}
+	return ret;
+}
+
+enum store_failure store_last_failure(const struct store *store)
+{
+	return store->last_failure;
+}
+
+int store_last_exception_code(const struct store *store)
+{
+	return store->last_exception_code;
 }
 
 /* --- the interface ----------------------------------------------------------------------- */

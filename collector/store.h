@@ -8,6 +8,7 @@
 #define FLOWCOLLECTOR_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct store;
 
@@ -17,6 +18,15 @@ struct store_options {
 	const char *http_url;	   /* http://host:8123/ */
 	const char *http_user;
 	const char *http_password_file; /* the password, first line; never on the command line */
+	/*
+	 * More servers holding the same tables (a cluster's nodes): a query that gets no answer
+	 * from one is sent to the next, and the one that answered is asked first next time.
+	 */
+	const char *const *http_failover_urls;
+	unsigned int http_failover_count;
+	uint32_t timeout_ms;	     /* a request's whole time; 0: 300 s */
+	uint32_t connect_timeout_ms; /* 0: 10 s */
+	int quiet;		     /* no warnings at open (a cluster's own handles) */
 };
 
 int store_open(const struct store_options *options, struct store **store, char *err,
@@ -49,6 +59,16 @@ int store_query_params(struct store *store, const char *sql, const struct store_
 int store_insert_rowbinary(struct store *store, const char *insert_sql, const void *data,
 			   size_t len, char *err, size_t err_len);
 const char *store_describe(const struct store *store);
+
+/* How the last request of a store failed: what a cluster needs to choose another replica. */
+enum store_failure {
+	STORE_FAILURE_NONE = 0,
+	STORE_FAILURE_TRANSPORT, /* no answer: refused, reset, timed out (maybe stored) */
+	STORE_FAILURE_SERVER,	 /* the server answered with an error */
+};
+enum store_failure store_last_failure(const struct store *store);
+/* The server's exception code of the last failure (Code: N), 0 when there was none. */
+int store_last_exception_code(const struct store *store);
 /*
  * The server's version (SELECT version(), asked once): what a statement may use depends on
  * it, as EXCHANGE TABLES does (20.6 and later, Atomic databases).

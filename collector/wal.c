@@ -311,7 +311,7 @@ int wal_read(const char *path, struct wal_insert *insert, const char **why)
 		struct wal_part *part = &insert->parts[i];
 
 		*why = "a part of an unknown table";
-		if (get_le32(p) > WAL_TABLE_SOURCE)
+		if (get_le32(p) > WAL_TABLE_SHARD)
 			goto bad;
 		part->table = (enum wal_table)get_le32(p);
 		part->rows = get_le32(p + 4);

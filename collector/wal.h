@@ -28,6 +28,7 @@ enum wal_table {
 	WAL_TABLE_RAW = 0,    /* flows.raw */
 	WAL_TABLE_LEDGER = 1, /* flows.batches */
 	WAL_TABLE_SOURCE = 2, /* not inserted: where the rows came from, for the recovery */
+	WAL_TABLE_SHARD = 3,  /* not inserted: the cluster shard it goes to, u32 little-endian */
 };
 
 struct wal_part {

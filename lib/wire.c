@@ -76,6 +76,17 @@ uint32_t wire_crc32c(const void *buffer, size_t len)
 	return ~crc;
 }
 
+uint32_t wire_crc32c_rows(const void *buffer, size_t count, size_t stride, size_t len)
+{
+	const uint8_t *data = buffer;
+	uint32_t crc = 0xffffffff;
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		crc = crc32_iscsi((unsigned char *)data + i * stride, (int)len, crc);
+	return ~crc;
+}
+
 size_t wire_batch_size(size_t agent_id_len, uint32_t records)
 {
 	return WIRE_HEADER_FIXED + agent_id_len + (size_t)records * WIRE_RECORD_SIZE;

@@ -128,6 +128,8 @@ enum wire_error wire_decode_record(const void *data, const struct wire_header *h
 
 /* CRC-32C (Castagnoli): "123456789" gives 0xe3069283. */
 uint32_t wire_crc32c(const void *data, size_t len);
+/* The CRC-32C of the first len bytes of count rows stride bytes apart, as if they were one. */
+uint32_t wire_crc32c_rows(const void *data, size_t count, size_t stride, size_t len);
 
 /* The agent id when none is given: the host name. */
 int wire_default_agent_id(char *dst, size_t size);

@@ -50,6 +50,46 @@ static void test_placeholder_errors(void **state)
 	assert_string_equal(err, "unclosed {{ placeholder");
 }
 
+static void test_version_gates(void **state)
+{
+	struct migrate_options old = { .server_major = 18,
+				       .server_minor = 16,
+				       .cluster_name = "flows" };
+	struct migrate_options new = { .server_major = 24, .server_minor = 3, .retention_days = 9 };
+	const char *text = "CREATE TABLE t (a UInt8)\n"
+			   "ENGINE = Distributed({{cluster}}, 'flows', 't_local')\n"
+			   "  --@since 19.6 TTL d + INTERVAL {{retention_days}} DAY\n"
+			   "--@since 18.16 SETTINGS x = 1\n"
+			   "--@since 18.17 , y = 2\n"
+			   ";\n";
+	char err[256] = "";
+	char *sql;
+
+	(void)state;
+	sql = migrate_expand(text, &old, err, sizeof(err));
+	assert_non_null(sql);
+	/* a line gated off stays a comment, so statement line numbers do not move */
+	assert_string_equal(sql, "CREATE TABLE t (a UInt8)\n"
+				 "ENGINE = Distributed('flows', 'flows', 't_local')\n"
+				 "--\n"
+				 "SETTINGS x = 1\n"
+				 "--\n"
+				 ";\n");
+	free(sql);
+	/* no cluster name: {{cluster}} is unknown, not an empty string */
+	assert_null(migrate_expand(text, &new, err, sizeof(err)));
+	assert_string_equal(err, "unknown placeholder {{cluster}}");
+	new.cluster_name = "c-1.eu";
+	sql = migrate_expand(text, &new, err, sizeof(err));
+	assert_non_null(sql);
+	assert_non_null(strstr(sql, "Distributed('c-1.eu',"));
+	assert_non_null(strstr(sql, "\nTTL d + INTERVAL 9 DAY\n"));
+	assert_non_null(strstr(sql, "\n, y = 2\n"));
+	free(sql);
+	assert_null(migrate_expand("--@since nineteen SQL\n", &new, err, sizeof(err)));
+	assert_string_equal(err, "line 1: expected '--@since MAJOR.MINOR SQL'");
+}
+
 static void test_views_known(void **state)
 {
 	(void)state;
@@ -63,6 +103,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine_placeholders),
 		cmocka_unit_test(test_placeholder_errors),
+		cmocka_unit_test(test_version_gates),
 		cmocka_unit_test(test_views_known),
 	};
 

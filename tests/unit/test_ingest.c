@@ -1324,6 +1324,231 @@ static void recover(struct ingest *ingest, ingest_committed_fn committed, void *
 		fail_msg("ingest_recover: %s", err);
 }
 
+/* --- a cluster: the router in place of the store's inserts -------------------------------------- */
+
+#define FAKE_CALLS_MAX 8
+
+/* A cluster stand-in: the shard it picks, the shards it knows, and every insert it was given. */
+static struct fake_router {
+	uint32_t pick;	/* the shard of the next insert; 0: none takes writes */
+	uint32_t known; /* has_shard says yes for this one only */
+	int fail;	/* fail this many inserts */
+	int calls;
+	struct {
+		uint32_t shard;
+		char sql[512];
+		size_t len;
+		uint8_t data[4096];
+	} call[FAKE_CALLS_MAX];
+} fake;
+
+static int fake_pick(void *ctx, uint32_t *shard, char *err, size_t err_len)
+{
+	(void)ctx;
+	if (!fake.pick) {
+		snprintf(err, err_len, "no shard of the cluster takes writes");
+		return -EAGAIN;
+	}
+	*shard = fake.pick;
+	return 0;
+}
+
+static int fake_has(void *ctx, uint32_t shard)
+{
+	(void)ctx;
+	return shard == fake.known;
+}
+
+static int fake_insert(void *ctx, uint32_t shard, const char *sql, const void *data, size_t len,
+		       char *err, size_t err_len)
+{
+	(void)ctx;
+	assert_true(fake.calls < FAKE_CALLS_MAX && len <= sizeof(fake.call[0].data));
+	fake.call[fake.calls].shard = shard;
+	snprintf(fake.call[fake.calls].sql, sizeof(fake.call[0].sql), "%s", sql);
+	fake.call[fake.calls].len = len;
+	memcpy(fake.call[fake.calls].data, data, len);
+	fake.calls++;
+	if (fake.fail) {
+		fake.fail--;
+		snprintf(err, err_len, "shard %u: no replica took the insert", shard);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+static const struct ingest_router fake_router = { .pick_shard = fake_pick,
+						  .has_shard = fake_has,
+						  .insert = fake_insert };
+
+#define CLUSTER_RAW_SQL                                                                         \
+	"INSERT INTO flows.ingest (agent, batch_run, batch_seq, src_addr, dst_addr, src_port, " \
+	"dst_port, proto, tcp_flags, vlan, ifindex, direction, sampling, packets, bytes, "      \
+	"first_seen, last_seen, inserted_at)"
+#define CLUSTER_LEDGER_SQL \
+	"INSERT INTO flows.batches_local (agent, batch_run, batch_seq, batch_crc, rows, inserted_at)"
+
+/*
+ * Rows for a cluster end with inserted_at (the second the batch came), no token; they go to the
+ * shard picked when sealed; with none to pick, the rows stay pending; a JSON batch's CRC is the
+ * one a single store computes (without inserted_at), so its copy is still a duplicate.
+ */
+static void test_router_rows_and_shard(void **state)
+{
+	static const char json[] = "{\"agent_id\":\"j-1\",\"batch_run\":1311768467294899696,"
+				   "\"batch_seq\":9," JSON_FIELDS "}";
+	struct ingest_options with = options;
+	struct flow_record record = record_of(0), plain = json_record();
+	uint32_t before = (uint32_t)time(NULL), after, single_crc, i;
+	struct ingest *ingest;
+	uint8_t row[256];
+	char err[256] = "";
+	size_t n, ledger;
+
+	(void)state;
+	/* the JSON batch's CRC in a single store */
+	ingest = open_ingest();
+	assert_int_equal(ingest_add_json(ingest, json, strlen(json), "f:1"), 0);
+	flush(ingest);
+	single_crc = stub_store.ledger[0].crc;
+	close_ingest(ingest);
+	stub_store_reset();
+
+	memset(&fake, 0, sizeof(fake));
+	with.router = &fake_router;
+	ingest = open_with(&with);
+	add_batch(ingest, "a", RUN_A, 1, 0, 2, WIRE_FLAG_FIRST_OF_RUN);
+	assert_int_equal(ingest_add_json(ingest, json, strlen(json), "f:1"), 0);
+	assert_int_equal(ingest_seal(ingest, err, sizeof(err)), -EAGAIN);
+	assert_string_equal(err, "no shard of the cluster takes writes");
+	assert_false(ingest_has_sealed(ingest));
+	assert_int_equal(stats_of(ingest).pending_rows, 3);
+	fake.pick = 3;
+	flush(ingest);
+	after = (uint32_t)time(NULL);
+	assert_int_equal(fake.calls, 2);
+	assert_int_equal(fake.call[0].shard, 3);
+	assert_int_equal(fake.call[1].shard, 3);
+	assert_string_equal(fake.call[0].sql, CLUSTER_RAW_SQL);
+	assert_string_equal(fake.call[1].sql, CLUSTER_LEDGER_SQL);
+	/* nothing went through the store's own insert */
+	assert_int_equal(stub_store.len, 0);
+	assert_int_equal(fake.call[0].len, 2 * (ROW_LEN("a") + 4) + ROW_LEN("j-1") + 4);
+	for (i = 0; i < 2; i++) {
+		const uint8_t *got = fake.call[0].data + i * (ROW_LEN("a") + 4);
+		uint32_t inserted_at = get_le32(got + ROW_LEN("a"));
+
+		record = record_of(i);
+		n = row_of(row, "a", RUN_A, 1, &record);
+		assert_memory_equal(got, row, n);
+		assert_in_range(inserted_at, before, after);
+	}
+	n = row_of(row, "j-1", 0x1234567890abcdf0ull, 9, &plain);
+	assert_memory_equal(fake.call[0].data + 2 * (ROW_LEN("a") + 4), row, n);
+	/* ledger: agent, run, seq, crc, rows, inserted_at */
+	ledger = LEDGER_LEN("a") + 4;
+	assert_int_equal(fake.call[1].len, ledger + LEDGER_LEN("j-1") + 4);
+	assert_int_equal(get_le32(fake.call[1].data + LEDGER_LEN("a") - 4), 2);
+	assert_in_range(get_le32(fake.call[1].data + LEDGER_LEN("a")), before, after);
+	assert_int_equal(get_le32(fake.call[1].data + ledger + LEDGER_LEN("j-1") - 8), single_crc);
+	close_ingest(ingest);
+}
+
+/* A failed insert is sent again to the same shard with the same bytes. */
+static void test_router_retry_same_bytes(void **state)
+{
+	struct ingest_options with = options;
+	struct ingest *ingest;
+	char err[256] = "";
+
+	(void)state;
+	memset(&fake, 0, sizeof(fake));
+	fake.pick = 2;
+	fake.fail = 1;
+	with.router = &fake_router;
+	ingest = open_with(&with);
+	add_batch(ingest, "a", RUN_A, 1, 0, 4, WIRE_FLAG_FIRST_OF_RUN);
+	seal(ingest);
+	assert_int_equal(ingest_insert_sealed(ingest, err, sizeof(err)), -EAGAIN);
+	assert_true(ingest_has_sealed(ingest));
+	fake.pick = 5; /* another shard for new inserts: this one stays where it began */
+	sleep(1);      /* another second: inserted_at must not change */
+	insert_sealed(ingest);
+	assert_int_equal(fake.calls, 3);
+	assert_int_equal(fake.call[1].shard, 2);
+	assert_int_equal(fake.call[1].len, fake.call[0].len);
+	assert_memory_equal(fake.call[1].data, fake.call[0].data, fake.call[0].len);
+	assert_string_equal(fake.call[2].sql, CLUSTER_LEDGER_SQL);
+	assert_int_equal(stats_of(ingest).insert_failures, 1);
+	close_ingest(ingest);
+}
+
+/*
+ * A crash after sealing: the write-ahead file names the shard, and the recovery sends the same
+ * bytes there, whatever the router would pick now; a file for a shard the cluster no longer
+ * has, or of a cluster read by a single store (or the other way round), is refused and kept.
+ */
+static void test_router_wal_recovered_to_its_shard(void **state)
+{
+	struct ingest_options with = wal_options(), single = wal_options();
+	struct ingest *ingest;
+	uint8_t first[4096];
+	size_t first_len;
+	char path[512], err[512] = "";
+
+	(void)state;
+	memset(&fake, 0, sizeof(fake));
+	fake.pick = 4;
+	fake.known = 4;
+	fake.fail = 1;
+	with.router = &fake_router;
+	ingest = open_with(&with);
+	recover(ingest, NULL, NULL);
+	add_batch(ingest, "a", RUN_A, 1, 0, 3, WIRE_FLAG_FIRST_OF_RUN);
+	seal(ingest);
+	assert_int_equal(files_ending(".wal", path, sizeof(path)), 1);
+	assert_int_equal(ingest_insert_sealed(ingest, err, sizeof(err)), -EAGAIN);
+	first_len = fake.call[0].len;
+	memcpy(first, fake.call[0].data, first_len);
+	close_ingest(ingest); /* the crash */
+
+	/* a single store does not finish a cluster's insert */
+	ingest = open_with(&single);
+	assert_int_equal(ingest_recover(ingest, NULL, NULL, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is an insert for shard 4 of a cluster"));
+	close_ingest(ingest);
+	/* nor a cluster without shard 4 */
+	fake.known = 9;
+	ingest = open_with(&with);
+	assert_int_equal(ingest_recover(ingest, NULL, NULL, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "shard 4, which the cluster file no longer lists"));
+	close_ingest(ingest);
+	assert_int_equal(files_ending(".wal", path, sizeof(path)), 1);
+
+	fake.known = 4;
+	fake.pick = 1;
+	fake.calls = 0;
+	ingest = open_with(&with);
+	recover(ingest, NULL, NULL);
+	assert_int_equal(fake.calls, 2);
+	assert_int_equal(fake.call[0].shard, 4);
+	assert_int_equal(fake.call[0].len, first_len);
+	assert_memory_equal(fake.call[0].data, first, first_len);
+	assert_int_equal(fake.call[1].shard, 4);
+	assert_int_equal(files_in_dir(), 0);
+	close_ingest(ingest);
+
+	/* and a single store's file is not a cluster's */
+	ingest = open_with(&single);
+	add_batch(ingest, "a", RUN_A, 2, 0, 1, 0);
+	seal(ingest);
+	close_ingest(ingest);
+	ingest = open_with(&with);
+	assert_int_equal(ingest_recover(ingest, NULL, NULL, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is an insert for one server, not a cluster"));
+	close_ingest(ingest);
+}
+
 /* Seals 8 rows (parts of 3) with a write-ahead file; returns the ingest, the file in path. */
 static struct ingest *sealed_with_wal(struct ingest_options *with, const char *source, char *path,
 				      size_t size)
@@ -1705,6 +1930,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discard_pending, reset, close_opened),
 		cmocka_unit_test_setup_teardown(test_abandon_sealed, wal_setup, wal_teardown),
 		cmocka_unit_test_setup_teardown(test_durable_when_sealed, wal_setup, wal_teardown),
+		cmocka_unit_test_setup_teardown(test_router_rows_and_shard, reset, close_opened),
+		cmocka_unit_test_setup_teardown(test_router_retry_same_bytes, reset, close_opened),
+		cmocka_unit_test_setup_teardown(test_router_wal_recovered_to_its_shard, wal_setup,
+						wal_teardown),
 		cmocka_unit_test_setup_teardown(test_wal_recovered, wal_setup, wal_teardown),
 		cmocka_unit_test_setup_teardown(test_wal_source_not_committed_dropped, wal_setup,
 						wal_teardown),
