@@ -927,6 +927,32 @@ uint64_t cluster_recoveries(struct cluster *c)
 	return __atomic_load_n(&c->recoveries, __ATOMIC_RELAXED);
 }
 
+size_t cluster_unreadable_shards(struct cluster *c, char *list, size_t len)
+{
+	size_t count = 0, used = 0;
+	uint32_t s, i;
+
+	if (len)
+		list[0] = '\0';
+	pthread_mutex_lock(&c->lock);
+	for (s = 0; s < c->shard_count; s++) {
+		const struct shard *shard = &c->shards[s];
+		int readable = 0;
+
+		for (i = 0; i < shard->replica_count; i++)
+			readable |= shard->replicas[i].status.state == CLUSTER_REPLICA_UP ||
+				    shard->replicas[i].status.state == CLUSTER_REPLICA_READ_ONLY;
+		if (readable || shard->unannounced)
+			continue;
+		if (used < len)
+			used += (size_t)snprintf(list + used, len - used, "%s%u", count ? ", " : "",
+						 shard->number);
+		count++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return count;
+}
+
 struct store *cluster_query_store(struct cluster *c)
 {
 	return c->query_store;

@@ -77,6 +77,11 @@ void cluster_close(struct cluster *cluster);
 
 /* How many times a replica came up: an insert waiting to be retried may go when it changes. */
 uint64_t cluster_recoveries(struct cluster *cluster);
+/*
+ * Shards no replica of which answers (as last probed): a read of the Distributed tables then
+ * misses their rows. Their numbers go into list ("2, 3"); returns how many.
+ */
+size_t cluster_unreadable_shards(struct cluster *cluster, char *list, size_t len);
 /* A store for queries: any node, the next one when a node does not answer. */
 struct store *cluster_query_store(struct cluster *cluster);
 /* The ingest_router that sends inserts through this cluster. */

@@ -475,14 +475,47 @@ static int stdout_finish(const char *what)
 	return EXIT_OK;
 }
 
+/*
+ * How views run here: on a cluster from sql/cluster/views with the values bound by us (18.16
+ * has no query parameters), and, when a shard has no replica answering, over the shards that
+ * answer, with *partial set to say which are missing.
+ */
+static unsigned int views_setup(const struct command_options *options, char *sql_dir, size_t len,
+				char *partial, size_t partial_len)
+{
+	unsigned int flags = 0;
+
+	partial[0] = '\0';
+	if (!cluster_in_use) {
+		snprintf(sql_dir, len, "%s", options->migrate.sql_dir);
+		return 0;
+	}
+	snprintf(sql_dir, len, "%s/cluster", options->migrate.sql_dir);
+	flags |= VIEW_BIND_LOCALLY;
+	if (cluster_unreadable_shards(cluster_in_use, partial, partial_len))
+		flags |= VIEW_SKIP_UNAVAILABLE_SHARDS;
+	return flags;
+}
+
+static void view_failed(const struct view_info *view, int ret, const char *err)
+{
+	if (ret == -ENOENT && cluster_in_use)
+		pr_warn("%s: not on a cluster yet: the cluster schema has no region rollups "
+			"(ClickHouse 18.16 has no CREATE DICTIONARY); docs/cluster.md\n",
+			view->name);
+	else
+		pr_warn("%s: %s\n", view->name, err);
+}
+
 int command_query(const struct command_options *options)
 {
+	char err[1024], sql_dir[4096], partial[256];
 	const struct view_info *view;
 	struct view_table table;
 	struct store *store;
-	char err[1024];
+	unsigned int flags;
 	double seconds;
-	int i;
+	int i, ret;
 
 	if (options->arg_count != 2) {
 		pr_warn("usage: flowcollector query VIEW (or: query list)\n");
@@ -500,9 +533,11 @@ int command_query(const struct command_options *options)
 	}
 	if (open_store(options, &store, 1))
 		return EXIT_FAILURE_RUNTIME;
-	if (view_run(store, options->migrate.sql_dir, view, options->from, options->to, &table,
-		     &seconds, err, sizeof(err))) {
-		pr_warn("%s: %s\n", view->name, err);
+	flags = views_setup(options, sql_dir, sizeof(sql_dir), partial, sizeof(partial));
+	ret = view_run(store, sql_dir, view, options->from, options->to, flags, &table, &seconds,
+		       err, sizeof(err));
+	if (ret) {
+		view_failed(view, ret, err);
 		close_store(store);
 		return EXIT_FAILURE_RUNTIME;
 	}
@@ -513,7 +548,14 @@ int command_query(const struct command_options *options)
 	pr_info("%s: %d rows in %.3f s\n", view->name, table.row_count, seconds);
 	view_table_free(&table);
 	close_store(store);
-	return stdout_finish(view->name);
+	ret = stdout_finish(view->name);
+	if (partial[0]) {
+		pr_warn("%s: PARTIAL ANSWER: no replica of shard %s answers, so its rows are not in "
+			"these numbers\n",
+			view->name, partial);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return ret;
 }
 
 int command_sql(const struct command_options *options)
@@ -561,9 +603,10 @@ static void describe_range(uint64_t from, uint64_t to, char *text, size_t size)
 
 int command_report(const struct command_options *options)
 {
+	char err[1024], range[384], sql_dir[4096], partial[256];
 	struct view_table tables[16];
 	int i, ret, status = EXIT_OK;
-	char err[1024], range[128];
+	unsigned int flags;
 	struct store *store;
 	FILE *out;
 
@@ -573,16 +616,28 @@ int command_report(const struct command_options *options)
 	}
 	if (open_store(options, &store, 1))
 		return EXIT_FAILURE_RUNTIME;
+	flags = views_setup(options, sql_dir, sizeof(sql_dir), partial, sizeof(partial));
 	for (i = 0; i < view_count; i++) {
-		if (view_run(store, options->migrate.sql_dir, &view_list[i], options->from,
-			     options->to, &tables[i], NULL, err, sizeof(err))) {
-			pr_warn("%s: %s\n", view_list[i].name, err);
+		ret = view_run(store, sql_dir, &view_list[i], options->from, options->to, flags,
+			       &tables[i], NULL, err, sizeof(err));
+		if (ret) {
+			view_failed(&view_list[i], ret, err);
 			status = EXIT_FAILURE_RUNTIME;
 			tables[i].row_count = 0;
 		}
 	}
 	close_store(store);
 	describe_range(options->from, options->to, range, sizeof(range));
+	if (partial[0]) {
+		size_t used = strlen(range);
+
+		snprintf(range + used, sizeof(range) - used,
+			 " | PARTIAL: shard %s did not answer, its rows are missing", partial);
+		pr_warn("report: PARTIAL: no replica of shard %s answers, so its rows are not in "
+			"the report\n",
+			partial);
+		status = EXIT_FAILURE_RUNTIME;
+	}
 	out = fopen(options->html, "we");
 	if (!out) {
 		pr_warn("--html %s: %s\n", options->html, strerror(errno));

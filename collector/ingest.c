@@ -742,8 +742,18 @@ static int ledger_lookup(struct ingest *ingest, uint32_t from, uint32_t to, char
 	ingest->stats.ledger_queries++;
 	ret = store_query(ingest->store, sql, "TSV", &result, NULL, err, err_len);
 	free(sql);
-	if (ret)
+	if (ret) {
+		char *why = strdup(err);
+
+		/* nothing can be sealed until the ledger answers: say that this is what waits */
+		if (why)
+			snprintf(err, err_len,
+				 "asking the ledger (flows.batches) which batches are "
+				 "stored: %s",
+				 why);
+		free(why);
 		return ret;
+	}
 	for (line = strtok_r(result, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *fields[4], *p = line;
 		uint64_t run, sequence;

@@ -122,8 +122,95 @@ static int parse_tsv(char *text, struct view_table *table)
 	return 0;
 }
 
+/*
+ * The query parameters written into the SQL, for servers without them (ClickHouse 18.16):
+ * {name:UInt32} becomes the number (digits only), {name:String} a quoted string with '\' and
+ * '\'' escaped. A placeholder of another type or name is an error. Returns malloc'd SQL.
+ */
+static char *bind_locally(const char *sql, const struct store_param *params, size_t count,
+			  char *err, size_t err_len)
+{
+	size_t cap = strlen(sql) * 2 + 256, len = 0, i;
+	char *out = malloc(cap);
+	const char *p = sql;
+
+	while (out && *p) {
+		const char *close = *p == '{' ? strchr(p, '}') : NULL;
+		const char *colon = close ? memchr(p, ':', (size_t)(close - p)) : NULL;
+		const struct store_param *param = NULL;
+		int is_string = 0;
+
+		if (colon) {
+			for (i = 0; i < count; i++)
+				if (strlen(params[i].name) == (size_t)(colon - p - 1) &&
+				    !strncmp(params[i].name, p + 1, (size_t)(colon - p - 1)))
+					param = &params[i];
+			is_string = (size_t)(close - colon - 1) == 6 &&
+				    !strncmp(colon + 1, "String", 6);
+			if (!param || (!is_string && ((size_t)(close - colon - 1) != 6 ||
+						      strncmp(colon + 1, "UInt32", 6)))) {
+				snprintf(err, err_len,
+					 "query parameter %.*s: unknown, or not UInt32 or "
+					 "String",
+					 (int)(close - p + 1), p);
+				free(out);
+				return NULL;
+			}
+		}
+		if (!param) {
+			if (len + 2 > cap) {
+				char *grown = realloc(out, cap *= 2);
+
+				if (!grown)
+					break;
+				out = grown;
+			}
+			out[len++] = *p++;
+			continue;
+		}
+		/* the value, at most twice as long escaped, and its quotes */
+		if (len + strlen(param->value) * 2 + 4 > cap) {
+			char *grown = realloc(out, cap = cap * 2 + strlen(param->value) * 2 + 4);
+
+			if (!grown)
+				break;
+			out = grown;
+		}
+		if (is_string) {
+			const char *v;
+
+			out[len++] = '\'';
+			for (v = param->value; *v; v++) {
+				if (*v == '\'' || *v == '\\')
+					out[len++] = '\\';
+				out[len++] = *v;
+			}
+			out[len++] = '\'';
+		} else {
+			if (!param->value[0] ||
+			    param->value[strspn(param->value, "0123456789")] != '\0') {
+				snprintf(err, err_len, "query parameter %s: '%s' is not a number",
+					 param->name, param->value);
+				free(out);
+				return NULL;
+			}
+			memcpy(out + len, param->value, strlen(param->value));
+			len += strlen(param->value);
+		}
+		p = close + 1;
+	}
+	if (!out || *p) {
+		free(out);
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	out[len] = '\0';
+	return out;
+}
+
 int view_run(struct store *store, const char *sql_dir, const struct view_info *view, uint64_t from,
-	     uint64_t to, struct view_table *table, double *seconds, char *err, size_t err_len)
+	     uint64_t to, unsigned int flags, struct view_table *table, double *seconds, char *err,
+	     size_t err_len)
 {
 	char path[4096], from_text[24], to_text[24], *sql, *result = NULL;
 	const struct store_param params[] = {
@@ -145,12 +232,32 @@ int view_run(struct store *store, const char *sql_dir, const struct view_info *v
 		return -ENOENT;
 	snprintf(from_text, sizeof(from_text), "%" PRIu64, from);
 	snprintf(to_text, sizeof(to_text), "%" PRIu64, to);
+	if (flags & VIEW_BIND_LOCALLY) {
+		char *bound =
+			bind_locally(sql, params, sizeof(params) / sizeof(params[0]), err, err_len);
+
+		free(sql);
+		if (!bound)
+			return -EINVAL;
+		sql = bound;
+	}
 	/* a trailing ';' would end the statement before FORMAT over HTTP */
 	for (ret = (int)strlen(sql) - 1;
 	     ret >= 0 && (isspace((unsigned char)sql[ret]) || sql[ret] == ';'); ret--)
 		sql[ret] = '\0';
+	if (flags & VIEW_SKIP_UNAVAILABLE_SHARDS) {
+		char *partial = NULL;
+
+		if (asprintf(&partial, "%s\nSETTINGS skip_unavailable_shards = 1", sql) < 0) {
+			free(sql);
+			return -ENOMEM;
+		}
+		free(sql);
+		sql = partial;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	ret = store_query_params(store, sql, params, sizeof(params) / sizeof(params[0]),
+	ret = store_query_params(store, sql, params,
+				 flags & VIEW_BIND_LOCALLY ? 0 : sizeof(params) / sizeof(params[0]),
 				 "TSVWithNames", &result, NULL, err, err_len);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	free(sql);

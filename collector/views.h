@@ -39,9 +39,17 @@ extern const int view_count;
 
 const struct view_info *view_find(const char *name);
 
-/* Runs a view; fills table (free with view_table_free). */
+/* view_run flags */
+#define VIEW_BIND_LOCALLY	     1u /* the values in the SQL: servers without parameters */
+#define VIEW_SKIP_UNAVAILABLE_SHARDS 2u /* a cluster with a shard away: a partial answer */
+
+/*
+ * Runs a view, sql_dir/views/NAME.sql; fills table (free with view_table_free). -ENOENT when
+ * sql_dir has no such view.
+ */
 int view_run(struct store *store, const char *sql_dir, const struct view_info *view, uint64_t from,
-	     uint64_t to, struct view_table *table, double *seconds, char *err, size_t err_len);
+	     uint64_t to, unsigned int flags, struct view_table *table, double *seconds, char *err,
+	     size_t err_len);
 void view_table_free(struct view_table *table);
 /* An aligned text table, numbers right-aligned. */
 void view_print(FILE *out, const struct view_table *table);

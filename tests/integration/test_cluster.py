@@ -602,3 +602,79 @@ def test_third_shard_added_while_ingesting(cluster, tmp_path):
                                                "ORDER BY agent")
         assert now == got, (s, r)
     assert_exact(cluster)
+
+
+VIEWS = ("daily_bandwidth_by_proto", "daily_packets", "proto_share_bytes", "proto_share_packets",
+         "top_ports_bytes", "top_ports_packets")
+
+
+def test_views_equal_the_embedded_store(cluster, tmp_path):
+    """The same batches into the cluster and into an embedded store: every view that runs on a
+    cluster prints the same table, for whole days (daily rollups) and for a range of hours
+    (per-minute rollups), for one agent and one direction."""
+    config = cluster_file(tmp_path / "cluster.conf", cluster["nodes"])
+    batches, totals = make_batches("views-eq", 30, 200, seed=9)
+    wire = tmp_path / "in.wire"
+    wire.write_bytes(b"".join(batches))
+    run = ingest(config, tmp_path / "wal", wire, "--batch-rows", "1000")
+    assert run.returncode == 0, run.stderr_text[-3000:]
+    remember(cluster, "views-eq", totals)
+    store = f"embedded:{tmp_path / 'db'}"
+    local = collector("--store", store, "--sql-dir", SQL_DIR, "ingest", "--input", wire)
+    assert local.returncode == 0, local.stderr_text[-3000:]
+    sync(cluster)
+    now = int(time.time())
+    ranges = ([], ["--from", str(now - 7200), "--to", str(now + 3600)])
+    for view in VIEWS:
+        for extra in ranges:
+            for direction in ([], ["--direction", "egress"]):
+                args = ["query", view, "--tsv", "--agent", "views-eq", *extra, *direction]
+                want = collector("--store", store, "--sql-dir", SQL_DIR, *args)
+                got = collector("--cluster", config, "--sql-dir", SQL_DIR, *args)
+                assert want.returncode == 0, want.stderr_text[-2000:]
+                assert got.returncode == 0, got.stderr_text[-2000:]
+                assert len(want.stdout.splitlines()) > 1, (view, extra, want.stdout)
+                assert got.stdout == want.stdout, (view, extra, direction)
+    region = collector("--cluster", config, "--sql-dir", SQL_DIR, "query", "region_map")
+    assert region.returncode == 1
+    assert "region_map: not on a cluster yet" in region.stderr_text
+
+
+def test_whole_shard_down_waits_and_views_say_partial(cluster, tmp_path):
+    """Both replicas of shard 2 stopped while batches stream in, started again 8 s later:
+    the inserts wait (nothing is sealed while the ledger cannot be read whole) and resume;
+    exact, nothing twice. During the outage a view prints what the other shards hold and
+    says, with exit status 1, that shard 2 is missing from it."""
+    directory = cluster["dir"]
+    config = cluster_file(tmp_path / "cluster.conf", cluster["nodes"])
+    during = {}
+
+    def stop_shard_2():
+        for replica in (1, 2):
+            assert cluster_sh("stop-node", directory, 2, replica).returncode == 0
+        time.sleep(1)
+        during["query"] = collector("--cluster", config, "--sql-dir", SQL_DIR, "query",
+                                    "daily_packets", "--tsv")
+        during["shards"] = {s: int(rows(cluster["nodes"][(s, 1)][0],
+                                        "SELECT sum(packets) FROM flows.raw_local")[0][0])
+                            for s in sorted({s for s, _ in cluster["nodes"]}) if s != 2}
+
+    def start_shard_2():
+        for replica in (1, 2):
+            started = cluster_sh("start-node", directory, 2, replica)
+            assert started.returncode == 0, started.stderr[-2000:]
+
+    log = stream_with_fault(cluster, tmp_path, "shard-down", 10, stop_shard_2, start_shard_2,
+                            8, config=config, hold_until=r"shard 2: no replica takes writes")
+    # batches came while the shard was away, and waited for it
+    assert re.search(r"insert failed, retrying in \d+ ms: .*Code: 279", log), log[-4000:]
+    query = during["query"]
+    assert query.returncode == 1, query.stderr_text
+    assert "daily_packets: PARTIAL ANSWER: no replica of shard 2 answers" in query.stderr_text
+    lines = query.stdout.decode().splitlines()
+    assert lines[0].split("\t") == ["day", "packets", "bytes", "records"]
+    printed = sum(int(line.split("\t")[1]) for line in lines[1:])
+    assert printed == sum(during["shards"].values())
+    wait_replica(cluster, tmp_path, 2, 1, "up")
+    wait_replica(cluster, tmp_path, 2, 2, "up")
+    assert_exact(cluster)

@@ -1192,7 +1192,8 @@ static void test_ledger_query_failure_keeps_rows(void **state)
 	add_batch(ingest, "a", RUN_A, 1, 0, 3, WIRE_FLAG_FIRST_OF_RUN);
 	add_batch(ingest, "a", RUN_A, 1, 0, 3, WIRE_FLAG_FIRST_OF_RUN);
 	assert_int_equal(ingest_seal(ingest, err, sizeof(err)), -EIO);
-	assert_string_equal(err, "stub: query failed");
+	assert_string_equal(err, "asking the ledger (flows.batches) which batches are stored: "
+				 "stub: query failed");
 	assert_false(ingest_has_sealed(ingest));
 	stats = stats_of(ingest);
 	assert_int_equal(stats.pending_rows, 6);
