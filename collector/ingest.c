@@ -25,8 +25,8 @@
 
 /* agent String (LEB128 length), batch_run UInt64, batch_seq UInt64 */
 #define ROW_PREFIX_MAX (2 + WIRE_AGENT_ID_MAX + 8 + 8)
-/* a cluster's rows end with inserted_at DateTime (ingest_router) */
-#define ROW_SUFFIX_MAX 4
+/* a cluster's rows end with inserted_at DateTime and batch_crc UInt32 (ingest_router) */
+#define ROW_SUFFIX_MAX 8
 #define ROW_MAX	       (ROW_PREFIX_MAX + WIRE_RECORD_SIZE + ROW_SUFFIX_MAX)
 /* agent, batch_run, batch_seq, batch_crc UInt32, rows UInt32[, inserted_at DateTime] */
 #define LEDGER_ROW_MAX (ROW_PREFIX_MAX + 4 + 4 + ROW_SUFFIX_MAX)
@@ -43,7 +43,6 @@
 #define LEDGER_COLUMNS "agent, batch_run, batch_seq, batch_crc, rows"
 /* a cluster's insert goes to a Null table whose views fill the shard's tables (sql/cluster) */
 #define CLUSTER_INSERT_TABLE "flows.ingest"
-#define CLUSTER_LEDGER_TABLE "flows.batches_local"
 
 struct gap {
 	uint64_t first, last;
@@ -529,8 +528,10 @@ int ingest_add_wire(struct ingest *ingest, const void *data, size_t len, const c
 		/* the record's first 81 bytes are already the table's RowBinary */
 		memcpy(row, prefix, prefix_len);
 		memcpy(row + prefix_len, record, WIRE_RECORD_SIZE);
-		if (suffix_len)
+		if (suffix_len) {
 			put_le32(row + prefix_len + WIRE_RECORD_SIZE, b->received);
+			put_le32(row + prefix_len + WIRE_RECORD_SIZE + 4, header.records_crc);
+		}
 		ingest->rows_len += prefix_len + WIRE_RECORD_SIZE + suffix_len;
 		kept++;
 	}
@@ -606,7 +607,9 @@ static int json_line(struct ingest *ingest, const char *line, size_t len, const 
 	wire_record_encode(ingest->rows + ingest->rows_len + n, &fields.record);
 	n += WIRE_RECORD_SIZE;
 	if (ingest->options.router) {
+		/* batch_crc: known when the batch is sealed (json_crcs_fill) */
 		put_le32(ingest->rows + ingest->rows_len + n, b->received);
+		put_le32(ingest->rows + ingest->rows_len + n + 4, 0);
 		n += ROW_SUFFIX_MAX;
 	}
 	ingest->rows_len += n;
@@ -918,6 +921,7 @@ static int part_add(struct wal_insert *insert, uint32_t *cap, enum wal_table tab
  */
 static int group_to_sealed(struct ingest *ingest, struct sealed *s)
 {
+	int whole_batches = ingest->options.router != NULL;
 	uint32_t part_cap = 0, part_rows = 0, i;
 	uint64_t part_start = 0, ledger_rows = 0;
 	size_t write = 0, ledger_start;
@@ -931,15 +935,28 @@ static int group_to_sealed(struct ingest *ingest, struct sealed *s)
 		if (b->duplicate == 1)
 			continue;
 		memmove(ingest->rows + write, ingest->rows + b->offset, len);
+		/*
+		 * A cluster's ledger row comes from the block that holds the batch's rows, so a
+		 * batch is never split there: a part ends before a batch that would not fit (a
+		 * batch has at most 2^20 rows, one block of the server's default size).
+		 */
+		if (whole_batches && part_rows && part_rows + b->rows > ingest->options.part_rows) {
+			ret = part_add(&s->wal, &part_cap, WAL_TABLE_RAW, part_start,
+				       write - part_start, part_rows);
+			if (ret)
+				return ret;
+			part_start = write;
+			part_rows = 0;
+		}
 		while (done < b->rows) {
 			uint32_t take = b->rows - done;
 
-			if (take > ingest->options.part_rows - part_rows)
+			if (!whole_batches && take > ingest->options.part_rows - part_rows)
 				take = ingest->options.part_rows - part_rows;
 			write += (size_t)take * b->row_size;
 			part_rows += take;
 			done += take;
-			if (part_rows == ingest->options.part_rows) {
+			if (part_rows >= ingest->options.part_rows) {
 				ret = part_add(&s->wal, &part_cap, WAL_TABLE_RAW, part_start,
 					       write - part_start, part_rows);
 				if (ret)
@@ -958,6 +975,8 @@ static int group_to_sealed(struct ingest *ingest, struct sealed *s)
 	}
 	ingest->rows_len = write;
 	ledger_start = write;
+	if (whole_batches)
+		goto routed; /* the ledger rows come from the blocks (zz_ledger_mv) */
 	ret = rows_reserve(ingest, (size_t)ingest->batch_count * LEDGER_ROW_MAX);
 	if (ret)
 		return ret;
@@ -971,12 +990,7 @@ static int group_to_sealed(struct ingest *ingest, struct sealed *s)
 		n = row_prefix(p, ingest->agents[b->agent].id, b->run, b->sequence);
 		put_le32(p + n, b->crc);
 		put_le32(p + n + 4, b->rows);
-		n += 8;
-		if (ingest->options.router) {
-			put_le32(p + n, b->received);
-			n += ROW_SUFFIX_MAX;
-		}
-		ingest->rows_len += n;
+		ingest->rows_len += n + 8;
 		ledger_rows++;
 	}
 	if (ledger_rows) {
@@ -985,6 +999,7 @@ static int group_to_sealed(struct ingest *ingest, struct sealed *s)
 		if (ret)
 			return ret;
 	}
+routed:
 	if (ingest->options.router) {
 		size_t shard_start = ingest->rows_len;
 
@@ -1043,6 +1058,14 @@ int ingest_seal(struct ingest *ingest, char *err, size_t err_len)
 			b->crc = wire_crc32c_rows(
 				ingest->rows + b->offset, b->rows, b->row_size,
 				b->row_size - (ingest->options.router ? ROW_SUFFIX_MAX : 0));
+		if (b->json && ingest->options.router) {
+			uint32_t r;
+
+			for (r = 0; r < b->rows; r++)
+				put_le32(ingest->rows + b->offset + (size_t)(r + 1) * b->row_size -
+						 4,
+					 b->crc);
+		}
 	}
 	for (i = 0; i < ingest->batch_count; i++) {
 		struct batch_entry *b = &ingest->batches[i], *other;
@@ -1207,12 +1230,13 @@ int ingest_insert_sealed(struct ingest *ingest, char *err, size_t err_len)
 			/*
 			 * A cluster of 18.16 and later servers: no token, so the block's content
 			 * is its identity; the views of flows.ingest fill every table of the
-			 * shard, each dropping a block it holds (sql/cluster/001_flows.sql).
+			 * shard, the ledger last, each dropping a block it holds
+			 * (sql/cluster/001_flows.sql).
 			 */
-			snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, inserted_at)",
-				 p->table == WAL_TABLE_RAW ? CLUSTER_INSERT_TABLE :
-							     CLUSTER_LEDGER_TABLE,
-				 p->table == WAL_TABLE_RAW ? INSERT_COLUMNS : LEDGER_COLUMNS);
+			snprintf(sql, sizeof(sql),
+				 "INSERT INTO " CLUSTER_INSERT_TABLE
+				 " (%s, inserted_at, batch_crc)",
+				 INSERT_COLUMNS);
 		started = monotonic_ns();
 		ret = router ?
 			      router->insert(router->ctx, s->shard, sql, s->wal.payload + p->offset,

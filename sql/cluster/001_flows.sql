@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS flows.ingest
     batch_run UInt64,
     batch_seq UInt64,
     inserted_at DateTime,
+    -- the CRC-32C of its batch's records: the ledger's (zz_ledger_mv)
+    batch_crc UInt32,
     src_addr FixedString(16),
     dst_addr FixedString(16),
     src_port UInt16,
@@ -90,8 +92,10 @@ FROM flows.ingest;
 CREATE TABLE IF NOT EXISTS flows.raw AS flows.raw_local
 ENGINE = Distributed({{cluster}}, 'flows', 'raw_local');
 
--- The ledger: one row per batch stored, inserted by the collector (straight into
--- batches_local of the shard that took the batch's rows) after the rows.
+-- The ledger: one row per batch stored, written by a view of flows.ingest from the same
+-- block as the batch's rows (a batch is never split over two blocks on a cluster). 18.16 runs
+-- a table's views in the order of their names and stops at the first that fails, so the
+-- ledger's view is named to run last: a batch in the ledger has its rows and rollups in.
 CREATE TABLE IF NOT EXISTS flows.batches_local
 (
     agent String,
@@ -107,6 +111,14 @@ ORDER BY (agent, batch_run, batch_seq)
 --@since 19.6 TTL toDate(inserted_at) + INTERVAL {{retention_days}} DAY
 SETTINGS replicated_deduplication_window = 1000,
          replicated_deduplication_window_seconds = 604800;
+
+-- batch_crc and inserted_at are the same for every row of a batch: grouped by, not any()
+-- (18.16 would read any(batch_crc) AS batch_crc as an aggregate of itself: Code 184).
+CREATE MATERIALIZED VIEW IF NOT EXISTS flows.zz_ledger_mv TO flows.batches_local AS
+SELECT agent, batch_run, batch_seq, batch_crc, toUInt32(count()) AS rows, inserted_at
+FROM flows.ingest
+WHERE batch_seq != 0
+GROUP BY agent, batch_run, batch_seq, batch_crc, inserted_at;
 
 CREATE TABLE IF NOT EXISTS flows.batches AS flows.batches_local
 ENGINE = Distributed({{cluster}}, 'flows', 'batches_local');

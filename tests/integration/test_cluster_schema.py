@@ -381,7 +381,7 @@ def test_schema_on_every_node(cluster):
     for t in LOCAL:
         assert names[t].startswith("Replicated"), t
         assert names[t[:-len("_local")]] == "Distributed"
-    assert sum(e == "MaterializedView" for e in names.values()) == 5
+    assert sum(e == "MaterializedView" for e in names.values()) == 6   # raw, four rollups, the ledger
     for node in sorted(cluster.nodes):
         assert cluster.values(node, "SELECT count() FROM system.replicas WHERE database = "
                                     "'flows' AND total_replicas = 2") == [len(LOCAL)]

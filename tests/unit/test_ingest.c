@@ -1385,14 +1385,14 @@ static const struct ingest_router fake_router = { .pick_shard = fake_pick,
 #define CLUSTER_RAW_SQL                                                                         \
 	"INSERT INTO flows.ingest (agent, batch_run, batch_seq, src_addr, dst_addr, src_port, " \
 	"dst_port, proto, tcp_flags, vlan, ifindex, direction, sampling, packets, bytes, "      \
-	"first_seen, last_seen, inserted_at)"
-#define CLUSTER_LEDGER_SQL \
-	"INSERT INTO flows.batches_local (agent, batch_run, batch_seq, batch_crc, rows, inserted_at)"
+	"first_seen, last_seen, inserted_at, batch_crc)"
+#define SUFFIX 8 /* inserted_at, batch_crc */
 
 /*
- * Rows for a cluster end with inserted_at (the second the batch came), no token; they go to the
- * shard picked when sealed; with none to pick, the rows stay pending; a JSON batch's CRC is the
- * one a single store computes (without inserted_at), so its copy is still a duplicate.
+ * Rows for a cluster end with inserted_at (the second the batch came) and the batch's CRC (the
+ * ledger's view reads them), no token, no ledger part; they go to the shard picked when
+ * sealed; with none to pick, the rows stay pending; a JSON batch's CRC is the one a single
+ * store computes (without the suffix), so its copy is still a duplicate.
  */
 static void test_router_rows_and_shard(void **state)
 {
@@ -1400,7 +1400,7 @@ static void test_router_rows_and_shard(void **state)
 				   "\"batch_seq\":9," JSON_FIELDS "}";
 	struct ingest_options with = options;
 	struct flow_record record = record_of(0), plain = json_record();
-	uint32_t before = (uint32_t)time(NULL), after, single_crc, i;
+	uint32_t before = (uint32_t)time(NULL), after, single_crc, wire_crc, i;
 	struct ingest *ingest;
 	uint8_t row[256];
 	char err[256] = "";
@@ -1418,7 +1418,7 @@ static void test_router_rows_and_shard(void **state)
 	memset(&fake, 0, sizeof(fake));
 	with.router = &fake_router;
 	ingest = open_with(&with);
-	add_batch(ingest, "a", RUN_A, 1, 0, 2, WIRE_FLAG_FIRST_OF_RUN);
+	wire_crc = add_batch(ingest, "a", RUN_A, 1, 0, 2, WIRE_FLAG_FIRST_OF_RUN);
 	assert_int_equal(ingest_add_json(ingest, json, strlen(json), "f:1"), 0);
 	assert_int_equal(ingest_seal(ingest, err, sizeof(err)), -EAGAIN);
 	assert_string_equal(err, "no shard of the cluster takes writes");
@@ -1427,31 +1427,51 @@ static void test_router_rows_and_shard(void **state)
 	fake.pick = 3;
 	flush(ingest);
 	after = (uint32_t)time(NULL);
-	assert_int_equal(fake.calls, 2);
+	assert_int_equal(fake.calls, 1);
 	assert_int_equal(fake.call[0].shard, 3);
-	assert_int_equal(fake.call[1].shard, 3);
 	assert_string_equal(fake.call[0].sql, CLUSTER_RAW_SQL);
-	assert_string_equal(fake.call[1].sql, CLUSTER_LEDGER_SQL);
 	/* nothing went through the store's own insert */
 	assert_int_equal(stub_store.len, 0);
-	assert_int_equal(fake.call[0].len, 2 * (ROW_LEN("a") + 4) + ROW_LEN("j-1") + 4);
+	assert_int_equal(fake.call[0].len, 2 * (ROW_LEN("a") + SUFFIX) + ROW_LEN("j-1") + SUFFIX);
 	for (i = 0; i < 2; i++) {
-		const uint8_t *got = fake.call[0].data + i * (ROW_LEN("a") + 4);
-		uint32_t inserted_at = get_le32(got + ROW_LEN("a"));
+		const uint8_t *got = fake.call[0].data + i * (ROW_LEN("a") + SUFFIX);
 
 		record = record_of(i);
 		n = row_of(row, "a", RUN_A, 1, &record);
 		assert_memory_equal(got, row, n);
-		assert_in_range(inserted_at, before, after);
+		assert_in_range(get_le32(got + ROW_LEN("a")), before, after);
+		assert_int_equal(get_le32(got + ROW_LEN("a") + 4), wire_crc);
 	}
 	n = row_of(row, "j-1", 0x1234567890abcdf0ull, 9, &plain);
-	assert_memory_equal(fake.call[0].data + 2 * (ROW_LEN("a") + 4), row, n);
-	/* ledger: agent, run, seq, crc, rows, inserted_at */
-	ledger = LEDGER_LEN("a") + 4;
-	assert_int_equal(fake.call[1].len, ledger + LEDGER_LEN("j-1") + 4);
-	assert_int_equal(get_le32(fake.call[1].data + LEDGER_LEN("a") - 4), 2);
-	assert_in_range(get_le32(fake.call[1].data + LEDGER_LEN("a")), before, after);
-	assert_int_equal(get_le32(fake.call[1].data + ledger + LEDGER_LEN("j-1") - 8), single_crc);
+	ledger = 2 * (ROW_LEN("a") + SUFFIX);
+	assert_memory_equal(fake.call[0].data + ledger, row, n);
+	assert_int_equal(get_le32(fake.call[0].data + ledger + ROW_LEN("j-1") + 4), single_crc);
+	close_ingest(ingest);
+}
+
+/* On a cluster a part holds whole batches: parts of 3 rows, batches of 2, 2 and 4 rows. */
+static void test_router_whole_batches_per_part(void **state)
+{
+	struct ingest_options with = options;
+	struct ingest *ingest;
+	size_t row = ROW_LEN("a") + SUFFIX;
+
+	(void)state;
+	memset(&fake, 0, sizeof(fake));
+	fake.pick = 1;
+	with.router = &fake_router;
+	with.part_rows = 3;
+	ingest = open_with(&with);
+	add_batch(ingest, "a", RUN_A, 1, 0, 2, WIRE_FLAG_FIRST_OF_RUN);
+	add_batch(ingest, "a", RUN_A, 2, 2, 2, 0);
+	add_batch(ingest, "a", RUN_A, 3, 4, 4, 0);
+	flush(ingest);
+	assert_int_equal(fake.calls, 3);
+	assert_int_equal(fake.call[0].len, 2 * row);
+	assert_int_equal(fake.call[1].len, 2 * row);
+	/* a batch larger than a part is a part of its own, never split */
+	assert_int_equal(fake.call[2].len, 4 * row);
+	assert_int_equal(stats_of(ingest).rows_inserted, 8);
 	close_ingest(ingest);
 }
 
@@ -1475,11 +1495,10 @@ static void test_router_retry_same_bytes(void **state)
 	fake.pick = 5; /* another shard for new inserts: this one stays where it began */
 	sleep(1);      /* another second: inserted_at must not change */
 	insert_sealed(ingest);
-	assert_int_equal(fake.calls, 3);
+	assert_int_equal(fake.calls, 2);
 	assert_int_equal(fake.call[1].shard, 2);
 	assert_int_equal(fake.call[1].len, fake.call[0].len);
 	assert_memory_equal(fake.call[1].data, fake.call[0].data, fake.call[0].len);
-	assert_string_equal(fake.call[2].sql, CLUSTER_LEDGER_SQL);
 	assert_int_equal(stats_of(ingest).insert_failures, 1);
 	close_ingest(ingest);
 }
@@ -1531,11 +1550,10 @@ static void test_router_wal_recovered_to_its_shard(void **state)
 	fake.calls = 0;
 	ingest = open_with(&with);
 	recover(ingest, NULL, NULL);
-	assert_int_equal(fake.calls, 2);
+	assert_int_equal(fake.calls, 1);
 	assert_int_equal(fake.call[0].shard, 4);
 	assert_int_equal(fake.call[0].len, first_len);
 	assert_memory_equal(fake.call[0].data, first, first_len);
-	assert_int_equal(fake.call[1].shard, 4);
 	assert_int_equal(files_in_dir(), 0);
 	close_ingest(ingest);
 
@@ -1933,6 +1951,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_durable_when_sealed, wal_setup, wal_teardown),
 		cmocka_unit_test_setup_teardown(test_router_rows_and_shard, reset, close_opened),
 		cmocka_unit_test_setup_teardown(test_router_retry_same_bytes, reset, close_opened),
+		cmocka_unit_test_setup_teardown(test_router_whole_batches_per_part, reset,
+						close_opened),
 		cmocka_unit_test_setup_teardown(test_router_wal_recovered_to_its_shard, wal_setup,
 						wal_teardown),
 		cmocka_unit_test_setup_teardown(test_wal_recovered, wal_setup, wal_teardown),
