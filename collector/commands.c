@@ -342,15 +342,129 @@ int command_migrate(const struct command_options *options)
 	return EXIT_OK;
 }
 
-/* cluster status: every shard and replica, as the collector sees them. */
+/* A result is only delivered once it is written: /dev/full or a closed stdout is a failure. */
+static int stdout_finish(const char *what)
+{
+	int failed = fflush(stdout) != 0 || ferror(stdout);
+
+	if (failed) {
+		pr_warn("%s: writing the result to standard output failed: %s\n", what,
+			strerror(errno ? errno : EIO));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * cluster discover [NAME]: a cluster file from system.clusters of the --clickhouse node, for
+ * the operator to check and keep. system.clusters has each node's host and TCP port only, so
+ * every node is taken to answer HTTP on the seed's scheme and port (the file says so).
+ */
+static int cluster_discover(const struct command_options *options, const char *name)
+{
+	const char *url = options->store.http_url, *host, *rest;
+	char err[1024], sql[256], *result = NULL, *line, *save = NULL, scheme[8], port[16] = "";
+	const char *hosts[512], *shared_host = NULL;
+	unsigned long last_shard = 0;
+	size_t replicas = 0;
+	struct store *store;
+	int ret;
+
+	if (!url) {
+		pr_warn("cluster discover: give a node to ask with --clickhouse URL\n");
+		return EXIT_USAGE;
+	}
+	if (name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")]) {
+		pr_warn("cluster discover: '%s' is not a cluster name\n", name);
+		return EXIT_USAGE;
+	}
+	if (open_store(options, &store, 0))
+		return EXIT_FAILURE_RUNTIME;
+	snprintf(sql, sizeof(sql),
+		 "SELECT shard_num, shard_weight, host_name, port FROM system.clusters WHERE "
+		 "cluster = "
+		 "'%s' ORDER BY shard_num, replica_num",
+		 name);
+	ret = store_query(store, sql, "TSV", &result, NULL, err, sizeof(err));
+	close_store(store);
+	if (ret) {
+		pr_warn("cluster discover: %s\n", err);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (!result[0]) {
+		pr_warn("cluster discover: %s has no cluster '%s' in system.clusters\n", url, name);
+		free(result);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	snprintf(scheme, sizeof(scheme), "%s", strncmp(url, "https://", 8) ? "http" : "https");
+	host = strstr(url, "://") + 3;
+	rest = host[0] == '[' ? strchr(host, ']') : host;
+	rest = rest ? rest + strcspn(rest, ":/") : host + strlen(host);
+	if (*rest == ':')
+		snprintf(port, sizeof(port), "%.*s", (int)strcspn(rest + 1, "/"), rest + 1);
+	else
+		snprintf(port, sizeof(port), "%s", scheme[4] ? "8443" : "8123");
+	printf("# discovered from system.clusters of %s (cluster %s)\n"
+	       "# every node is taken to answer HTTP on port %s, as that node does: check it\n"
+	       "cluster %s\n",
+	       url, name, port, name);
+	if (options->store.http_user)
+		printf("user %s\n", options->store.http_user);
+	if (options->store.http_password_file)
+		printf("password-file %s\n", options->store.http_password_file);
+	for (line = strtok_r(result, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *weight = strchr(line, '\t'), *node = weight ? strchr(weight + 1, '\t') : NULL;
+		char *tcp = node ? strchr(node + 1, '\t') : NULL;
+		unsigned long shard = strtoul(line, NULL, 10);
+		size_t i;
+
+		if (!tcp)
+			continue;
+		*weight++ = '\0';
+		*node++ = '\0';
+		*tcp++ = '\0';
+		if (shard != last_shard)
+			printf("shard %lu%s%s\n", shard, strcmp(weight, "1") ? " weight " : "",
+			       strcmp(weight, "1") ? weight : "");
+		last_shard = shard;
+		printf(strchr(node, ':') ? "replica %s://[%s]:%s/" : "replica %s://%s:%s/", scheme,
+		       node, port);
+		printf("   # TCP port %s\n", tcp);
+		for (i = 0; i < replicas && i < 512; i++)
+			if (!strcmp(hosts[i], node))
+				shared_host = node;
+		if (replicas < 512)
+			hosts[replicas] = node;
+		replicas++;
+	}
+	fprintf(stderr, "flowcollector: cluster %s: %lu shards, %zu replicas\n", name, last_shard,
+		replicas);
+	ret = stdout_finish("cluster discover");
+	if (shared_host) {
+		pr_warn("cluster discover: several nodes run on host %s, so they cannot all answer "
+			"HTTP on port %s; system.clusters has their TCP ports only: put each one's "
+			"HTTP URL in the file by hand\n",
+			shared_host, port);
+		ret = EXIT_FAILURE_RUNTIME;
+	}
+	free(result);
+	return ret;
+}
+
+/* cluster status: every shard and replica, as the collector sees them; cluster discover. */
 int command_cluster(const struct command_options *options)
 {
 	struct cluster_replica_status st[CLUSTER_MAX_SHARDS * CLUSTER_MAX_REPLICAS];
 	struct store *store;
 	size_t n, i, up = 0;
 
+	if (options->arg_count >= 2 && options->arg_count <= 3 &&
+	    !strcmp(options->args[1], "discover"))
+		return cluster_discover(options,
+					options->arg_count == 3 ? options->args[2] : "flows");
 	if (options->arg_count != 2 || strcmp(options->args[1], "status")) {
-		pr_warn("cluster: expected 'cluster status' (with --cluster FILE)\n");
+		pr_warn("cluster: expected 'cluster status' (with --cluster FILE) or 'cluster "
+			"discover [NAME]' (with --clickhouse URL)\n");
 		return EXIT_USAGE;
 	}
 	if (!options->cluster_file) {
@@ -364,10 +478,8 @@ int command_cluster(const struct command_options *options)
 	for (i = 0; i < n; i++)
 		up += st[i].state == CLUSTER_REPLICA_UP;
 	close_store(store);
-	if (fflush(stdout) || ferror(stdout)) {
-		pr_warn("cluster status: cannot write the output\n");
+	if (stdout_finish("cluster status"))
 		return EXIT_FAILURE_RUNTIME;
-	}
 	/* 0 only when every replica takes writes: a script can wait on it */
 	return up == n ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }
@@ -461,19 +573,6 @@ int command_geo(const struct command_options *options)
 }
 
 /* --- query, sql, report --------------------------------------------------------------------- */
-
-/* A result is only delivered once it is written: /dev/full or a closed stdout is a failure. */
-static int stdout_finish(const char *what)
-{
-	int failed = fflush(stdout) != 0 || ferror(stdout);
-
-	if (failed) {
-		pr_warn("%s: writing the result to standard output failed: %s\n", what,
-			strerror(errno ? errno : EIO));
-		return EXIT_FAILURE_RUNTIME;
-	}
-	return EXIT_OK;
-}
 
 /*
  * How views run here: on a cluster from sql/cluster/views with the values bound by us (18.16

@@ -96,6 +96,8 @@ static const char doc[] =
 	"  cluster status    --cluster FILE: every shard and replica: up, down or read-only,\n"
 	"                    replication queue and lag, rows, disk, where inserts go; exit 0\n"
 	"                    when every replica takes writes\n"
+	"  cluster discover [NAME]  --clickhouse URL: a cluster file from that node's\n"
+	"                    system.clusters (cluster NAME, default flows), to check and keep\n"
 	"\n"
 	"STORES: --store embedded:PATH (default embedded:flowdb), the real ClickHouse engine in "
 	"this "

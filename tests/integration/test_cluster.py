@@ -365,6 +365,36 @@ def test_migrate_and_status(cluster, tmp_path):
     assert writers == [("1", "1"), ("2", "1")]
 
 
+def test_discover_from_system_clusters(cluster, tmp_path):
+    """`cluster discover` writes a cluster file from one node's system.clusters. Here every node
+    is on 127.0.0.1, so their HTTP ports cannot be told (system.clusters has TCP ports only):
+    the file names each replica's TCP port, and the run says so and exits 1. With the HTTP
+    URLs put in for those TCP ports, the file is a working cluster file."""
+    nodes = cluster["nodes"]
+    seed = nodes[(1, 1)][0]
+    found = collector("--clickhouse", seed, "cluster", "discover")
+    assert found.returncode == 1, found.stderr_text
+    assert "several nodes run on host 127.0.0.1" in found.stderr_text
+    text = found.stdout.decode()
+    by_tcp = {tcp: url for (url, tcp) in nodes.values()}
+    fixed, order = [], []
+    for line in text.splitlines():
+        m = re.match(r"replica \S+   # TCP port (\d+)$", line)
+        if m:
+            order.append(int(m.group(1)))
+            line = f"replica {by_tcp[int(m.group(1))]}"
+        fixed.append(line)
+    assert order == [nodes[(s, r)][1] for (s, r) in sorted(nodes)]
+    assert [line for line in fixed if line.startswith("shard")] == ["shard 1", "shard 2"]
+    config = tmp_path / "found.conf"
+    config.write_text("\n".join(fixed) + "\n")
+    status = collector("--cluster", config, "cluster", "status")
+    assert status.returncode == 0, status.stdout.decode() + status.stderr_text
+    missing = collector("--clickhouse", seed, "cluster", "discover", "other")
+    assert missing.returncode == 1
+    assert "has no cluster 'other' in system.clusters" in missing.stderr_text
+
+
 def test_ingest_exact_per_shard(cluster, tmp_path):
     config = cluster_file(tmp_path / "cluster.conf", cluster["nodes"])
     batches, totals = make_batches("exact-1", 60, 500, seed=1)
