@@ -215,7 +215,8 @@ int collector_flush(struct collector *c)
 		if (c->insert_retry_timeout_ms && now - started >= c->insert_retry_timeout_ms) {
 			pr_warn("giving up: the rows could not be stored for %" PRIu64
 				" s (--insert-retry-timeout %u); last error: %s. What is not "
-				"committed is read again by the next run.\n",
+				"stored is read again by the next run (Kafka's uncommitted offsets, or the same "
+				"--input).\n",
 				(now - started) / 1000, c->insert_retry_timeout_ms / 1000, err);
 			ret = -ETIMEDOUT;
 			break;

@@ -283,6 +283,8 @@ int command_ingest(const struct command_options *options)
 	c.metrics_served = metrics != NULL;
 
 	if (options->input) {
+		/* a store that stays away ends the run (exit 1) instead of holding it forever */
+		c.insert_retry_timeout_ms = options->kafka.insert_retry_timeout_s * 1000;
 		/* a file has no commits: every interrupted insert is finished */
 		ret = ingest_recover(c.ingest, NULL, NULL, err, sizeof(err));
 		status = ret ? EXIT_FAILURE_RUNTIME : ingest_input(&c, options, &end);

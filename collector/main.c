@@ -173,8 +173,8 @@ static const struct argp_option options[] = {
 	{ "batch-ms", OPT_BATCH_MS, "MS", 0, "or this long after the first of them (1000)", 2 },
 	{ "exit-idle", OPT_EXIT_IDLE, "MS", 0, "Kafka: exit after this long without messages", 2 },
 	{ "insert-retry-timeout", OPT_INSERT_RETRY_TIMEOUT, "SECONDS", 0,
-	  "Kafka: stop with an error when rows cannot be stored for this long (300); what is not "
-	  "committed is read again by the next run",
+	  "Kafka and --input: stop with exit 1 when rows cannot be stored for this long (300); "
+	  "what is not stored is read again by the next run",
 	  2 },
 	{ "metrics", 'M', "[ADDR:]PORT", 0,
 	  "Prometheus metrics on /metrics (127.0.0.1 unless ADDR)", 2 },

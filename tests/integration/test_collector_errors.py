@@ -29,6 +29,7 @@ The HTTP store (a stand-in server; the engine itself is tested through the embed
 import ipaddress
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -596,3 +597,23 @@ def test_http_password_file_mode_refused(password):
         "than its owner have access to it; chmod 600 it" in proc.stderr_text
     assert "s3cret" not in proc.stderr_text
     assert server.requests == 0  # nothing sent
+
+
+def test_input_gives_up_when_the_store_stays_away(tmp_path):
+    """--input with a store that refuses every insert: after --insert-retry-timeout the run
+    stops with exit 1 and says why, instead of retrying forever; once the store is back, the
+    same input stores every row, once."""
+    store = tmp_path / "db"
+    fault = tmp_path / "inserts-fail"
+    fault.write_text("")
+    lines = "".join(json_line(i, batch_seq=1, agent_id="retry") + "\n" for i in range(5))
+    failed = run(store, "ingest", "--input", "-", "--insert-retry-timeout", "2",
+                 input=lines.encode(), env={"FLOWCOLLECTOR_TEST_FAIL_INSERTS_WHILE": str(fault)})
+    assert failed.returncode == 1, failed.stderr_text
+    assert re.search(r"giving up: the rows could not be stored for \d+ s "
+                     r"\(--insert-retry-timeout 2\)", failed.stderr_text), failed.stderr_text
+    fault.unlink()
+    again = run(store, "ingest", "--input", "-", input=lines.encode())
+    assert again.returncode == 0, again.stderr_text
+    assert sql(store, "SELECT count(), sum(packets) FROM flows.raw") == [["5", str(sum(
+        2 + i for i in range(5)))]]
