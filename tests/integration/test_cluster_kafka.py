@@ -141,6 +141,16 @@ def test_two_collectors_one_killed(kafka, clickhouse, tmp_path):  # noqa: F811
             x.metric("flowcollector_rows_pending") == 0 and
             x.metric("flowcollector_rows_sealed") == 0 for x in collectors),
             timeout=150, procs=collectors)
+        # the health of every replica, and where the inserts went, on /metrics
+        values = metrics(storing.port)
+        for (shard, replica) in clickhouse["nodes"]:
+            labels = f'{{shard="{shard}",replica="{replica}"}}'
+            assert values["flowcollector_cluster_replica_up" + labels] == 1
+            assert values["flowcollector_cluster_replica_writer" + labels] == (replica == 1)
+        assert all(values[f'flowcollector_cluster_shard_writable{{shard="{s}"}}'] == 1
+                   for s in (1, 2))
+        assert sum(values[f'flowcollector_cluster_shard_inserts_total{{shard="{s}"}}']
+                   for s in (1, 2)) == values["flowcollector_inserts_total"]
         for x in collectors:
             assert x.stop() == 0, x.log_text()[-3000:]
     finally:
