@@ -277,6 +277,7 @@ bench: deps all $(BUILD)/pcap_loop $(BUILD)/xdp_pass.bpf.o $(BUILD)/flowconsume 
 	$(Q)$(PYTHON) tests/bench/bench.py
 	$(Q)$(PYTHON) tests/bench/live.py
 	$(Q)$(PYTHON) tests/bench/kafka.py
+	$(Q)$(PYTHON) tests/bench/cluster.py
 	$(Q)$(PYTHON) tests/bench/store.py
 
 # Formatting against .clang-format: every tracked C file, or FILES. `make test` runs the check.
