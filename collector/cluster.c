@@ -13,9 +13,11 @@
 
 #include "clock.h"
 #include "cluster.h"
+#include "geo_store.h"
 #include "log.h"
 
 #define PROBE_TIMEOUT_MS	  2000
+#define GEO_COPY_TIMEOUT_MS	  120000
 #define PROBE_CONNECT_TIMEOUT_MS  1000
 #define INSERT_TIMEOUT_MS	  120000
 #define INSERT_CONNECT_TIMEOUT_MS 2000
@@ -29,6 +31,7 @@
 #define CH_SOCKET_TIMEOUT	    209
 #define CH_NETWORK_ERROR	    210
 #define CH_TOO_MANY_PARTS	    252
+#define CH_UNKNOWN_DICTIONARY	    36
 
 struct replica {
 	char url[CLUSTER_URL_MAX];
@@ -105,6 +108,12 @@ static int store_for(const struct cluster *c, const char *url, uint32_t timeout_
 	};
 
 	return store_open(&options, store, err, err_len);
+}
+
+int cluster_node_store(const struct cluster *c, const char *url, uint32_t timeout_ms,
+		       struct store **store, char *err, size_t err_len)
+{
+	return store_for(c, url, timeout_ms, INSERT_CONNECT_TIMEOUT_MS, store, err, err_len);
 }
 
 /* --- state changes --------------------------------------------------------------------------- */
@@ -195,6 +204,61 @@ static int query_numbers(struct store *store, const char *sql, uint64_t *values,
 	return 0;
 }
 
+/*
+ * A node whose schema was just applied and that holds no geolocation (a new shard, a replica
+ * that lost its disk) gets a copy from the first other node that has some (one that does not
+ * answer costs its connect timeout): every node holds all of it (sql/cluster/003_geo.sql).
+ * Probing thread only; a failure is logged and tried again the next time the node's schema
+ * is applied (at every start, and when it comes back).
+ */
+static void geo_copy_to(struct cluster *c, const struct replica *to)
+{
+	char err[1024], from_url[CLUSTER_URL_MAX];
+	struct store *from = NULL, *store = NULL;
+	uint8_t *rows = NULL;
+	uint64_t count = 0;
+	uint32_t s, i;
+	size_t len = 0;
+	int ret;
+
+	ret = query_numbers(to->probe_store, "SELECT count() FROM flows.geo_ranges", &count, 1, err,
+			    sizeof(err));
+	if (ret || count)
+		return;
+	for (s = 0; s < c->shard_count && !count; s++) {
+		for (i = 0; i < c->shards[s].replica_count && !count; i++) {
+			const struct replica *peer = &c->shards[s].replicas[i];
+
+			if (peer == to)
+				continue;
+			snprintf(from_url, sizeof(from_url), "%s", peer->url);
+			store_close(from);
+			from = NULL;
+			free(rows);
+			rows = NULL;
+			if (store_for(c, from_url, GEO_COPY_TIMEOUT_MS, PROBE_CONNECT_TIMEOUT_MS,
+				      &from, err, sizeof(err)) ||
+			    geo_store_node_rows(from, &rows, &len, &count, err, sizeof(err)))
+				count = 0;
+		}
+	}
+	if (count) {
+		ret = store_for(c, to->url, GEO_COPY_TIMEOUT_MS, PROBE_CONNECT_TIMEOUT_MS, &store,
+				err, sizeof(err));
+		if (!ret)
+			ret = geo_store_node_replace(store, rows, len, err, sizeof(err));
+		if (ret)
+			pr_warn("cluster: %s: copying the geolocation from %s failed: %s\n",
+				to->url, from_url, err);
+		else
+			pr_info("cluster: %s: %" PRIu64 " geolocation prefixes copied from %s\n",
+				to->url, count, from_url);
+	}
+	store_close(store);
+	store_close(from);
+	free(rows);
+}
+
 /* Asks one replica how it is (no lock held: it may take PROBE_TIMEOUT_MS), then records it. */
 static void probe(struct cluster *c, struct shard *shard, struct replica *r)
 {
@@ -217,9 +281,17 @@ static void probe(struct cluster *c, struct shard *shard, struct replica *r)
 		migrate.server_major = seen.version_major;
 		migrate.server_minor = seen.version_minor;
 		ret = migrate_apply(store, &migrate, err, sizeof(err));
+		/* a region view refused for want of the dictionary: say which file is missing */
+		if (ret < 0 && store_last_exception_code(store) == CH_UNKNOWN_DICTIONARY)
+			geo_store_node_check(store, seen.version_major, seen.version_minor, 0, err,
+					     sizeof(err));
+		if (ret >= 0)
+			ret = geo_store_node_check(store, seen.version_major, seen.version_minor, 1,
+						   err, sizeof(err));
 		if (ret >= 0) {
 			r->schema_applied = 1;
 			ret = 0;
+			geo_copy_to(c, r);
 		} else if (store_last_failure(store) != STORE_FAILURE_TRANSPORT) {
 			state = CLUSTER_REPLICA_NO_SCHEMA;
 			snprintf(reason, sizeof(reason), "schema: %s", err);

@@ -87,6 +87,9 @@ struct store *cluster_query_store(struct cluster *cluster);
 /* The ingest_router that sends inserts through this cluster. */
 const struct ingest_router *cluster_router(struct cluster *cluster);
 
+/* A store of its own on one node (a URL of cluster_status), with the cluster's credentials. */
+int cluster_node_store(const struct cluster *cluster, const char *url, uint32_t timeout_ms,
+		       struct store **store, char *err, size_t err_len);
 /* The status of every replica, shard by shard; returns how many (at most max). */
 size_t cluster_status(struct cluster *cluster, struct cluster_replica_status *out, size_t max);
 /* The status as a table, for `flowcollector cluster status`. */

@@ -490,15 +490,64 @@ struct geo_rows {
 	uint8_t *rows;
 	size_t len, cap;
 	uint64_t count;
+	int v4_mapped; /* IPv4 prefixes as ::ffff:a.b.c.d/(96 + length): a cluster's */
 };
 
 static int geo_collect(void *ctx, const struct geo_prefix *prefix)
 {
 	struct geo_rows *rows = ctx;
+	struct geo_prefix mapped = *prefix;
+	const char *slash = strchr(prefix->prefix, '/');
 
+	if (rows->v4_mapped && slash && !strchr(prefix->prefix, ':')) {
+		snprintf(mapped.prefix, sizeof(mapped.prefix), "::ffff:%.*s/%d",
+			 (int)(slash - prefix->prefix), prefix->prefix, 96 + atoi(slash + 1));
+		prefix = &mapped;
+	}
 	if (geo_rowbinary_append(&rows->rows, &rows->len, &rows->cap, prefix))
 		return -ENOMEM;
 	rows->count++;
+	return 0;
+}
+
+/*
+ * geo load on a cluster: the prefixes into every node, each of which holds all of them
+ * (sql/cluster/003_geo.sql). A node that does not answer is named and the load fails (exit 1),
+ * to be run again; the nodes done keep the new data.
+ */
+static int geo_load_cluster(const struct command_options *options, const struct geo_rows *rows)
+{
+	struct cluster_replica_status st[CLUSTER_MAX_SHARDS * CLUSTER_MAX_REPLICAS];
+	size_t n = cluster_status(cluster_in_use, st, sizeof(st) / sizeof(st[0])), i, done = 0;
+	char err[2048];
+
+	for (i = 0; i < n; i++) {
+		struct store *node = NULL;
+		int ret;
+
+		ret = cluster_node_store(cluster_in_use, st[i].url, 120000, &node, err,
+					 sizeof(err));
+		if (!ret)
+			ret = geo_store_node_replace(node, rows->rows, rows->len, err, sizeof(err));
+		store_close(node);
+		if (ret) {
+			pr_warn("geo load: shard %u replica %u (%s): %s\n", st[i].shard,
+				st[i].replica, st[i].url, err);
+			continue;
+		}
+		done++;
+	}
+	if (done < n) {
+		pr_warn("geo load: the geolocation is new on %zu of the %zu nodes of %s; run geo "
+			"load again once the others answer (until then their region rollups use "
+			"the old one)\n",
+			done, n, options->cluster_file);
+		return -EIO;
+	}
+	fprintf(stderr,
+		"flowcollector: %" PRIu64 " prefixes loaded on all %zu nodes of %s; the region "
+		"rollups of rows stored before keep their regions (docs/cluster.md)\n",
+		rows->count, n, options->cluster_file);
 	return 0;
 }
 
@@ -509,7 +558,7 @@ static int geo_collect(void *ctx, const struct geo_prefix *prefix)
  */
 int command_geo(const struct command_options *options)
 {
-	struct geo_rows rows = { 0 };
+	struct geo_rows rows = { .v4_mapped = options->cluster_file != NULL };
 	int i, status = EXIT_OK;
 	struct store *store;
 	char err[2048];
@@ -560,7 +609,9 @@ int command_geo(const struct command_options *options)
 		free(rows.rows);
 		return EXIT_FAILURE_RUNTIME;
 	}
-	if (geo_store_replace(store, rows.rows, rows.len, err, sizeof(err))) {
+	if (cluster_in_use) {
+		status = geo_load_cluster(options, &rows) ? EXIT_FAILURE_RUNTIME : status;
+	} else if (geo_store_replace(store, rows.rows, rows.len, err, sizeof(err))) {
 		pr_warn("loading geolocation into %s: %s\n", store_describe(store), err);
 		status = EXIT_FAILURE_RUNTIME;
 	} else {
@@ -598,14 +649,9 @@ static unsigned int views_setup(const struct command_options *options, char *sql
 	return flags;
 }
 
-static void view_failed(const struct view_info *view, int ret, const char *err)
+static void view_failed(const struct view_info *view, const char *err)
 {
-	if (ret == -ENOENT && cluster_in_use)
-		pr_warn("%s: not on a cluster yet: the cluster schema has no region rollups "
-			"(ClickHouse 18.16 has no CREATE DICTIONARY); docs/cluster.md\n",
-			view->name);
-	else
-		pr_warn("%s: %s\n", view->name, err);
+	pr_warn("%s: %s\n", view->name, err);
 }
 
 int command_query(const struct command_options *options)
@@ -638,7 +684,7 @@ int command_query(const struct command_options *options)
 	ret = view_run(store, sql_dir, view, options->from, options->to, flags, &table, &seconds,
 		       err, sizeof(err));
 	if (ret) {
-		view_failed(view, ret, err);
+		view_failed(view, err);
 		close_store(store);
 		return EXIT_FAILURE_RUNTIME;
 	}
@@ -722,7 +768,7 @@ int command_report(const struct command_options *options)
 		ret = view_run(store, sql_dir, &view_list[i], options->from, options->to, flags,
 			       &tables[i], NULL, err, sizeof(err));
 		if (ret) {
-			view_failed(&view_list[i], ret, err);
+			view_failed(&view_list[i], err);
 			status = EXIT_FAILURE_RUNTIME;
 			tables[i].row_count = 0;
 		}

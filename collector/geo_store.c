@@ -19,6 +19,21 @@ static const char *const replaced_tables[] = { "region_1m", "region_1d", "countr
 					       "geo_ranges" };
 #define REPLACED_COUNT (sizeof(replaced_tables) / sizeof(replaced_tables[0]))
 
+/*
+ * On a cluster node, only the tables every node holds whole (sql/cluster/003_geo.sql): its
+ * region rollups are shared with the other replicas of its shard and are not rebuilt.
+ */
+static const char *const node_tables[] = { "countries", "geo_ranges" };
+
+struct table_set {
+	const char *const *names;
+	size_t count;
+};
+
+static const struct table_set embedded_set = { replaced_tables, REPLACED_COUNT };
+static const struct table_set node_set = { node_tables,
+					   sizeof(node_tables) / sizeof(node_tables[0]) };
+
 /* The rebuild's own dictionary on geo_ranges_new: flows.geo's key and country_code. */
 #define GEO_NEW_DICTIONARY                                                               \
 	"CREATE DICTIONARY flows.geo_new (prefix String, country_code String DEFAULT '?" \
@@ -140,7 +155,8 @@ static int name_listed(const char *list, const char *name)
  * back, so that every table is whole, old or new. *swapped counts the tables whose old data
  * is under NAME_old: those the RENAME did swap.
  */
-static int restore_missing(struct store *store, size_t *swapped, char *err, size_t err_len)
+static int restore_missing(struct store *store, const struct table_set *set, size_t *swapped,
+			   char *err, size_t err_len)
 {
 	char *tables = NULL, old_name[64];
 	size_t i;
@@ -149,55 +165,58 @@ static int restore_missing(struct store *store, size_t *swapped, char *err, size
 	*swapped = 0;
 	ret = store_query(store, "SELECT name FROM system.tables WHERE database = 'flows'", "TSV",
 			  &tables, NULL, err, err_len);
-	for (i = 0; !ret && i < REPLACED_COUNT; i++) {
-		snprintf(old_name, sizeof(old_name), "%s_old", replaced_tables[i]);
+	for (i = 0; !ret && i < set->count; i++) {
+		snprintf(old_name, sizeof(old_name), "%s_old", set->names[i]);
 		if (!name_listed(tables, old_name))
 			continue;
-		if (name_listed(tables, replaced_tables[i])) {
+		if (name_listed(tables, set->names[i])) {
 			(*swapped)++;
 			continue;
 		}
 		pr_warn("geo: flows.%s is missing and flows.%s holds its data (a swap stopped "
 			"midway): renaming it back\n",
-			replaced_tables[i], old_name);
+			set->names[i], old_name);
 		ret = exec_format(store, err, err_len, "RENAME TABLE flows.%s TO flows.%s",
-				  old_name, replaced_tables[i]);
+				  old_name, set->names[i]);
 	}
 	free(tables);
 	return ret;
 }
 
 /* What an earlier run left: its missing tables restored, its _new and _old tables dropped. */
-static int settle_earlier_run(struct store *store, int sync_drop, char *err, size_t err_len)
+static int settle_earlier_run(struct store *store, const struct table_set *set, int sync_drop,
+			      char *err, size_t err_len)
 {
 	const char *sync = sync_drop ? " SYNC" : "";
 	size_t swapped, i;
 	int ret;
 
-	ret = restore_missing(store, &swapped, err, err_len);
-	if (!ret)
+	ret = restore_missing(store, set, &swapped, err, err_len);
+	if (!ret && set == &embedded_set) /* a cluster node's build has no dictionary */
 		ret = store_exec(store, "DROP DICTIONARY IF EXISTS flows.geo_new", err, err_len);
-	for (i = 0; !ret && i < REPLACED_COUNT; i++) {
+	for (i = 0; !ret && i < set->count; i++) {
 		ret = exec_format(store, err, err_len, "DROP TABLE IF EXISTS flows.%s_new%s",
-				  replaced_tables[i], sync);
+				  set->names[i], sync);
 		if (!ret)
 			ret = exec_format(store, err, err_len,
-					  "DROP TABLE IF EXISTS flows.%s_old%s", replaced_tables[i],
+					  "DROP TABLE IF EXISTS flows.%s_old%s", set->names[i],
 					  sync);
 	}
 	return ret;
 }
 
 /* After a failure before the swap: the new tables go, the old ones were never touched. */
-static void drop_new_tables(struct store *store, int sync_drop)
+static void drop_new_tables(struct store *store, const struct table_set *set, int sync_drop)
 {
 	char ignored[512];
 	size_t i;
 
-	store_exec(store, "DROP DICTIONARY IF EXISTS flows.geo_new", ignored, sizeof(ignored));
-	for (i = 0; i < REPLACED_COUNT; i++)
+	if (set == &embedded_set)
+		store_exec(store, "DROP DICTIONARY IF EXISTS flows.geo_new", ignored,
+			   sizeof(ignored));
+	for (i = 0; i < set->count; i++)
 		exec_format(store, ignored, sizeof(ignored), "DROP TABLE IF EXISTS flows.%s_new%s",
-			    replaced_tables[i], sync_drop ? " SYNC" : "");
+			    set->names[i], sync_drop ? " SYNC" : "");
 }
 
 /* "0,DAY,DAY...": the days of the TSV list, for NOT IN (0 alone when flows.raw is empty). */
@@ -322,8 +341,8 @@ static int build_new_tables(struct store *store, const struct geo_faults *faults
  * later) are told not to, as flows.geo reads geo_ranges by name and is meant to follow the
  * swap. *swapped says how many tables were swapped, for the message of a failure midway.
  */
-static int swap_tables(struct store *store, int exchange, int major, size_t *swapped, char *err,
-		       size_t err_len)
+static int swap_tables(struct store *store, const struct table_set *set, int exchange, int major,
+		       size_t *swapped, char *err, size_t err_len)
 {
 	char sql[2048], ignored[512];
 	size_t i, used = 0;
@@ -331,28 +350,28 @@ static int swap_tables(struct store *store, int exchange, int major, size_t *swa
 
 	*swapped = 0;
 	if (exchange) {
-		for (i = 0; !ret && i < REPLACED_COUNT; i++) {
+		for (i = 0; !ret && i < set->count; i++) {
 			ret = exec_format(store, err, err_len,
 					  "EXCHANGE TABLES flows.%s AND flows.%s_new",
-					  replaced_tables[i], replaced_tables[i]);
+					  set->names[i], set->names[i]);
 			if (!ret)
 				(*swapped)++;
 		}
 		return ret;
 	}
 	used = (size_t)snprintf(sql, sizeof(sql), "RENAME TABLE ");
-	for (i = 0; i < REPLACED_COUNT; i++)
+	for (i = 0; i < set->count; i++)
 		used += (size_t)snprintf(sql + used, sizeof(sql) - used,
 					 "%sflows.%s TO flows.%s_old, flows.%s_new TO flows.%s",
-					 i ? ", " : "", replaced_tables[i], replaced_tables[i],
-					 replaced_tables[i], replaced_tables[i]);
+					 i ? ", " : "", set->names[i], set->names[i], set->names[i],
+					 set->names[i]);
 	if (major >= 22)
 		snprintf(sql + used, sizeof(sql) - used, " SETTINGS check_table_dependencies = 0");
 	ret = store_exec(store, sql, err, err_len);
 	if (ret)
-		restore_missing(store, swapped, ignored, sizeof(ignored));
+		restore_missing(store, set, swapped, ignored, sizeof(ignored));
 	else
-		*swapped = REPLACED_COUNT;
+		*swapped = set->count;
 	return ret;
 }
 
@@ -367,19 +386,19 @@ int geo_store_replace(struct store *store, const uint8_t *rows, size_t len, char
 	faults_from_environment(&faults);
 	ret = swap_dialect(store, &faults, &exchange, &sync_drop, &major, err, err_len);
 	if (!ret)
-		ret = settle_earlier_run(store, sync_drop, err, err_len);
+		ret = settle_earlier_run(store, &embedded_set, sync_drop, err, err_len);
 	if (ret)
 		return ret;
 	ret = build_new_tables(store, &faults, rows, len, why, sizeof(why));
 	if (ret) {
-		drop_new_tables(store, sync_drop);
+		drop_new_tables(store, &embedded_set, sync_drop);
 		snprintf(err, err_len,
 			 "%s; nothing was replaced, the geolocation and region "
 			 "rollups in use are as they were",
 			 why);
 		return ret;
 	}
-	ret = swap_tables(store, exchange, major, &swapped, why, sizeof(why));
+	ret = swap_tables(store, &embedded_set, exchange, major, &swapped, why, sizeof(why));
 	if (ret) {
 		snprintf(err, err_len,
 			 "swapping in the new tables failed with %zu of the %zu swapped: %s; each "
@@ -397,4 +416,128 @@ int geo_store_replace(struct store *store, const uint8_t *rows, size_t len, char
 				  replaced_tables[i], exchange ? "new" : "old",
 				  sync_drop ? " SYNC" : "");
 	return ret;
+}
+
+/*
+ * Servers before 20.1 have no CREATE DICTIONARY: there flows.geo is the XML dictionary of
+ * sql/cluster/geo_dictionary.xml, named with the dot, and reloaded by that quoted name.
+ */
+static int dictionary_from_config(int major)
+{
+	return major < 20;
+}
+
+static int reload_dictionary(struct store *store, int major, char *err, size_t err_len)
+{
+	return store_exec(store,
+			  dictionary_from_config(major) ? "SYSTEM RELOAD DICTIONARY `flows.geo`" :
+							  "SYSTEM RELOAD DICTIONARY flows.geo",
+			  err, err_len);
+}
+
+int geo_store_node_check(struct store *store, int major, int minor, int load, char *err,
+			 size_t err_len)
+{
+	char *result = NULL, why[512];
+	int ret;
+
+	if (!dictionary_from_config(major))
+		return 0; /* sql/cluster/003_geo.sql created it */
+	ret = store_query(store,
+			  "SELECT last_exception FROM system.dictionaries WHERE name = 'flows.geo'",
+			  "TSV", &result, NULL, err, err_len);
+	if (ret)
+		return ret;
+	if (!result[0]) {
+		free(result);
+		snprintf(err, err_len,
+			 "no dictionary flows.geo: ClickHouse %d.%d takes dictionaries only from "
+			 "its configuration; install sql/cluster/geo_dictionary.xml on this node "
+			 "(docs/cluster.md), or the region views would fail every insert",
+			 major, minor);
+		return -ENXIO;
+	}
+	if (load && result[0] != '\n') {
+		/* it failed to load, as when flows.geo_ranges did not exist yet at its start */
+		free(result);
+		result = NULL;
+		ret = reload_dictionary(store, major, why, sizeof(why));
+		if (ret) {
+			snprintf(err, err_len, "the dictionary flows.geo does not load: %s", why);
+			return ret;
+		}
+	}
+	free(result);
+	return 0;
+}
+
+int geo_store_node_replace(struct store *store, const uint8_t *rows, size_t len, char *err,
+			   size_t err_len)
+{
+	struct geo_faults faults = { 0 };
+	int exchange, sync_drop, major, ret;
+	size_t swapped, i;
+	char why[1024];
+
+	faults_from_environment(&faults);
+	ret = swap_dialect(store, &faults, &exchange, &sync_drop, &major, err, err_len);
+	if (!ret)
+		ret = settle_earlier_run(store, &node_set, sync_drop, err, err_len);
+	if (ret)
+		return ret;
+	for (i = 0; !ret && i < node_set.count; i++)
+		ret = exec_format(store, why, sizeof(why), "CREATE TABLE flows.%s_new AS flows.%s",
+				  node_tables[i], node_tables[i]);
+	if (!ret)
+		ret = store_insert_rowbinary(store,
+					     "INSERT INTO flows.geo_ranges_new (prefix, "
+					     "country_code, country_name, latitude, longitude)",
+					     rows, len, why, sizeof(why));
+	if (!ret)
+		ret = store_exec(store,
+				 "INSERT INTO flows.countries_new SELECT country_code, "
+				 "any(country_name), any(latitude), any(longitude) FROM "
+				 "flows.geo_ranges_new GROUP BY country_code",
+				 why, sizeof(why));
+	if (ret) {
+		drop_new_tables(store, &node_set, sync_drop);
+		snprintf(err, err_len, "%s; nothing was replaced on this node", why);
+		return ret;
+	}
+	ret = swap_tables(store, &node_set, exchange, major, &swapped, why, sizeof(why));
+	if (ret) {
+		snprintf(err, err_len,
+			 "swapping in the new tables failed with %zu of the %zu swapped: %s; each "
+			 "table is whole, old or new; run geo load again to finish",
+			 swapped, node_set.count, why);
+		return ret;
+	}
+	ret = reload_dictionary(store, major, err, err_len);
+	for (i = 0; !ret && i < node_set.count; i++)
+		ret = exec_format(store, err, err_len, "DROP TABLE IF EXISTS flows.%s_%s%s",
+				  node_tables[i], exchange ? "new" : "old",
+				  sync_drop ? " SYNC" : "");
+	return ret;
+}
+
+int geo_store_node_rows(struct store *store, uint8_t **rows, size_t *len, uint64_t *count,
+			char *err, size_t err_len)
+{
+	char *text = NULL;
+	int ret;
+
+	ret = store_query(store, "SELECT count() FROM flows.geo_ranges", "TSV", &text, NULL, err,
+			  err_len);
+	if (ret)
+		return ret;
+	*count = strtoull(text, NULL, 10);
+	free(text);
+	*rows = NULL;
+	*len = 0;
+	if (!*count)
+		return 0;
+	return store_query(store,
+			   "SELECT prefix, country_code, country_name, latitude, longitude FROM "
+			   "flows.geo_ranges",
+			   "RowBinary", (char **)rows, len, err, err_len);
 }

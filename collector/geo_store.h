@@ -20,4 +20,22 @@
 int geo_store_replace(struct store *store, const uint8_t *rows, size_t len, char *err,
 		      size_t err_len);
 
+/*
+ * A cluster node (sql/cluster/003_geo.sql): every node holds all the geolocation. The node's
+ * flows.geo_ranges and flows.countries replaced by the rows (RowBinary, v4-mapped prefixes),
+ * whole or not at all, and its dictionary reloaded; its region rollups are left as they are.
+ */
+int geo_store_node_replace(struct store *store, const uint8_t *rows, size_t len, char *err,
+			   size_t err_len);
+/*
+ * Where the server takes dictionaries from its configuration only (before 20.1): is flows.geo
+ * there (sql/cluster/geo_dictionary.xml), and, with load, loaded (reloaded if it failed)?
+ * -ENXIO: not there (and err says which file to install).
+ */
+int geo_store_node_check(struct store *store, int major, int minor, int load, char *err,
+			 size_t err_len);
+/* The node's prefixes: their count, and the rows in geo_store_node_replace's form (malloc'd). */
+int geo_store_node_rows(struct store *store, uint8_t **rows, size_t *len, uint64_t *count,
+			char *err, size_t err_len);
+
 #endif

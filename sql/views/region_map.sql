@@ -20,4 +20,4 @@ INNER JOIN
     FROM flows.countries
     GROUP BY country_code
 ) AS c ON c.country_code = r.country_code
-ORDER BY bytes DESC
+ORDER BY bytes DESC, country_code

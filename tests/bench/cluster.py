@@ -35,7 +35,9 @@ records ICMP, packets exponential around 20, first_seen within the last day.
    that saw them on the second (0.5 s resolution); the catch-up is the time from the
    collector's exit until both replicas of every shard hold the same rows.
 3. Views, over the Distributed tables from one node, after all ingests (2 x 10 M rows): each
-   query 3 times, best and median wall time over HTTP. Disk: system.parts of raw_local (active
+   query 3 times, best and median wall time over HTTP; then the nine views as a user runs
+   them, `flowcollector --cluster FILE query VIEW`, 3 times each (the process's wall time).
+   The geolocation (build/geo, Tor's geoip) is loaded on every node before any ingest. Disk: system.parts of raw_local (active
    parts) on the first replica of shard 1.
 """
 import concurrent.futures
@@ -58,6 +60,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 OUT = BUILD / "bench"
 FLOWCOLLECTOR = BUILD / "flowcollector"
+GEO = BUILD / "geo"
+VIEWS = ("daily_bandwidth_by_proto", "daily_packets", "proto_share_bytes", "proto_share_packets",
+         "top_ports_bytes", "top_ports_packets", "top_regions_bytes", "top_regions_packets",
+         "region_map")
 CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
 SQL_DIR = ROOT / "sql"
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
@@ -381,6 +387,17 @@ def main():
         migrated, _ = collector("--cluster", config, "--sql-dir", SQL_DIR, "migrate")
         if migrated.returncode != 0:
             raise RuntimeError("migrate failed: " + migrated.stderr[-2000:])
+        # the geolocation first, on every node, as the region views need it
+        geo_files = [GEO / "geoip", GEO / "geoip6"]
+        geo_note = "no geolocation (build/geo is missing: make deps)"
+        if all(f.exists() for f in geo_files):
+            loaded, geo_wall = collector("--cluster", config, "--sql-dir", SQL_DIR, "geo",
+                                         "load", *geo_files)
+            if loaded.returncode != 0:
+                raise RuntimeError("geo load failed: " + loaded.stderr[-2000:])
+            prefixes = nodes[(2, 2)].one("SELECT count() FROM flows.geo_ranges")[0]
+            geo_note = (f"geo load (Tor's geoip and geoip6) on all {len(nodes)} nodes: "
+                        f"{prefixes:,} prefixes each, {geo_wall:.1f} s")
 
         say(f"ClickHouse cluster: {len(shards)} shards x 2 replicas of clickhouse-server "
             f"{version} and one ZooKeeper on 127.0.0.1 (tests/cluster/cluster.sh), fresh")
@@ -389,6 +406,7 @@ def main():
         say(f"input: {rows:,} records ({rows // PER_BATCH} wire batches of {PER_BATCH:,}, "
             f"{AGENTS} agents, fixed seed), made in {made:.0f} s"
             + ("" if rows == 10000000 else f"; BENCH_CLUSTER_ROWS={ROWS}, not the 10 M asked"))
+        say(geo_note)
         say()
 
         # 1: the ceiling's first half, the same records under other agents, each POST to the
@@ -514,9 +532,23 @@ def main():
             shown = result[0].replace("\t", " ") + ("" if len(result) == 1 else
                                                     f" (first of {len(result)} rows)")
             say(f"  {name:52} {ms(best):>8} {ms(median):>8}  {shown}")
+        say(f"  the views (`flowcollector --cluster FILE query VIEW`, all stored flows: the daily "
+            "rollups; each a process that first probes the 4 nodes)")
+        for view in VIEWS:
+            times = []
+            for _ in range(3):
+                shown, wall = collector("--cluster", config, "--sql-dir", SQL_DIR, "query",
+                                        view, "--tsv")
+                if shown.returncode != 0:
+                    raise RuntimeError(f"{view} failed: " + shown.stderr[-2000:])
+                times.append(wall)
+            first = shown.stdout.splitlines()[1:2] or ["(no rows)"]
+            say(f"  {view:52} {ms(min(times)):>8} {ms(statistics.median(times)):>8}  "
+                f"{first[0].replace(chr(9), ' ')} (first of {len(shown.stdout.splitlines()) - 1})")
         rollups = {t: sum(n.one(f"SELECT count() FROM flows.{t}_local")[0]
                           for (s, r), n in nodes.items() if r == 1)
-                   for t in ("proto_1m", "proto_1d", "port_1m", "port_1d")}
+                   for t in ("proto_1m", "proto_1d", "port_1m", "port_1d", "region_1m",
+                             "region_1d")}
         say("  rows stored in the rollups: " + ", ".join(f"{t} {n:,}"
                                                          for t, n in rollups.items()))
         parts, prows, on_disk, comp, uncomp = node.one(

@@ -23,9 +23,10 @@
 #
 # DIR holds cluster.conf (ports, replica count), nodes, watchdog.pid, zookeeper/ (zoo.cfg,
 # data/, zk.out, zk.pid) and one sSrR/ per server (config.xml, config.d/remote_servers.xml,
-# users.xml, data/, server.log, server.err.log, server.out, server.pid). A failed start kills
-# what it started, prints which process failed and the tail of its logs to stderr, exits 1:
-# it never leaves a process behind; so does SIGINT or SIGTERM during a start.
+# geo_dictionary.xml (sql/cluster's, with the node's TCP port), users.xml, data/, server.log,
+# server.err.log, server.out, server.pid). A failed start kills what it started, prints which
+# process failed and the tail of its logs to stderr, exits 1: it never leaves a process
+# behind; so does SIGINT or SIGTERM during a start.
 #
 # Environment:
 #   CLICKHOUSE_SERVER      default build/clickhouse/clickhouse-server of this repository
@@ -329,8 +330,12 @@ write_node_config() {
     <distributed_ddl>
         <path>/clickhouse/task_queue/ddl</path>
     </distributed_ddl>
+    <!-- the geolocation dictionary flows.geo (18.16 has no CREATE DICTIONARY) -->
+    <dictionaries_config>$dir/geo_dictionary.xml</dictionaries_config>
 </yandex>
 EOF
+	sed "s|<port>9000</port>|<port>$tcp</port>|" "$ROOT/sql/cluster/geo_dictionary.xml" \
+		>"$dir/geo_dictionary.xml"
 	cat >"$dir/users.xml" <<'EOF'
 <?xml version="1.0"?>
 <!-- written by tests/cluster/cluster.sh: user default, no password, loopback only -->

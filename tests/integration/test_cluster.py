@@ -19,6 +19,12 @@ clickhouse-server 18.16 and ZooKeeper, tests/cluster/cluster.sh): `--cluster FIL
   test_zookeeper_stopped_mid_ingest    ZooKeeper stopped for 10 s while batches stream in: the
                                        shards turn read-only, inserts wait, and resume by
                                        themselves; exact
+  test_views_equal_the_embedded_store  geo load on every node, then every view and the report
+                                       equal to an embedded store's for the same input
+  test_node_without_geolocation_gets_a_copy  a node whose prefixes are gone gets them from
+                                       another when its schema is applied
+  test_node_without_geo_dictionary_takes_no_writes  an 18.16 node without
+                                       sql/cluster/geo_dictionary.xml: no-schema, named
 
 The tests share one cluster (module scope) and run in this order; each uses its own agent id
 and checks its own rows exactly, and the totals of all of them at the end of each.
@@ -635,21 +641,41 @@ def test_third_shard_added_while_ingesting(cluster, tmp_path):
 
 
 VIEWS = ("daily_bandwidth_by_proto", "daily_packets", "proto_share_bytes", "proto_share_packets",
-         "top_ports_bytes", "top_ports_packets")
+         "top_ports_bytes", "top_ports_packets", "top_regions_bytes", "top_regions_packets",
+         "region_map")
+# make_batches' sources are 10/8: two countries and a part nobody has; destinations 192.0.2/24
+GEO_CSV = ("10.0.0.0,10.127.255.255,JP\n10.128.0.0,10.199.255.255,DE\n"
+           "192.0.2.0,192.0.2.255,US\n2001:db8::,2001:db8::ffff,NL\n")
+GEO_LOOKUP = ("SELECT dictGetString('flows.geo', 'country_code', "
+              "tuple(toFixedString(IPv6StringToNum('::ffff:{}'), 16)))")
 
 
 def test_views_equal_the_embedded_store(cluster, tmp_path):
-    """The same batches into the cluster and into an embedded store: every view that runs on a
-    cluster prints the same table, for whole days (daily rollups) and for a range of hours
-    (per-minute rollups), for one agent and one direction."""
+    """Geolocation loaded into the cluster (every node) and into an embedded store, then the
+    same batches into both: every view prints the same table, for whole days (daily rollups)
+    and for a range of hours (per-minute rollups), for one agent and one direction, and the
+    report is the same page."""
     config = cluster_file(tmp_path / "cluster.conf", cluster["nodes"])
+    geo = tmp_path / "geo.csv"
+    geo.write_text(GEO_CSV)
+    loaded = collector("--cluster", config, "--sql-dir", SQL_DIR, "geo", "load", geo)
+    assert loaded.returncode == 0, loaded.stderr_text[-3000:]
+    assert f"5 prefixes loaded on all {len(cluster['nodes'])} nodes" in loaded.stderr_text
+    for url, _ in cluster["nodes"].values():
+        # DE is 10.128/10 and 10.192/13; IPv4 v4-mapped, as 18.16's ip_trie needs them
+        assert rows(url, "SELECT count(), countIf(prefix = '::ffff:10.128.0.0/106') FROM "
+                         "flows.geo_ranges") == [["5", "1"]], url
+        assert rows(url, GEO_LOOKUP.format("10.130.0.1")) == [["DE"]], url
+        assert rows(url, GEO_LOOKUP.format("10.200.0.1")) == [["??"]], url
+    store = f"embedded:{tmp_path / 'db'}"
+    local = collector("--store", store, "--sql-dir", SQL_DIR, "geo", "load", geo)
+    assert local.returncode == 0, local.stderr_text[-3000:]
     batches, totals = make_batches("views-eq", 30, 200, seed=9)
     wire = tmp_path / "in.wire"
     wire.write_bytes(b"".join(batches))
     run = ingest(config, tmp_path / "wal", wire, "--batch-rows", "1000")
     assert run.returncode == 0, run.stderr_text[-3000:]
     remember(cluster, "views-eq", totals)
-    store = f"embedded:{tmp_path / 'db'}"
     local = collector("--store", store, "--sql-dir", SQL_DIR, "ingest", "--input", wire)
     assert local.returncode == 0, local.stderr_text[-3000:]
     sync(cluster)
@@ -665,9 +691,41 @@ def test_views_equal_the_embedded_store(cluster, tmp_path):
                 assert got.returncode == 0, got.stderr_text[-2000:]
                 assert len(want.stdout.splitlines()) > 1, (view, extra, want.stdout)
                 assert got.stdout == want.stdout, (view, extra, direction)
-    region = collector("--cluster", config, "--sql-dir", SQL_DIR, "query", "region_map")
-    assert region.returncode == 1
-    assert "region_map: not on a cluster yet" in region.stderr_text
+    # the report too: the same page from both (but for the minute it was made)
+    reports = []
+    for i, where in enumerate((["--store", store], ["--cluster", config])):
+        html = tmp_path / f"report-{i}.html"
+        made = collector(*where, "--sql-dir", SQL_DIR, "report", "--html", html, "--agent",
+                         "views-eq")
+        assert made.returncode == 0, made.stderr_text[-2000:]
+        reports.append(re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "", html.read_text()))
+    assert "Japan" in reports[0] and reports[0] == reports[1]
+    top = collector("--cluster", config, "--sql-dir", SQL_DIR, "query", "top_regions_packets",
+                    "--tsv", "--agent", "views-eq")
+    named = {line.split("\t")[0]: line.split("\t")[1]
+             for line in top.stdout.decode().splitlines()[1:]}
+    assert named == {"JP": "Japan", "DE": "Germany", "??": "Unknown"}, top.stdout
+    region = rows(cluster["nodes"][(1, 1)][0], "SELECT side, sum(records), sum(packets) FROM "
+                  "flows.region_1m WHERE agent = 'views-eq' GROUP BY side ORDER BY side")
+    assert region == [["src", str(totals["rows"]), str(totals["packets"])],
+                      ["dst", str(totals["rows"]), str(totals["packets"])]], region
+
+
+def test_node_without_geolocation_gets_a_copy(cluster, tmp_path):
+    """A node whose geolocation is gone (as a new node's, or one that lost its disk) gets it
+    from another node when its schema is applied, and its dictionary answers again."""
+    config = cluster_file(tmp_path / "cluster.conf", cluster["nodes"])
+    node = max(cluster["nodes"])
+    url = cluster["nodes"][node][0]
+    query(url, "TRUNCATE TABLE flows.geo_ranges")
+    query(url, "SYSTEM RELOAD DICTIONARY `flows.geo`")
+    assert rows(url, GEO_LOOKUP.format("10.0.0.1")) == [["??"]]
+    migrated = collector("--cluster", config, "--sql-dir", SQL_DIR, "-v", "migrate")
+    assert migrated.returncode == 0, migrated.stderr_text[-3000:]
+    assert re.search(rf"{re.escape(url)}: 5 geolocation prefixes copied from http://",
+                     migrated.stderr_text), migrated.stderr_text[-3000:]
+    assert rows(url, "SELECT count() FROM flows.geo_ranges") == [["5"]]
+    assert rows(url, GEO_LOOKUP.format("10.0.0.1")) == [["JP"]]
 
 
 def test_whole_shard_down_waits_and_views_say_partial(cluster, tmp_path):
@@ -708,3 +766,39 @@ def test_whole_shard_down_waits_and_views_say_partial(cluster, tmp_path):
     wait_replica(cluster, tmp_path, 2, 1, "up")
     wait_replica(cluster, tmp_path, 2, 2, "up")
     assert_exact(cluster)
+
+
+def test_node_without_geo_dictionary_takes_no_writes(tmp_path):
+    """A node of an older server without sql/cluster/geo_dictionary.xml installed: the schema
+    is refused there with the file to install named (every insert would fail in the region
+    views), the node is no-schema; with the file back it is up. Its own 1 x 1 cluster."""
+    directory = tempfile.mkdtemp(prefix="flowcluster-nodict-", dir="/tmp")
+    try:
+        started = cluster_sh("start", directory, 1, 1,
+                             env={"CLUSTER_WATCH_PID": str(os.getpid())})
+        assert started.returncode == 0, started.stderr[-2000:]
+        nodes = parse_nodes(started.stdout)
+        config_xml = pathlib.Path(directory) / "s1r1" / "config.xml"
+        original = config_xml.read_text()
+        assert "<dictionaries_config>" in original
+        assert cluster_sh("stop-node", directory, 1, 1).returncode == 0
+        config_xml.write_text(re.sub(r"\s*<dictionaries_config>.*</dictionaries_config>", "",
+                                     original))
+        assert cluster_sh("start-node", directory, 1, 1).returncode == 0
+        config = cluster_file(tmp_path / "cluster.conf", nodes)
+        refused = collector("--cluster", config, "--sql-dir", SQL_DIR, "migrate")
+        assert refused.returncode == 1, refused.stderr_text
+        assert re.search(r"shard 1 replica 1 \(http://[^)]*\): unknown -> no-schema: schema: no "
+                         r"dictionary flows\.geo: ClickHouse 18\.16 takes dictionaries only "
+                         r"from its configuration; install sql/cluster/geo_dictionary\.xml",
+                         refused.stderr_text), refused.stderr_text
+        # nothing of the region rollups was created there
+        assert "region_src_1m_mv" not in query(nodes[(1, 1)][0], "SHOW TABLES FROM flows")
+        assert cluster_sh("stop-node", directory, 1, 1).returncode == 0
+        config_xml.write_text(original)
+        assert cluster_sh("start-node", directory, 1, 1).returncode == 0
+        accepted = collector("--cluster", config, "--sql-dir", SQL_DIR, "migrate")
+        assert accepted.returncode == 0, accepted.stderr_text
+    finally:
+        cluster_sh("stop", directory)
+        subprocess.run(["rm", "-rf", directory], check=False)
