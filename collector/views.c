@@ -208,6 +208,73 @@ static char *bind_locally(const char *sql, const struct store_param *params, siz
 	return out;
 }
 
+/*
+ * A cluster view's {{NAME}}: the text of views/parts/NAME.sql (its comment lines left out),
+ * for what several views share (the range over the daily or per-minute rollup, protocol
+ * names). One level: a part has no parts.
+ */
+static char *expand_parts(const char *sql, const char *sql_dir, char *err, size_t err_len)
+{
+	size_t len = 0, cap = strlen(sql) + 1;
+	char *out = malloc(cap);
+	const char *p = sql;
+
+	while (out && *p) {
+		const char *open = strstr(p, "{{"), *close = open ? strstr(open + 2, "}}") : NULL;
+		size_t name_len = close ? (size_t)(close - open - 2) : 0, copy, part_len = 0;
+		char path[4096], *part = NULL, *grown;
+		const char *text = p;
+
+		if (!open) {
+			copy = strlen(p);
+		} else {
+			if (!close || !name_len || name_len > 64 ||
+			    strspn(open + 2, "abcdefghijklmnopqrstuvwxyz_") != name_len) {
+				snprintf(err, err_len, "'%.40s': expected {{name}}", open);
+				free(out);
+				return NULL;
+			}
+			copy = (size_t)(open - p);
+			snprintf(path, sizeof(path), "%s/views/parts/%.*s.sql", sql_dir,
+				 (int)name_len, open + 2);
+			part = read_text_file(path, err, err_len);
+			if (!part) {
+				free(out);
+				return NULL;
+			}
+			/* its lines that are comments go, and its last newline */
+			for (char *line = part, *next; *line; line = next) {
+				next = line + strcspn(line, "\n");
+				next += *next == '\n';
+				if (!strncmp(line + strspn(line, " "), "--", 2))
+					continue;
+				memmove(part + part_len, line, (size_t)(next - line));
+				part_len += (size_t)(next - line);
+			}
+			while (part_len && part[part_len - 1] == '\n')
+				part_len--;
+		}
+		grown = realloc(out, cap += copy + part_len + 1);
+		if (!grown) {
+			free(part);
+			break;
+		}
+		out = grown;
+		memcpy(out + len, text, copy);
+		len += copy;
+		memcpy(out + len, part, part_len);
+		len += part_len;
+		free(part);
+		p = open ? close + 2 : p + copy;
+	}
+	if (!out) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	out[len] = '\0';
+	return out;
+}
+
 int view_run(struct store *store, const char *sql_dir, const struct view_info *view, uint64_t from,
 	     uint64_t to, unsigned int flags, struct view_table *table, double *seconds, char *err,
 	     size_t err_len)
@@ -233,9 +300,13 @@ int view_run(struct store *store, const char *sql_dir, const struct view_info *v
 	snprintf(from_text, sizeof(from_text), "%" PRIu64, from);
 	snprintf(to_text, sizeof(to_text), "%" PRIu64, to);
 	if (flags & VIEW_BIND_LOCALLY) {
-		char *bound =
-			bind_locally(sql, params, sizeof(params) / sizeof(params[0]), err, err_len);
+		char *expanded = expand_parts(sql, sql_dir, err, err_len), *bound;
 
+		free(sql);
+		if (!expanded)
+			return -EINVAL;
+		sql = expanded;
+		bound = bind_locally(sql, params, sizeof(params) / sizeof(params[0]), err, err_len);
 		free(sql);
 		if (!bound)
 			return -EINVAL;

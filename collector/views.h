@@ -40,7 +40,7 @@ extern const int view_count;
 const struct view_info *view_find(const char *name);
 
 /* view_run flags */
-#define VIEW_BIND_LOCALLY	     1u /* the values in the SQL: servers without parameters */
+#define VIEW_BIND_LOCALLY	     1u /* parts and values put in the SQL: the cluster views */
 #define VIEW_SKIP_UNAVAILABLE_SHARDS 2u /* a cluster with a shard away: a partial answer */
 
 /*

@@ -30,27 +30,19 @@ ORDER BY (minute, agent, direction, side, country_code, received)
 SETTINGS replicated_deduplication_window = 1000,
          replicated_deduplication_window_seconds = 604800;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS flows.region_src_1m_mv TO flows.region_1m_local AS
+-- every row twice, once a side
+CREATE MATERIALIZED VIEW IF NOT EXISTS flows.region_1m_mv TO flows.region_1m_local AS
 SELECT toDate(inserted_at) AS received,
        toStartOfMinute(toDateTime(intDiv(first_seen, 1000000000), 'UTC')) AS minute, agent,
-       direction, CAST('src' AS Enum8('src' = 0, 'dst' = 1)) AS side,
-       dictGetString('flows.geo', 'country_code', tuple(src_addr)) AS country_code,
+       direction, CAST(side_name AS Enum8('src' = 0, 'dst' = 1)) AS side,
+       dictGetString('flows.geo', 'country_code',
+                     tuple(if(side_name = 'src', src_addr, dst_addr))) AS country_code,
        sum(bytes * greatest(sampling, 1)) AS bytes,
        sum(packets * greatest(sampling, 1)) AS packets, count() AS records,
        sum(row_hash) AS block_digest
 FROM flows.ingest
-GROUP BY received, minute, agent, direction, country_code;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS flows.region_dst_1m_mv TO flows.region_1m_local AS
-SELECT toDate(inserted_at) AS received,
-       toStartOfMinute(toDateTime(intDiv(first_seen, 1000000000), 'UTC')) AS minute, agent,
-       direction, CAST('dst' AS Enum8('src' = 0, 'dst' = 1)) AS side,
-       dictGetString('flows.geo', 'country_code', tuple(dst_addr)) AS country_code,
-       sum(bytes * greatest(sampling, 1)) AS bytes,
-       sum(packets * greatest(sampling, 1)) AS packets, count() AS records,
-       sum(row_hash) AS block_digest
-FROM flows.ingest
-GROUP BY received, minute, agent, direction, country_code;
+ARRAY JOIN ['src', 'dst'] AS side_name
+GROUP BY received, minute, agent, direction, side, country_code;
 
 CREATE TABLE IF NOT EXISTS flows.region_1m AS flows.region_1m_local
 ENGINE = Distributed({{cluster}}, 'flows', 'region_1m_local');
@@ -77,27 +69,19 @@ ORDER BY (day, agent, direction, side, country_code, received)
 SETTINGS replicated_deduplication_window = 1000,
          replicated_deduplication_window_seconds = 604800;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS flows.region_src_1d_mv TO flows.region_1d_local AS
+-- every row twice, once a side
+CREATE MATERIALIZED VIEW IF NOT EXISTS flows.region_1d_mv TO flows.region_1d_local AS
 SELECT toDate(inserted_at) AS received,
        toDate(toDateTime(intDiv(first_seen, 1000000000), 'UTC')) AS day, agent,
-       direction, CAST('src' AS Enum8('src' = 0, 'dst' = 1)) AS side,
-       dictGetString('flows.geo', 'country_code', tuple(src_addr)) AS country_code,
+       direction, CAST(side_name AS Enum8('src' = 0, 'dst' = 1)) AS side,
+       dictGetString('flows.geo', 'country_code',
+                     tuple(if(side_name = 'src', src_addr, dst_addr))) AS country_code,
        sum(bytes * greatest(sampling, 1)) AS bytes,
        sum(packets * greatest(sampling, 1)) AS packets, count() AS records,
        sum(row_hash) AS block_digest
 FROM flows.ingest
-GROUP BY received, day, agent, direction, country_code;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS flows.region_dst_1d_mv TO flows.region_1d_local AS
-SELECT toDate(inserted_at) AS received,
-       toDate(toDateTime(intDiv(first_seen, 1000000000), 'UTC')) AS day, agent,
-       direction, CAST('dst' AS Enum8('src' = 0, 'dst' = 1)) AS side,
-       dictGetString('flows.geo', 'country_code', tuple(dst_addr)) AS country_code,
-       sum(bytes * greatest(sampling, 1)) AS bytes,
-       sum(packets * greatest(sampling, 1)) AS packets, count() AS records,
-       sum(row_hash) AS block_digest
-FROM flows.ingest
-GROUP BY received, day, agent, direction, country_code;
+ARRAY JOIN ['src', 'dst'] AS side_name
+GROUP BY received, day, agent, direction, side, country_code;
 
 CREATE TABLE IF NOT EXISTS flows.region_1d AS flows.region_1d_local
 ENGINE = Distributed({{cluster}}, 'flows', 'region_1d_local');

@@ -793,7 +793,7 @@ def test_node_without_geo_dictionary_takes_no_writes(tmp_path):
                          r"from its configuration; install sql/cluster/geo_dictionary\.xml",
                          refused.stderr_text), refused.stderr_text
         # nothing of the region rollups was created there
-        assert "region_src_1m_mv" not in query(nodes[(1, 1)][0], "SHOW TABLES FROM flows")
+        assert "region_1m_mv" not in query(nodes[(1, 1)][0], "SHOW TABLES FROM flows")
         assert cluster_sh("stop-node", directory, 1, 1).returncode == 0
         config_xml.write_text(original)
         assert cluster_sh("start-node", directory, 1, 1).returncode == 0
