@@ -137,8 +137,8 @@ static int replica_line(struct parser *p, struct cluster_config *config, char **
 	if (!config->shard_count)
 		return fail(p, "replica before any 'shard' line: a replica belongs to the shard "
 			       "above it");
-	if (count != 2)
-		return fail(p, "replica: expected 'replica URL'");
+	if (count != 2 && (count != 4 || strcmp(words[2], "tcp")))
+		return fail(p, "replica: expected 'replica URL [tcp PORT]'");
 	if (check_url(p, words[1]))
 		return -EINVAL;
 	for (s = 0; s < config->shard_count; s++)
@@ -150,6 +150,10 @@ static int replica_line(struct parser *p, struct cluster_config *config, char **
 	if (shard->replica_count == CLUSTER_MAX_REPLICAS)
 		return fail(p, "shard %u: more than %d replicas", shard->number,
 			    CLUSTER_MAX_REPLICAS);
+	shard->replicas[shard->replica_count].tcp_port = 9000;
+	if (count == 4 && parse_number(p, "tcp", words[3], 1, 65535,
+				       &shard->replicas[shard->replica_count].tcp_port))
+		return -EINVAL;
 	return copy_word(p, shard->replicas[shard->replica_count++].url, CLUSTER_URL_MAX, "replica",
 			 words[1]);
 }

@@ -11,7 +11,8 @@
  *     standby-at 75                        % every shard has used: a standby shard starts
  *     shard 1 weight 2 capacity 500G       a shard number (1..), its share of new data, and
  *     replica http://10.0.0.1:8123/        the disk its tables may use (else the server's)
- *     replica http://10.0.0.2:8123/
+ *     replica http://10.0.0.2:8123/ tcp 9000  its native port (9000 when not said), for
+ *                                          `cluster remote-servers`
  *     shard 2 standby                      written only once every other shard is at standby-at
  *     replica ...
  *
@@ -32,6 +33,7 @@
 
 struct cluster_replica_config {
 	char url[CLUSTER_URL_MAX];
+	uint32_t tcp_port; /* the native protocol's, for remote_servers; default 9000 */
 };
 
 struct cluster_shard_config {

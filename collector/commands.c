@@ -431,7 +431,7 @@ static int cluster_discover(const struct command_options *options, const char *n
 		last_shard = shard;
 		printf(strchr(node, ':') ? "replica %s://[%s]:%s/" : "replica %s://%s:%s/", scheme,
 		       node, port);
-		printf("   # TCP port %s\n", tcp);
+		printf(" tcp %s\n", tcp);
 		for (i = 0; i < replicas && i < 512; i++)
 			if (!strcmp(hosts[i], node))
 				shared_host = node;
@@ -453,6 +453,56 @@ static int cluster_discover(const struct command_options *options, const char *n
 	return ret;
 }
 
+/*
+ * cluster remote-servers: the remote_servers section that every node needs for the cluster
+ * file's shards (config.d/remote_servers.xml; the servers read it again by themselves). The
+ * collector cannot write a server's configuration: the operator installs it, and a new shard
+ * takes writes once every node lists it (docs/cluster.md, adding a shard).
+ */
+static int cluster_remote_servers(const struct command_options *options)
+{
+	static struct cluster_config config;
+	char err[1024];
+	uint32_t s, r;
+
+	if (!options->cluster_file) {
+		pr_warn("cluster remote-servers: give the cluster with --cluster FILE\n");
+		return EXIT_USAGE;
+	}
+	if (cluster_config_load(options->cluster_file, &config, err, sizeof(err))) {
+		pr_warn("cluster %s: %s\n", options->cluster_file, err);
+		return EXIT_INPUT_ERROR;
+	}
+	printf("<?xml version=\"1.0\"?>\n"
+	       "<!-- written by flowcollector cluster remote-servers from %s: install it on every\n"
+	       "     node as config.d/remote_servers.xml (the server reads it again by itself)%s -->\n"
+	       "<yandex>\n    <remote_servers>\n        <%s>\n",
+	       options->cluster_file,
+	       config.user[0] ? ";\n     add each replica's <password> if its user has one" : "",
+	       config.name);
+	for (s = 0; s < config.shard_count; s++) {
+		const struct cluster_shard_config *shard = &config.shards[s];
+
+		printf("            <!-- shard %u -->\n            <shard>\n"
+		       "                <internal_replication>true</internal_replication>\n",
+		       shard->number);
+		for (r = 0; r < shard->replica_count; r++) {
+			const char *host = strstr(shard->replicas[r].url, "://") + 3;
+			int len = host[0] == '[' ? (int)strcspn(++host, "]") :
+						   (int)strcspn(host, ":/");
+
+			printf("                <replica><host>%.*s</host><port>%u</port>", len,
+			       host, shard->replicas[r].tcp_port);
+			if (config.user[0])
+				printf("<user>%s</user>", config.user);
+			printf("</replica>\n");
+		}
+		printf("            </shard>\n");
+	}
+	printf("        </%s>\n    </remote_servers>\n</yandex>\n", config.name);
+	return stdout_finish("cluster remote-servers");
+}
+
 /* cluster status: every shard and replica, as the collector sees them; cluster discover. */
 int command_cluster(const struct command_options *options)
 {
@@ -464,9 +514,11 @@ int command_cluster(const struct command_options *options)
 	    !strcmp(options->args[1], "discover"))
 		return cluster_discover(options,
 					options->arg_count == 3 ? options->args[2] : "flows");
+	if (options->arg_count == 2 && !strcmp(options->args[1], "remote-servers"))
+		return cluster_remote_servers(options);
 	if (options->arg_count != 2 || strcmp(options->args[1], "status")) {
-		pr_warn("cluster: expected 'cluster status' (with --cluster FILE) or 'cluster "
-			"discover [NAME]' (with --clickhouse URL)\n");
+		pr_warn("cluster: expected 'cluster status' or 'cluster remote-servers' (with "
+			"--cluster FILE), or 'cluster discover [NAME]' (with --clickhouse URL)\n");
 		return EXIT_USAGE;
 	}
 	if (!options->cluster_file) {

@@ -98,6 +98,8 @@ static const char doc[] =
 	"                    when every replica takes writes\n"
 	"  cluster discover [NAME]  --clickhouse URL: a cluster file from that node's\n"
 	"                    system.clusters (cluster NAME, default flows), to check and keep\n"
+	"  cluster remote-servers  --cluster FILE: the remote_servers section every node needs\n"
+	"                    for the file's shards (config.d/remote_servers.xml)\n"
 	"\n"
 	"STORES: --store embedded:PATH (default embedded:flowdb), the real ClickHouse engine in "
 	"this "

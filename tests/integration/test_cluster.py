@@ -41,6 +41,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -375,7 +376,8 @@ def test_discover_from_system_clusters(cluster, tmp_path):
     """`cluster discover` writes a cluster file from one node's system.clusters. Here every node
     is on 127.0.0.1, so their HTTP ports cannot be told (system.clusters has TCP ports only):
     the file names each replica's TCP port, and the run says so and exits 1. With the HTTP
-    URLs put in for those TCP ports, the file is a working cluster file."""
+    URLs put in for those TCP ports, the file is a working cluster file, and `cluster
+    remote-servers` makes from it the remote_servers section the nodes run with."""
     nodes = cluster["nodes"]
     seed = nodes[(1, 1)][0]
     found = collector("--clickhouse", seed, "cluster", "discover")
@@ -385,10 +387,10 @@ def test_discover_from_system_clusters(cluster, tmp_path):
     by_tcp = {tcp: url for (url, tcp) in nodes.values()}
     fixed, order = [], []
     for line in text.splitlines():
-        m = re.match(r"replica \S+   # TCP port (\d+)$", line)
+        m = re.match(r"replica \S+ tcp (\d+)$", line)
         if m:
             order.append(int(m.group(1)))
-            line = f"replica {by_tcp[int(m.group(1))]}"
+            line = f"replica {by_tcp[int(m.group(1))]} tcp {m.group(1)}"
         fixed.append(line)
     assert order == [nodes[(s, r)][1] for (s, r) in sorted(nodes)]
     assert [line for line in fixed if line.startswith("shard")] == ["shard 1", "shard 2"]
@@ -398,6 +400,21 @@ def test_discover_from_system_clusters(cluster, tmp_path):
     assert status.returncode == 0, status.stdout.decode() + status.stderr_text
     missing = collector("--clickhouse", seed, "cluster", "discover", "other")
     assert missing.returncode == 1
+
+    def section(xml):
+        """remote_servers as [(cluster, [[(host, port), ...] per shard])]"""
+        root = ET.fromstring(xml)
+        return [(c.tag, [([(r.findtext("host"), int(r.findtext("port")))
+                           for r in shard.findall("replica")],
+                          shard.findtext("internal_replication"))
+                         for shard in c.findall("shard")])
+                for c in root.find("remote_servers")]
+    made = collector("--cluster", config, "cluster", "remote-servers")
+    assert made.returncode == 0, made.stderr_text
+    running = pathlib.Path(cluster["dir"]) / "s1r1" / "config.d" / "remote_servers.xml"
+    assert section(made.stdout) == section(running.read_bytes()), made.stdout.decode()
+    assert section(made.stdout)[0][1][1] == ([("127.0.0.1", nodes[(2, 1)][1]),
+                                              ("127.0.0.1", nodes[(2, 2)][1])], "true")
     assert "has no cluster 'other' in system.clusters" in missing.stderr_text
 
 

@@ -41,7 +41,7 @@ static void test_full_file(void **state)
 			       "\n"
 			       "shard 1   # the first\n"
 			       "replica http://10.0.0.1:8123/\n"
-			       "replica https://10.0.0.2:8443/\n"
+			       "replica https://10.0.0.2:8443/ tcp 9440\n"
 			       "shard 7 weight 3 capacity 2G\n"
 			       "\treplica http://[2001:db8::1]:8123/\r\n"
 			       "fill-limit 80\n"
@@ -64,6 +64,8 @@ static void test_full_file(void **state)
 	assert_int_equal(config.shards[0].weight, 1);
 	assert_int_equal(config.shards[0].replica_count, 2);
 	assert_string_equal(config.shards[0].replicas[1].url, "https://10.0.0.2:8443/");
+	assert_int_equal(config.shards[0].replicas[0].tcp_port, 9000);
+	assert_int_equal(config.shards[0].replicas[1].tcp_port, 9440);
 	assert_int_equal(config.shards[1].number, 7);
 	assert_int_equal(config.shards[1].weight, 3);
 	assert_string_equal(config.shards[1].replicas[0].url, "http://[2001:db8::1]:8123/");
@@ -112,7 +114,12 @@ static void test_refused_with_line(void **state)
 	assert_refused("shard 1\nreplica http:///\n", "no host");
 	assert_refused("shard 1\nreplica http://u:p@a:1/\n", "no credentials in the URL");
 	assert_refused("shard 1\nreplica http://a:1/?user=x\n", "no query");
-	assert_refused("shard 1\nreplica\n", "expected 'replica URL'");
+	assert_refused("shard 1\nreplica\n", "expected 'replica URL [tcp PORT]'");
+	assert_refused("shard 1\nreplica http://a:1/ tcp\n", "expected 'replica URL [tcp PORT]'");
+	assert_refused("shard 1\nreplica http://a:1/ port 9000\n", "expected 'replica URL");
+	assert_refused("shard 1\nreplica http://a:1/ tcp 0\n",
+		       "c.conf:2: tcp '0': expected a whole number from 1 to 65535");
+	assert_refused("shard 1\nreplica http://a:1/ tcp 65536\n", "tcp '65536'");
 	assert_refused("shard 1\nreplica http://a:1/\nshard 2\nreplica http://a:1/\n",
 		       "c.conf:4: replica http://a:1/: already a replica of shard 1");
 	assert_refused("cluster a b\n", "c.conf:1: cluster: expected one value");
