@@ -265,7 +265,7 @@ static void probe(struct cluster *c, struct shard *shard, struct replica *r)
 	struct cluster_replica_status seen;
 	enum cluster_replica_state state = CLUSTER_REPLICA_UP;
 	struct store *store = r->probe_store;
-	char err[1024] = "", reason[512] = "";
+	char err[1024] = "", reason[512] = "", geo_err[256];
 	uint64_t v[6];
 	int ret;
 
@@ -341,6 +341,10 @@ static void probe(struct cluster *c, struct shard *shard, struct replica *r)
 			ret = query_numbers(store, c->clusters_sql, v, 1, err, sizeof(err));
 		if (!ret)
 			seen.cluster_shards = v[0];
+		/* for the operator only (a node that missed a geo load): never a reason to skip it */
+		seen.geo_known = !ret &&
+				 !query_numbers(store, "SELECT count() FROM flows.geo_ranges",
+						&seen.geo_prefixes, 1, geo_err, sizeof(geo_err));
 		if (!ret && !r->disk_unsupported) {
 			ret = query_numbers(store,
 					    "SELECT filesystemAvailable(), filesystemCapacity()", v,
@@ -376,6 +380,8 @@ static void probe(struct cluster *c, struct shard *shard, struct replica *r)
 	r->status.bytes = seen.bytes;
 	r->status.flows_bytes = seen.flows_bytes;
 	r->status.cluster_shards = seen.cluster_shards;
+	r->status.geo_known = seen.geo_known;
+	r->status.geo_prefixes = seen.geo_prefixes;
 	r->status.disk_known = seen.disk_known;
 	r->status.disk_free = seen.disk_free;
 	r->status.disk_total = seen.disk_total;
@@ -1069,12 +1075,12 @@ void cluster_print_status(struct cluster *c, FILE *out)
 	size_t n = cluster_status(c, st, sizeof(st) / sizeof(st[0])), i;
 
 	fprintf(out, "cluster %s: %u shards\n", c->config.name, c->shard_count);
-	fprintf(out, "%-5s %-7s %-32s %-9s %-6s %-7s %-5s %-7s %12s %10s %10s %-7s\n", "SHARD",
+	fprintf(out, "%-5s %-7s %-32s %-9s %-6s %-7s %-5s %-7s %12s %10s %10s %-7s %9s\n", "SHARD",
 		"REPLICA", "URL", "STATE", "WRITES", "VERSION", "QUEUE", "LOG_LAG", "ROWS",
-		"DISK_USED", "DISK_FREE", "ACTIVE");
+		"DISK_USED", "DISK_FREE", "ACTIVE", "GEO");
 	for (i = 0; i < n; i++) {
 		char used[32] = "-", free_text[32] = "-", queue[24] = "-", lag[24] = "-",
-		     rows[24] = "-", version[24] = "-", active[24] = "-";
+		     rows[24] = "-", version[24] = "-", active[24] = "-", geo[24] = "-";
 
 		if (st[i].version_major)
 			snprintf(version, sizeof(version), "%d.%d", st[i].version_major,
@@ -1089,11 +1095,21 @@ void cluster_print_status(struct cluster *c, FILE *out)
 		}
 		if (st[i].disk_known)
 			human_bytes(st[i].disk_free, free_text, sizeof(free_text));
-		fprintf(out, "%-5u %-7u %-32s %-9s %-6s %-7s %-5s %-7s %12s %10s %10s %-7s\n",
+		if (st[i].geo_known)
+			snprintf(geo, sizeof(geo), "%" PRIu64, st[i].geo_prefixes);
+		fprintf(out, "%-5u %-7u %-32s %-9s %-6s %-7s %-5s %-7s %12s %10s %10s %-7s %9s\n",
 			st[i].shard, st[i].replica, st[i].url,
 			cluster_replica_state_name(st[i].state), st[i].writer ? "*" : "", version,
-			queue, lag, rows, used, free_text, active);
+			queue, lag, rows, used, free_text, active, geo);
 	}
+	for (i = 1; i < n; i++)
+		if (st[i].geo_known && st[0].geo_known &&
+		    st[i].geo_prefixes != st[0].geo_prefixes) {
+			fprintf(out,
+				"geolocation: the nodes hold different prefix counts (GEO): one "
+				"missed a geo load; run geo load --cluster FILE again\n");
+			break;
+		}
 	for (i = 0; i < n; i++)
 		if (st[i].reason[0])
 			fprintf(out, "shard %u replica %u: %s\n", st[i].shard, st[i].replica,
@@ -1143,6 +1159,8 @@ void cluster_metrics_render(struct cluster *c, struct prom_writer *out)
 		{ "flowcollector_cluster_replica_bytes", "gauge", "Bytes of flows.raw_local." },
 		{ "flowcollector_cluster_replica_disk_free_bytes", "gauge",
 		  "Free disk of the server's data path." },
+		{ "flowcollector_cluster_replica_geo_prefixes", "gauge",
+		  "Rows of its flows.geo_ranges (every node holds all of them)." },
 		{ "flowcollector_cluster_replica_inserts_total", "counter", "Blocks it took." },
 		{ "flowcollector_cluster_replica_insert_failures_total", "counter",
 		  "Blocks it did not take (tried on the next replica)." },
@@ -1189,9 +1207,14 @@ void cluster_metrics_render(struct cluster *c, struct prom_writer *out)
 				value = st[i].disk_free;
 				break;
 			case 9:
-				value = st[i].inserts;
+				if (!st[i].geo_known)
+					continue;
+				value = st[i].geo_prefixes;
 				break;
 			case 10:
+				value = st[i].inserts;
+				break;
+			case 11:
 				value = st[i].insert_failures;
 				break;
 			default:

@@ -53,6 +53,8 @@ struct cluster_replica_status {
 	uint64_t rows, bytes;	 /* flows.raw_local on this replica */
 	uint64_t flows_bytes;	 /* every table of flows on this replica */
 	uint64_t cluster_shards; /* shards its remote_servers has for the cluster */
+	int geo_known;		 /* geo_prefixes answered */
+	uint64_t geo_prefixes;	 /* rows of its flows.geo_ranges (every node holds all) */
 	int disk_known;
 	uint64_t disk_free, disk_total;
 	uint64_t inserts, insert_failures, state_changes;

@@ -737,11 +737,20 @@ def test_node_without_geolocation_gets_a_copy(cluster, tmp_path):
     query(url, "TRUNCATE TABLE flows.geo_ranges")
     query(url, "SYSTEM RELOAD DICTIONARY `flows.geo`")
     assert rows(url, GEO_LOOKUP.format("10.0.0.1")) == [["??"]]
+    # cluster status shows it: that node's GEO column, and a line that the nodes differ
+    status = collector("--cluster", config, "cluster", "status").stdout.decode()
+    geo = {line.split()[2]: line.split()[-1] for line in status.splitlines()
+           if line.split()[:1] and line.split()[0].isdigit()}
+    assert geo == {u: ("0" if u == url else "5") for u, _ in cluster["nodes"].values()}, status
+    assert "geolocation: the nodes hold different prefix counts (GEO)" in status, status
     migrated = collector("--cluster", config, "--sql-dir", SQL_DIR, "-v", "migrate")
     assert migrated.returncode == 0, migrated.stderr_text[-3000:]
     assert re.search(rf"{re.escape(url)}: 5 geolocation prefixes copied from http://",
                      migrated.stderr_text), migrated.stderr_text[-3000:]
     assert rows(url, "SELECT count() FROM flows.geo_ranges") == [["5"]]
+    status = collector("--cluster", config, "cluster", "status").stdout.decode()
+    assert "geolocation:" not in status and re.search(rf"{re.escape(url)} .* 5\n", status), \
+        status
     assert rows(url, GEO_LOOKUP.format("10.0.0.1")) == [["JP"]]
 
 
