@@ -181,9 +181,14 @@ static void tc_clear_stale_filter(struct attach_interface *iface)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = iface->ifindex, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, stale, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	libbpf_print_fn_t previous;
 	int err;
 
-	if (bpf_tc_query(&hook, &stale))
+	/* the usual answer is "no such qdisc": libbpf would print the kernel's message for it */
+	previous = libbpf_set_print(NULL);
+	err = bpf_tc_query(&hook, &stale);
+	libbpf_set_print(previous);
+	if (err)
 		return; /* no clsact qdisc, or no filter of ours on it */
 	/* both would meter egress: every packet counted twice */
 	stale.prog_fd = stale.prog_id = stale.flags = 0;

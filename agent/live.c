@@ -111,16 +111,11 @@ static int check_environment(void)
 
 static int interface_attach(struct live *live, struct live_interface *iface)
 {
-	static const enum attach_xdp_mode modes[] = {
-		[LIVE_XDP_AUTO] = ATTACH_XDP_AUTO,
-		[LIVE_XDP_NATIVE] = ATTACH_XDP_NATIVE,
-		[LIVE_XDP_SKB] = ATTACH_XDP_SKB,
-	};
 	bool legacy = live->options->legacy_attach;
 	int err;
 
 	err = attach_xdp(&iface->attach, bpf_program__fd(live->skel->progs.xdp_flow_ingress),
-			 modes[live->options->xdp_mode], legacy);
+			 live->options->xdp_mode, legacy);
 	if (!err)
 		err = attach_tc_egress(&iface->attach,
 				       bpf_program__fd(live->skel->progs.tc_flow_egress), legacy);

@@ -7,19 +7,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "attach.h"
 #include "kafka_export.h"
 #include "replay_engine.h"
-
-enum live_xdp_mode {
-	LIVE_XDP_AUTO = 0, /* native, falling back to generic (SKB) mode with a warning */
-	LIVE_XDP_NATIVE,
-	LIVE_XDP_SKB,
-};
 
 struct live_options {
 	char **interfaces;
 	int interface_count;
-	enum live_xdp_mode xdp_mode;
+	enum attach_xdp_mode xdp_mode;
 	bool legacy_attach;		    /* netlink and clsact instead of BPF links */
 	struct replay_engine_config config; /* timeouts (wall clock), sampling, max_flows */
 	uint32_t drain_interval_ms;

@@ -58,7 +58,7 @@ enum {
 static struct env {
 	int replay;
 	struct replay_options replay_options;
-	enum live_xdp_mode xdp_mode;
+	enum attach_xdp_mode xdp_mode;
 	int legacy_attach;
 	uint32_t drain_interval_ms;
 	struct sockaddr_storage metrics_address;
@@ -293,9 +293,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'x':
 		if (!strcmp(arg, "native"))
-			env.xdp_mode = LIVE_XDP_NATIVE;
+			env.xdp_mode = ATTACH_XDP_NATIVE;
 		else if (!strcmp(arg, "skb"))
-			env.xdp_mode = LIVE_XDP_SKB;
+			env.xdp_mode = ATTACH_XDP_SKB;
 		else
 			argp_error(state, "--xdp-mode: '%s' is not native or skb", arg);
 		break;
