@@ -46,8 +46,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import BUILD, ROOT, summary_counters
-from test_cluster_script import JAVA, SERVER, ZOOKEEPER_CLASSPATH, cluster_sh, parse_nodes
-from test_cluster_script import require_cluster
+from cluster_fixtures import cluster_sh, parse_nodes, require_cluster
 from wire import encode_batch
 
 FLOWCOLLECTOR = os.environ.get("FLOWCOLLECTOR", str(BUILD / "flowcollector"))

@@ -23,7 +23,7 @@ import pytest
 from conftest import FLOWAGENT, PCAPS, replay
 from kafka_fixtures import kafka, kafka_broker  # noqa: F401  (fixtures)
 from test_cluster import SQL_DIR, cluster_file, query, rows
-from test_cluster_script import cluster_sh, parse_nodes, require_cluster
+from cluster_fixtures import cluster_sh, parse_nodes, require_cluster
 from test_consumer_group import FLOWCOLLECTOR, GROUP_TIMEOUTS, free_port, metrics, wait_for
 
 # two agents, so that the batches spread over the partitions of both collectors

@@ -42,22 +42,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
+import cluster_fixtures
+from cluster_fixtures import node_http, require_cluster, wait_until
 from conftest import BUILD, ROOT
 
-CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
 SCHEMA = sorted((ROOT / "sql" / "cluster").glob("*.sql"))
-SERVER = pathlib.Path(os.environ.get("CLICKHOUSE_SERVER", str(BUILD / "clickhouse" /
-                                                              "clickhouse-server")))
-JAVA = os.environ.get("JAVA") or (os.path.join(os.environ["JAVA_HOME"], "bin", "java")
-                                  if os.environ.get("JAVA_HOME") else "java")
-ZOOKEEPER_CLASSPATH = os.environ.get("ZOOKEEPER_CLASSPATH", "/usr/share/java/zookeeper.jar")
-WAIT = 60
 LIBCHDB = BUILD / "chdb" / "libchdb.so"
 SERVER_VERSION = (18, 16)
 
@@ -193,37 +185,12 @@ class Block:
 
 # --- the cluster ---------------------------------------------------------------------------
 
-def require_cluster():
-    missing = []
-    if not (SERVER.is_file() and os.access(SERVER, os.X_OK)):
-        missing.append(f"no ClickHouse server at {SERVER}")
-    if not shutil.which(JAVA):
-        missing.append(f"no java ({JAVA})")
-    for jar in ZOOKEEPER_CLASSPATH.split(":"):
-        if not os.path.isfile(jar):
-            missing.append(f"no ZooKeeper jar at {jar}")
-    if missing:
-        pytest.fail("; ".join(missing) + ": run make deps", pytrace=False)
-
-
 def cluster_sh(*args, timeout=180):
-    env = dict(os.environ, CLICKHOUSE_SERVER=str(SERVER), JAVA=JAVA,
-               ZOOKEEPER_CLASSPATH=ZOOKEEPER_CLASSPATH, CLUSTER_WATCH_PID=str(os.getpid()))
-    proc = subprocess.run([str(CLUSTER_SH), *map(str, args)], env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    """cluster.sh ARGS... that must succeed (a watchdog on this process): its output."""
+    proc = cluster_fixtures.cluster_sh(*args, timeout=timeout,
+                                       env={"CLUSTER_WATCH_PID": str(os.getpid())})
     assert proc.returncode == 0, f"cluster.sh {' '.join(map(str, args))}:\n{proc.stderr}"
     return proc.stdout
-
-
-def wait_until(what, check, deadline=WAIT, interval=0.2):
-    end = time.monotonic() + deadline
-    while True:
-        ok, detail = check()
-        if ok:
-            return
-        if time.monotonic() > end:
-            pytest.fail(f"{what}: not after {deadline}s (last: {detail!r})", pytrace=False)
-        time.sleep(interval)
 
 
 class Cluster:
@@ -239,17 +206,7 @@ class Cluster:
             self.nodes[(int(shard), int(replica))] = url
 
     def http(self, node, query, data=None, timeout=60):
-        url = self.nodes[node]
-        if data is None:
-            request = urllib.request.Request(url, data=query.encode(), method="POST")
-        else:
-            request = urllib.request.Request(url + "?" + urllib.parse.urlencode({"query": query}),
-                                             data=data, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        return node_http(self.nodes[node], query, data, timeout)
 
     def sql(self, node, query, data=None):
         status, body = self.http(node, query, data)

@@ -24,61 +24,19 @@ ZooKeeper jar the tests fail with "run make deps"; they never skip.
 """
 import os
 import pathlib
-import shutil
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
-from conftest import BUILD, ROOT
-
-CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
-SERVER = pathlib.Path(os.environ.get("CLICKHOUSE_SERVER", str(BUILD / "clickhouse" /
-                                                              "clickhouse-server")))
-JAVA = os.environ.get("JAVA") or (os.path.join(os.environ["JAVA_HOME"], "bin", "java")
-                                  if os.environ.get("JAVA_HOME") else "java")
-ZOOKEEPER_CLASSPATH = os.environ.get("ZOOKEEPER_CLASSPATH", "/usr/share/java/zookeeper.jar")
-WAIT = 60           # generous deadline of every wait (seconds)
+from cluster_fixtures import cluster_sh, node_http, parse_nodes, require_cluster, wait_until
 
 LOCAL_DDL = ("CREATE TABLE IF NOT EXISTS t_local (shard UInt32, id UInt32, payload String) "
              "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/t_local', '{replica}') "
              "ORDER BY id")
 DIST_DDL = ("CREATE TABLE IF NOT EXISTS t_all AS t_local "
             "ENGINE = Distributed('flows', currentDatabase(), 't_local')")
-
-
-def require_cluster():
-    missing = []
-    if not (SERVER.is_file() and os.access(SERVER, os.X_OK)):
-        missing.append(f"no ClickHouse server at {SERVER}")
-    if not shutil.which(JAVA):
-        missing.append(f"no java ({JAVA})")
-    for jar in ZOOKEEPER_CLASSPATH.split(":"):
-        if not os.path.isfile(jar):
-            missing.append(f"no ZooKeeper jar {jar}")
-    if missing:
-        pytest.fail("; ".join(missing) + ": run make deps", pytrace=False)
-
-
-def cluster_sh(*args, env=None, timeout=180):
-    full_env = dict(os.environ, CLICKHOUSE_SERVER=str(SERVER), JAVA=JAVA,
-                    ZOOKEEPER_CLASSPATH=ZOOKEEPER_CLASSPATH)
-    full_env.update(env or {})
-    return subprocess.run([str(CLUSTER_SH), *map(str, args)], env=full_env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-
-
-def parse_nodes(text):
-    """{(shard, replica): (http_url, tcp_port)} of `SHARD REPLICA URL TCP` lines."""
-    nodes = {}
-    for line in text.splitlines():
-        shard, replica, url, tcp = line.split()
-        nodes[(int(shard), int(replica))] = (url, int(tcp))
-    return nodes
 
 
 def alive(pid):
@@ -105,20 +63,6 @@ def processes_of(directory):
     return pids
 
 
-def wait_until(what, check, deadline=WAIT, interval=0.2):
-    """Polls check() until it returns something true (or (true, detail)); fails with what and
-    the last value (or detail)."""
-    end = time.monotonic() + deadline
-    while True:
-        value = check()
-        ok, detail = value if isinstance(value, tuple) else (value, value)
-        if ok:
-            return value
-        if time.monotonic() > end:
-            pytest.fail(f"{what}: not after {deadline}s (last: {detail!r})", pytrace=False)
-        time.sleep(interval)
-
-
 class Cluster:
     def __init__(self, directory):
         self.dir = pathlib.Path(directory)
@@ -140,19 +84,8 @@ class Cluster:
         return proc.stdout
 
     def http(self, node, query, data=None, timeout=30):
-        """(HTTP status, body) of a query on node (shard, replica); data: the POST body after
-        the query (then the query goes in the URL)."""
-        url = self.nodes[node][0]
-        if data is None:
-            request = urllib.request.Request(url, data=query.encode(), method="POST")
-        else:
-            request = urllib.request.Request(url + "?" + urllib.parse.urlencode({"query": query}),
-                                             data=data, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        """(HTTP status, body) of a query on node (shard, replica)."""
+        return node_http(self.nodes[node][0], query, data, timeout)
 
     def sql(self, node, query, data=None):
         status, body = self.http(node, query, data)
