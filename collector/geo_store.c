@@ -299,29 +299,46 @@ static int build_regions(struct store *store, const struct geo_faults *faults, c
 	return ret;
 }
 
-/* Everything new, beside the tables in use: a failure here leaves those as they were. */
-static int build_new_tables(struct store *store, const struct geo_faults *faults,
-			    const uint8_t *rows, size_t len, char *err, size_t err_len)
+/*
+ * The set's NAME_new tables, and the prefixes in geo_ranges_new and countries_new. settings:
+ * what the inserts say after SETTINGS, "" for none (18.16 has no INSERT ... SETTINGS).
+ */
+static int fill_new_tables(struct store *store, const struct table_set *set, const uint8_t *rows,
+			   size_t len, const char *settings, char *err, size_t err_len)
 {
+	const char *with = settings[0] ? " SETTINGS " : "";
 	size_t i;
 	int ret = 0;
 
-	for (i = 0; !ret && i < REPLACED_COUNT; i++)
+	for (i = 0; !ret && i < set->count; i++)
 		ret = exec_format(store, err, err_len, "CREATE TABLE flows.%s_new AS flows.%s",
-				  replaced_tables[i], replaced_tables[i]);
+				  set->names[i], set->names[i]);
+	if (!ret) {
+		char insert[256];
+
+		snprintf(insert, sizeof(insert),
+			 "INSERT INTO flows.geo_ranges_new (prefix, country_code, country_name, "
+			 "latitude, longitude)%s%s",
+			 with, settings);
+		ret = store_insert_rowbinary(store, insert, rows, len, err, err_len);
+	}
 	if (!ret)
-		ret = store_insert_rowbinary(store,
-					     "INSERT INTO flows.geo_ranges_new (prefix, "
-					     "country_code, country_name, latitude, longitude) "
-					     "SETTINGS insert_deduplicate = 0",
-					     rows, len, err, err_len);
-	if (!ret)
-		ret = store_exec(store,
-				 "INSERT INTO flows.countries_new SELECT country_code, "
-				 "any(country_name), any(latitude), any(longitude) FROM "
-				 "flows.geo_ranges_new GROUP BY country_code SETTINGS "
-				 "insert_deduplicate = 0",
-				 err, err_len);
+		ret = exec_format(store, err, err_len,
+				  "INSERT INTO flows.countries_new SELECT country_code, "
+				  "any(country_name), any(latitude), any(longitude) FROM "
+				  "flows.geo_ranges_new GROUP BY country_code%s%s",
+				  with, settings);
+	return ret;
+}
+
+/* The embedded store's: a failure here leaves the tables in use as they were. */
+static int build_embedded(struct store *store, const struct geo_faults *faults, const uint8_t *rows,
+			  size_t len, char *err, size_t err_len)
+{
+	int ret;
+
+	ret = fill_new_tables(store, &embedded_set, rows, len, "insert_deduplicate = 0", err,
+			      err_len);
 	if (!ret)
 		ret = store_exec(store, GEO_NEW_DICTIONARY, err, err_len);
 	if (!ret)
@@ -375,47 +392,12 @@ static int swap_tables(struct store *store, const struct table_set *set, int exc
 	return ret;
 }
 
-int geo_store_replace(struct store *store, const uint8_t *rows, size_t len, char *err,
-		      size_t err_len)
+/* A cluster node's: only the prefixes (its region rollups are shared with its shard). */
+static int build_node(struct store *store, const struct geo_faults *faults, const uint8_t *rows,
+		      size_t len, char *err, size_t err_len)
 {
-	struct geo_faults faults = { 0 };
-	int exchange, sync_drop, major, ret;
-	char why[1024];
-	size_t swapped, i;
-
-	faults_from_environment(&faults);
-	ret = swap_dialect(store, &faults, &exchange, &sync_drop, &major, err, err_len);
-	if (!ret)
-		ret = settle_earlier_run(store, &embedded_set, sync_drop, err, err_len);
-	if (ret)
-		return ret;
-	ret = build_new_tables(store, &faults, rows, len, why, sizeof(why));
-	if (ret) {
-		drop_new_tables(store, &embedded_set, sync_drop);
-		snprintf(err, err_len,
-			 "%s; nothing was replaced, the geolocation and region "
-			 "rollups in use are as they were",
-			 why);
-		return ret;
-	}
-	ret = swap_tables(store, &embedded_set, exchange, major, &swapped, why, sizeof(why));
-	if (ret) {
-		snprintf(err, err_len,
-			 "swapping in the new tables failed with %zu of the %zu swapped: %s; each "
-			 "table is whole, old or new; run geo load again to finish",
-			 swapped, REPLACED_COUNT, why);
-		return ret;
-	}
-	/* the dictionary reads flows.geo_ranges again: the new prefixes from here on */
-	ret = store_exec(store, "SYSTEM RELOAD DICTIONARY flows.geo", err, err_len);
-	if (ret)
-		return ret;
-	ret = store_exec(store, "DROP DICTIONARY IF EXISTS flows.geo_new", err, err_len);
-	for (i = 0; !ret && i < REPLACED_COUNT; i++)
-		ret = exec_format(store, err, err_len, "DROP TABLE IF EXISTS flows.%s_%s%s",
-				  replaced_tables[i], exchange ? "new" : "old",
-				  sync_drop ? " SYNC" : "");
-	return ret;
+	(void)faults;
+	return fill_new_tables(store, &node_set, rows, len, "", err, err_len);
 }
 
 /*
@@ -433,6 +415,65 @@ static int reload_dictionary(struct store *store, int major, char *err, size_t e
 			  dictionary_from_config(major) ? "SYSTEM RELOAD DICTIONARY `flows.geo`" :
 							  "SYSTEM RELOAD DICTIONARY flows.geo",
 			  err, err_len);
+}
+
+/*
+ * Both stores: the set's tables built beside those in use, swapped in whole, the dictionary
+ * reloaded, the old data dropped. kept ends the message of a failure before the swap.
+ */
+static int replace_set(struct store *store, const struct table_set *set,
+		       int (*build)(struct store *, const struct geo_faults *, const uint8_t *,
+				    size_t, char *, size_t),
+		       const uint8_t *rows, size_t len, const char *kept, char *err, size_t err_len)
+{
+	struct geo_faults faults = { 0 };
+	int exchange, sync_drop, major, ret;
+	char why[1024];
+	size_t swapped, i;
+
+	faults_from_environment(&faults);
+	ret = swap_dialect(store, &faults, &exchange, &sync_drop, &major, err, err_len);
+	if (!ret)
+		ret = settle_earlier_run(store, set, sync_drop, err, err_len);
+	if (ret)
+		return ret;
+	ret = build(store, &faults, rows, len, why, sizeof(why));
+	if (ret) {
+		drop_new_tables(store, set, sync_drop);
+		snprintf(err, err_len, "%s; nothing was replaced%s", why, kept);
+		return ret;
+	}
+	ret = swap_tables(store, set, exchange, major, &swapped, why, sizeof(why));
+	if (ret) {
+		snprintf(err, err_len,
+			 "swapping in the new tables failed with %zu of the %zu swapped: %s; each "
+			 "table is whole, old or new; run geo load again to finish",
+			 swapped, set->count, why);
+		return ret;
+	}
+	/* the dictionary reads flows.geo_ranges again: the new prefixes from here on */
+	ret = reload_dictionary(store, major, err, err_len);
+	if (!ret && set == &embedded_set)
+		ret = store_exec(store, "DROP DICTIONARY IF EXISTS flows.geo_new", err, err_len);
+	for (i = 0; !ret && i < set->count; i++)
+		ret = exec_format(store, err, err_len, "DROP TABLE IF EXISTS flows.%s_%s%s",
+				  set->names[i], exchange ? "new" : "old",
+				  sync_drop ? " SYNC" : "");
+	return ret;
+}
+
+int geo_store_replace(struct store *store, const uint8_t *rows, size_t len, char *err,
+		      size_t err_len)
+{
+	return replace_set(store, &embedded_set, build_embedded, rows, len,
+			   ", the geolocation and region rollups in use are as they were", err,
+			   err_len);
+}
+
+int geo_store_node_replace(struct store *store, const uint8_t *rows, size_t len, char *err,
+			   size_t err_len)
+{
+	return replace_set(store, &node_set, build_node, rows, len, " on this node", err, err_len);
 }
 
 int geo_store_node_check(struct store *store, int major, int minor, int load, char *err,
@@ -469,55 +510,6 @@ int geo_store_node_check(struct store *store, int major, int minor, int load, ch
 	}
 	free(result);
 	return 0;
-}
-
-int geo_store_node_replace(struct store *store, const uint8_t *rows, size_t len, char *err,
-			   size_t err_len)
-{
-	struct geo_faults faults = { 0 };
-	int exchange, sync_drop, major, ret;
-	size_t swapped, i;
-	char why[1024];
-
-	faults_from_environment(&faults);
-	ret = swap_dialect(store, &faults, &exchange, &sync_drop, &major, err, err_len);
-	if (!ret)
-		ret = settle_earlier_run(store, &node_set, sync_drop, err, err_len);
-	if (ret)
-		return ret;
-	for (i = 0; !ret && i < node_set.count; i++)
-		ret = exec_format(store, why, sizeof(why), "CREATE TABLE flows.%s_new AS flows.%s",
-				  node_tables[i], node_tables[i]);
-	if (!ret)
-		ret = store_insert_rowbinary(store,
-					     "INSERT INTO flows.geo_ranges_new (prefix, "
-					     "country_code, country_name, latitude, longitude)",
-					     rows, len, why, sizeof(why));
-	if (!ret)
-		ret = store_exec(store,
-				 "INSERT INTO flows.countries_new SELECT country_code, "
-				 "any(country_name), any(latitude), any(longitude) FROM "
-				 "flows.geo_ranges_new GROUP BY country_code",
-				 why, sizeof(why));
-	if (ret) {
-		drop_new_tables(store, &node_set, sync_drop);
-		snprintf(err, err_len, "%s; nothing was replaced on this node", why);
-		return ret;
-	}
-	ret = swap_tables(store, &node_set, exchange, major, &swapped, why, sizeof(why));
-	if (ret) {
-		snprintf(err, err_len,
-			 "swapping in the new tables failed with %zu of the %zu swapped: %s; each "
-			 "table is whole, old or new; run geo load again to finish",
-			 swapped, node_set.count, why);
-		return ret;
-	}
-	ret = reload_dictionary(store, major, err, err_len);
-	for (i = 0; !ret && i < node_set.count; i++)
-		ret = exec_format(store, err, err_len, "DROP TABLE IF EXISTS flows.%s_%s%s",
-				  node_tables[i], exchange ? "new" : "old",
-				  sync_drop ? " SYNC" : "");
-	return ret;
 }
 
 int geo_store_node_rows(struct store *store, uint8_t **rows, size_t *len, uint64_t *count,
