@@ -92,9 +92,6 @@ vmlinux:
 $(BUILD)/obj/agent/engine_kernel.o $(BUILD)/asan/agent/engine_kernel.o: $(SKELETONS)
 $(BUILD)/obj/agent/live.o $(BUILD)/asan/agent/live.o: $(SKELETONS)
 $(BUILD)/obj/tests/bpf/test_flow_bpf.o: $(SKELETONS)
-# The report's stylesheet and map data are assembled in with .incbin.
-REPORT_ASSETS := $(wildcard collector/report/*)
-$(BUILD)/obj/collector/report_assets.o $(BUILD)/asan/collector/report_assets.o: $(REPORT_ASSETS)
 
 $(BUILD)/obj/lib/%.o $(BUILD)/asan/lib/%.o: INCLUDES = $(LIB_INCLUDES)
 $(BUILD)/obj/agent/%.o $(BUILD)/asan/agent/%.o: INCLUDES = $(AGENT_INCLUDES)
@@ -175,7 +172,7 @@ UNIT_OBJS_test_kafka_export := agent/kafka_export agent/kafka_config agent/spool
 			       lib/write_full lib/agent_id
 UNIT_LIBS_test_kafka_export := -lrdkafka -lisal
 UNIT_DIR_test_geo	    := collector
-UNIT_OBJS_test_geo	    := collector/geo lib/parse
+UNIT_OBJS_test_geo	    := collector/geo collector/geo_countries lib/parse
 UNIT_LIBS_test_geo	    := -lz -lm
 UNIT_DIR_test_collector	    := collector
 UNIT_OBJS_test_collector    := collector/migrate collector/views collector/store lib/paths \
@@ -331,6 +328,54 @@ $(CHDB_LIB):
 	$(Q)echo "$(CHDB_SHA256)  $(BUILD)/chdb/tmp/package/libchdb.so" | sha256sum -c --quiet - || \
 		{ echo "make deps: libchdb.so does not have the pinned checksum" >&2; exit 1; }
 	$(Q)mv $(BUILD)/chdb/tmp/package/libchdb.so $@ && rm -rf $(BUILD)/chdb/tmp
+
+# The map data: Natural Earth's countries and land (world-atlas, ISC; the data public domain)
+# and ISO 3166 codes and names (i18n-iso-countries, MIT), from the npm registry, pinned and
+# checked; collector/report/map_data.py makes what flowcollector embeds.
+WORLD_ATLAS_VERSION   := 2.0.2
+WORLD_ATLAS_SHA256    := 032e7765f2ce00edaeafec23ff22bc3b77e42987c257da944cc585b452c05b97
+ISO_COUNTRIES_VERSION := 7.14.0
+ISO_COUNTRIES_SHA256  := bb418ebfb965789fcfbcce7dee59888d901ef64b03601da78b2e224cd6f5825c
+NPM_DIR		      := $(BUILD)/npm
+MAP_DIR		      := $(BUILD)/map
+MAP_DATA	      := $(MAP_DIR)/countries.tsv $(MAP_DIR)/land.txt
+WORLD_ATLAS	      := $(NPM_DIR)/world-atlas-$(WORLD_ATLAS_VERSION)
+ISO_COUNTRIES	      := $(NPM_DIR)/i18n-iso-countries-$(ISO_COUNTRIES_VERSION)
+
+# $(call npm_fetch,PACKAGE,VERSION,SHA256,DIR): the package's tarball, checked, unpacked in DIR
+define npm_fetch
+	$(call msg,DEPS,$(1) $(2) (npm) -> $(4))
+	$(Q)command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null || \
+		{ echo "make: npm is needed to fetch $(1)" >&2; exit 1; }
+	$(Q)rm -rf $(4).tmp && mkdir -p $(4).tmp
+	$(Q)cd $(4).tmp && npm pack --silent $(1)@$(2) >/dev/null || \
+		{ echo "make: npm pack $(1)@$(2) failed" >&2; exit 1; }
+	$(Q)echo "$(3)  $(4).tmp/$(1)-$(2).tgz" | sha256sum -c --quiet - || \
+		{ echo "make: $(1)-$(2).tgz does not have the pinned checksum" >&2; exit 1; }
+	$(Q)tar xzf $(4).tmp/$(1)-$(2).tgz -C $(4).tmp && rm -rf $(4) && mv $(4).tmp/package $(4) && \
+		rm -rf $(4).tmp
+endef
+
+$(WORLD_ATLAS)/land-110m.json:
+	$(call npm_fetch,world-atlas,$(WORLD_ATLAS_VERSION),$(WORLD_ATLAS_SHA256),$(WORLD_ATLAS))
+$(ISO_COUNTRIES)/codes.json:
+	$(call npm_fetch,i18n-iso-countries,$(ISO_COUNTRIES_VERSION),$(ISO_COUNTRIES_SHA256),$(ISO_COUNTRIES))
+
+$(MAP_DIR)/countries.tsv: collector/report/map_data.py $(WORLD_ATLAS)/land-110m.json \
+			  $(ISO_COUNTRIES)/codes.json
+	$(call msg,GEN,$(MAP_DATA))
+	$(Q)$(PYTHON) collector/report/map_data.py $(WORLD_ATLAS) $(ISO_COUNTRIES) $(MAP_DIR)
+$(MAP_DIR)/land.txt: $(MAP_DIR)/countries.tsv
+
+# The report's stylesheet and the map data (MAP_DATA, above) are
+# assembled in with .incbin.
+REPORT_ASSETS := $(wildcard collector/report/*.css)
+$(BUILD)/obj/collector/report_assets.o $(BUILD)/asan/collector/report_assets.o: $(REPORT_ASSETS) \
+	$(MAP_DATA)
+$(BUILD)/obj/collector/geo_countries.o $(BUILD)/asan/collector/geo_countries.o: $(MAP_DATA)
+$(BUILD)/obj/collector/report_assets.o $(BUILD)/asan/collector/report_assets.o \
+$(BUILD)/obj/collector/geo_countries.o $(BUILD)/asan/collector/geo_countries.o: \
+	CPPFLAGS += -DMAP_DIR='"$(MAP_DIR)"'
 
 # Geolocation data: Debian's tor-geoipdb (IPFire location database, CC BY-SA 4.0), unpacked
 # without installing tor.

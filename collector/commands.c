@@ -623,8 +623,7 @@ int command_geo(const struct command_options *options)
 		const char *path = options->args[i];
 		struct geo_stats stats = { 0 };
 
-		if (geo_load_file(path, options->tzdata, geo_collect, &rows, &stats, err,
-				  sizeof(err))) {
+		if (geo_load_file(path, geo_collect, &rows, &stats, err, sizeof(err))) {
 			pr_warn("%s; nothing was loaded\n", err);
 			free(rows.rows);
 			return EXIT_INPUT_ERROR;

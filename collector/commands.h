@@ -28,7 +28,6 @@ struct command_options {
 	FILE *input_stdin;				/* standard input, moved away from fd 0 */
 	const struct sockaddr_storage *metrics_address; /* NULL: no endpoint */
 	const char *html;
-	const char *tzdata;
 	uint64_t from, to;
 	int tsv;
 	int geo_force; /* geo load --force: no sanity check of the files */

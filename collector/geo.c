@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ typedef unsigned __int128 u128;
 struct country {
 	char *name;
 	float latitude, longitude;
-	int has_coordinates; /* zones averaged into latitude and longitude */
+	int has_coordinates; /* else NaN: a regional code (EU, AP), no single place */
 };
 
 struct geoname {
@@ -49,92 +50,43 @@ static int code_index(const char *code)
 	return (code[0] - 'A') * 26 + (code[1] - 'A');
 }
 
-/* "+DDMM" / "+DDDMM" with optional seconds, as in zone.tab. */
-static int parse_angle(const char *p, int degree_digits, int len, float *value)
-{
-	int sign = p[0] == '-' ? -1 : 1, degrees = 0, minutes = 0, seconds = 0, i;
-
-	if (p[0] != '+' && p[0] != '-')
-		return -EINVAL;
-	if (len != 1 + degree_digits + 2 && len != 1 + degree_digits + 4)
-		return -EINVAL;
-	for (i = 1; i < len; i++)
-		if (!isdigit((unsigned char)p[i]))
-			return -EINVAL;
-	for (i = 1; i <= degree_digits; i++)
-		degrees = degrees * 10 + (p[i] - '0');
-	minutes = (p[i] - '0') * 10 + (p[i + 1] - '0');
-	if (len == 1 + degree_digits + 4)
-		seconds = (p[i + 2] - '0') * 10 + (p[i + 3] - '0');
-	*value = (float)sign * ((float)degrees + (float)minutes / 60.0f + (float)seconds / 3600.0f);
-	return 0;
-}
-
-int geo_parse_iso6709(const char *text, float *latitude, float *longitude)
-{
-	const char *second = text + 1;
-	int lat_len;
-
-	while (*second && *second != '+' && *second != '-')
-		second++;
-	if (!*second)
-		return -EINVAL;
-	lat_len = (int)(second - text);
-	if (parse_angle(text, 2, lat_len, latitude) ||
-	    parse_angle(second, 3, (int)strlen(second), longitude))
-		return -EINVAL;
-	return 0;
-}
-
 /*
- * Names from iso3166.tab; coordinates: the mean of the country's time zone cities in zone.tab,
- * a point near the middle of where its people are (Sydney, Perth and Darwin for Australia).
+ * Names and map points from geo_countries_tsv ("CODE\tlatitude\tlongitude\tname" lines, the
+ * coordinates empty for regional codes such as EU): a point inside the country's largest
+ * land area (collector/report/map_data.py).
  */
-static void load_tzdata(struct loader *loader, const char *dir)
+static void load_countries(struct loader *loader)
 {
-	char path[4096], line[512];
-	FILE *file;
+	const char *p = geo_countries_tsv;
 
-	snprintf(path, sizeof(path), "%s/iso3166.tab", dir);
-	file = fopen(path, "re");
-	while (file && fgets(line, sizeof(line), file)) {
-		char *tab = strchr(line, '\t');
-		int index;
+	while (*p) {
+		const char *eol = p + strcspn(p, "\n");
+		char line[256], *fields[4], *cursor = line;
+		int f, index;
 
-		if (line[0] == '#' || !tab)
-			continue;
-		*tab = '\0';
-		tab[1 + strcspn(tab + 1, "\r\n")] = '\0';
-		index = code_index(line);
-		if (index >= 0 && !loader->countries[index].name)
-			loader->countries[index].name = strdup(tab + 1);
-	}
-	if (file)
-		fclose(file);
-	snprintf(path, sizeof(path), "%s/zone.tab", dir);
-	file = fopen(path, "re");
-	while (file && fgets(line, sizeof(line), file)) {
-		char *fields[3], *save = NULL;
-		float latitude, longitude;
-		int i, index;
+		if (*p != '#' && (size_t)(eol - p) < sizeof(line)) {
+			memcpy(line, p, (size_t)(eol - p));
+			line[eol - p] = '\0';
+			for (f = 0; f < 4 && cursor; f++) {
+				fields[f] = cursor;
+				cursor = strchr(cursor, '\t');
+				if (cursor)
+					*cursor++ = '\0';
+			}
+			index = f == 4 ? code_index(fields[0]) : -1;
+			if (index >= 0) {
+				struct country *country = &loader->countries[index];
 
-		if (line[0] == '#')
-			continue;
-		for (i = 0; i < 3; i++)
-			fields[i] = strtok_r(i ? NULL : line, "\t\r\n", &save);
-		if (!fields[1])
-			continue;
-		index = code_index(fields[0]);
-		if (index >= 0 && !geo_parse_iso6709(fields[1], &latitude, &longitude)) {
-			struct country *country = &loader->countries[index];
-			float n = (float)++country->has_coordinates;
-
-			country->latitude += (latitude - country->latitude) / n;
-			country->longitude += (longitude - country->longitude) / n;
+				country->name = strdup(fields[3]);
+				country->has_coordinates = fields[1][0] && fields[2][0];
+				country->latitude =
+					country->has_coordinates ? strtof(fields[1], NULL) : NAN;
+				country->longitude =
+					country->has_coordinates ? strtof(fields[2], NULL) : NAN;
+			}
 		}
+		p = *eol ? eol + 1 : eol;
 	}
-	if (file)
-		fclose(file);
 }
 
 static void format_prefix(char *dst, size_t size, u128 base, int prefix_len, int ipv4)
@@ -196,7 +148,7 @@ int geo_split_range(u128 first, u128 last, int ipv4, geo_cidr_fn fn, void *ctx)
 static int emit_block(void *ctx, u128 base, int prefix_len)
 {
 	struct loader *loader = ctx;
-	struct geo_prefix prefix = { 0 };
+	struct geo_prefix prefix = { .latitude = NAN, .longitude = NAN };
 	int index = code_index(loader->code), ipv4;
 
 	ipv4 = (base >> 32) == 0xffff && prefix_len >= 96;
@@ -208,8 +160,10 @@ static int emit_block(void *ctx, u128 base, int prefix_len)
 
 		if (country->name)
 			prefix.country_name = country->name;
-		prefix.latitude = country->latitude;
-		prefix.longitude = country->longitude;
+		if (country->has_coordinates) {
+			prefix.latitude = country->latitude;
+			prefix.longitude = country->longitude;
+		}
 	}
 	loader->stats->prefixes++;
 	return loader->emit(loader->ctx, &prefix);
@@ -355,7 +309,7 @@ static int load_geonames(struct loader *loader, char *err, size_t err_len)
 		index = code_index(fields[4]);
 		loader->geonames[loader->geoname_count].id = (uint32_t)strtoul(fields[0], NULL, 10);
 		snprintf(loader->geonames[loader->geoname_count++].code, 3, "%s", fields[4]);
-		/* the file's own names win over tzdata's */
+		/* the file's own names win over the embedded table's */
 		if (index >= 0 && fields[5][0]) {
 			free(loader->countries[index].name);
 			loader->countries[index].name = strdup(fields[5]);
@@ -403,8 +357,8 @@ static int load_geolite_block(struct loader *loader, char **fields, int count, u
 	return geo_split_range(base, last, ipv4, emit_block, loader);
 }
 
-int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, void *ctx,
-		  struct geo_stats *stats, char *err, size_t err_len)
+int geo_load_file(const char *path, geo_emit_fn emit, void *ctx, struct geo_stats *stats, char *err,
+		  size_t err_len)
 {
 	struct loader *loader = calloc(1, sizeof(*loader));
 	char line[LINE_MAX_LEN];
@@ -424,7 +378,7 @@ int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, vo
 		free(loader);
 		return -ENOENT;
 	}
-	load_tzdata(loader, tzdata_dir);
+	load_countries(loader);
 	while (!ret && gzgets(file, line, sizeof(line))) {
 		char *fields[MAX_FIELDS];
 		int count;

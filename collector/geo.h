@@ -2,7 +2,7 @@
 /*
  * Geolocation files to CIDR prefixes with a country: Tor's geoip and geoip6 (IPFire location
  * database), DB-IP lite country CSV, and MaxMind GeoLite2 country CSV. Plain or gzip. Country
- * names and map coordinates come from the system's tzdata (iso3166.tab, zone.tab).
+ * names and map points come from geo_countries_tsv (Natural Earth and ISO 3166, embedded).
  */
 #ifndef FLOWCOLLECTOR_GEO_H
 #define FLOWCOLLECTOR_GEO_H
@@ -14,7 +14,7 @@ struct geo_prefix {
 	char prefix[64]; /* "192.0.2.0/24" or "2001:db8::/32" */
 	char country_code[3];
 	const char *country_name;
-	float latitude, longitude;
+	float latitude, longitude; /* NaN for a region without a single place (EU, AP) */
 };
 
 /* Called for each prefix; a nonzero return stops the load with that value. */
@@ -35,8 +35,15 @@ struct geo_stats {
 	uint64_t skipped_malformed; /* lines that could not be read; the first few reported */
 };
 
-int geo_load_file(const char *path, const char *tzdata_dir, geo_emit_fn emit, void *ctx,
-		  struct geo_stats *stats, char *err, size_t err_len);
+int geo_load_file(const char *path, geo_emit_fn emit, void *ctx, struct geo_stats *stats, char *err,
+		  size_t err_len);
+
+/*
+ * "CODE\tlatitude\tlongitude\tname" lines, '#' comments: every ISO 3166-1 alpha-2 code with a
+ * point inside its largest land area, and the regional codes (EU, AP, ...) with the two
+ * coordinates empty. Made at build time by collector/report/map_data.py (build/map/).
+ */
+extern const char geo_countries_tsv[];
 
 /* 1 when more than GEO_MALFORMED_MAX_PERCENT of a file's data lines were malformed. */
 int geo_mostly_malformed(const struct geo_stats *stats);
@@ -49,8 +56,5 @@ int geo_rowbinary_append(uint8_t **buffer, size_t *len, size_t *cap,
 typedef int (*geo_cidr_fn)(void *ctx, unsigned __int128 base, int prefix_len);
 int geo_split_range(unsigned __int128 first, unsigned __int128 last, int ipv4, geo_cidr_fn fn,
 		    void *ctx);
-
-/* ISO 6709 "+DDMM+DDDMM" or "+DDMMSS+DDDMMSS" to degrees; 0 or -EINVAL. */
-int geo_parse_iso6709(const char *text, float *latitude, float *longitude);
 
 #endif

@@ -45,7 +45,6 @@ enum {
 	OPT_FROM,
 	OPT_TO,
 	OPT_HTML,
-	OPT_TZDATA,
 	OPT_EXIT_IDLE,
 	OPT_INSERT_RETRY_TIMEOUT,
 	OPT_REAPPLY,
@@ -72,7 +71,6 @@ static struct env {
 			    .input_agent = "input" },
 		.kafka = { .topic = "flows", .group = "flowcollector",
 			   .insert_retry_timeout_s = DEFAULT_INSERT_RETRY_TIMEOUT_S },
-		.tzdata = "/usr/share/zoneinfo",
 		.to = COMMAND_TIME_END,
 	},
 };
@@ -191,8 +189,6 @@ static const struct argp_option options[] = {
 	  3 },
 	{ "html", OPT_HTML, "FILE", 0, "report: write the HTML page here", 3 },
 	{ "tsv", OPT_TSV, NULL, 0, "query: tab-separated values with a header, for scripts", 3 },
-	{ "tzdata", OPT_TZDATA, "DIR", 0,
-	  "geo: country names and coordinates (/usr/share/zoneinfo)", 3 },
 	{ "force", OPT_FORCE, NULL, 0,
 	  "geo load: load even a file whose lines are mostly malformed, or no prefix at all "
 	  "(which empties the geolocation)",
@@ -342,9 +338,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_DIRECTION:
 		if (view_filter_set_direction(arg))
 			argp_error(state, "--direction '%s': expected ingress or egress", arg);
-		break;
-	case OPT_TZDATA:
-		o->tzdata = arg;
 		break;
 	case OPT_FORCE:
 		o->geo_force = 1;

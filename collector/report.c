@@ -7,6 +7,7 @@
  * text unchanged, so the exact numbers survive even where a chart rounds.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #define TABLE_ROWS_MAX	31
 #define LABEL_CHARS_MAX 24
 #define MAP_LABELS	12 /* the largest bubbles get their country code written on */
+#define MAP_OFF_LISTED	8  /* regions without a place named under the map */
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -930,36 +932,47 @@ static double map_y(double latitude)
 	return (90 - latitude) * MAP_SCALE;
 }
 
-/* One path per polygon of report_coastline: "name lon,lat lon,lat ..." lines. */
-static void map_coastline(FILE *out)
+/*
+ * The land of report_land ("name lon,lat lon,lat ..." a ring) as one path, a subpath a ring,
+ * in whole map units: points that round to the one before are left out.
+ */
+static void map_land(FILE *out)
 {
-	const char *p = report_coastline;
+	const char *p = report_land;
 
+	fputs("<path class=\"land\" d=\"", out);
 	while (*p) {
 		const char *eol = p + strcspn(p, "\n");
+		long last_x = LONG_MIN, last_y = LONG_MIN;
 		int points = 0;
 
 		if (*p != '#') {
-			p += strcspn(p, " \n"); /* past the polygon's name */
+			p += strcspn(p, " \n"); /* past the ring's name */
 			while (p < eol && *p == ' ') {
 				double lon, lat;
+				long x, y;
 				char *end;
 
 				lon = strtod(p + 1, &end);
 				if (end == p + 1 || *end != ',')
 					break;
 				lat = strtod(end + 1, &end);
-				fprintf(out, "%s%c%.0f %.0f",
-					points ? "" : "<path class=\"land\" d=\"",
-					points ? 'L' : 'M', map_x(lon), map_y(lat));
-				points++;
 				p = end;
+				x = lround(map_x(lon));
+				y = lround(map_y(lat));
+				if (x == last_x && y == last_y)
+					continue;
+				fprintf(out, "%c%ld %ld", points ? 'L' : 'M', x, y);
+				last_x = x;
+				last_y = y;
+				points++;
 			}
 		}
 		if (points)
-			fputs("Z\"/>\n", out);
+			fputc('Z', out);
 		p = *eol ? eol + 1 : eol;
 	}
+	fputs("\"/>\n", out);
 }
 
 static void map_background(FILE *out)
@@ -967,7 +980,7 @@ static void map_background(FILE *out)
 	int g;
 
 	fprintf(out, "<rect width=\"%d\" height=\"%d\" class=\"sea\"/>\n", MAP_W, MAP_H);
-	map_coastline(out);
+	map_land(out);
 	for (g = -150; g <= 150; g += 30) {
 		fprintf(out,
 			"<line x1=\"%.0f\" y1=\"0\" x2=\"%.0f\" y2=\"%d\" class=\"grat\"/>"
@@ -987,6 +1000,15 @@ static void map_background(FILE *out)
 			g > 0 ? "N" :
 				"");
 	}
+}
+
+/* A region with a place on the drawn part of the map (regional codes have none: "nan"). */
+static int on_map(const char *lat_text, const char *lon_text)
+{
+	double lat = strtod(lat_text, NULL), lon = strtod(lon_text, NULL);
+
+	return is_number(lat_text) && is_number(lon_text) && lat <= 90 && lat >= MAP_SOUTH &&
+	       lon >= -180 && lon <= 180;
 }
 
 static int chart_map(FILE *out, const struct view_table *v)
@@ -1018,8 +1040,7 @@ static int chart_map(FILE *out, const struct view_table *v)
 		/* area, not radius, proportional to bytes */
 		double radius = max_radius * sqrt(ranked[i].value / max);
 
-		if (!is_number(lat_text) || !is_number(lon_text) || lat > 90 || lat < MAP_SOUTH ||
-		    lon < -180 || lon > 180) {
+		if (!on_map(lat_text, lon_text)) {
 			off_map++;
 			continue;
 		}
@@ -1044,8 +1065,7 @@ static int chart_map(FILE *out, const struct view_table *v)
 		int inside = radius >= 11, left = map_x(lon) > MAP_W - 40;
 		double offset = (radius > min_radius ? radius : min_radius) + 3;
 
-		if (!is_number(cell(v, r, lat_column)) || !is_number(cell(v, r, lon_column)) ||
-		    lat > 90 || lat < MAP_SOUTH || lon < -180 || lon > 180 || ranked[i].value <= 0)
+		if (!on_map(cell(v, r, lat_column), cell(v, r, lon_column)) || ranked[i].value <= 0)
 			continue;
 		/* near the right edge the code goes left of its bubble */
 		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"code\" text-anchor=\"%s\">",
@@ -1086,15 +1106,30 @@ static int chart_map(FILE *out, const struct view_table *v)
 				key_x + max_radius + 12, key_base - 2 * radius + 4, label);
 		}
 	}
-	fputs("</svg>\n<p class=\"note\">Equirectangular, 90&#176;N to 60&#176;S; bubbles at each "
-	      "country's coordinates, the largest labelled. The coastlines are a coarse sketch "
-	      "for orientation only.",
+	fputs("</svg>\n<p class=\"note\">Equirectangular, 90&#176;N to 60&#176;S; land from "
+	      "Natural Earth (1:110m). A bubble sits inside each country's largest land area; the "
+	      "largest are labelled.",
 	      out);
-	if (off_map)
-		fprintf(out,
-			" Not drawn, for want of coordinates or south of 60&#176;S: %d region%s "
-			"(in the table).",
-			off_map, off_map == 1 ? "" : "s");
+	if (off_map) {
+		int listed = 0;
+
+		fputs(" Not on the map, for want of a single place (or south of 60&#176;S):", out);
+		for (i = 0; i < v->row_count && listed < MAP_OFF_LISTED; i++) {
+			int r = ranked[i].row;
+
+			if (on_map(cell(v, r, lat_column), cell(v, r, lon_column)))
+				continue;
+			format_value(label, sizeof(label), ranked[i].value, 1);
+			fputs(listed++ ? ", " : " ", out);
+			put_text(out, cell(v, r, 1), 0);
+			fputs(" (", out);
+			put_text(out, cell(v, r, 0), 0);
+			fprintf(out, ") %s", label);
+		}
+		if (off_map > listed)
+			fprintf(out, " and %d more (in the table)", off_map - listed);
+		fputc('.', out);
+	}
 	fputs("</p>\n", out);
 	free(ranked);
 	table_write(out, v, 20);

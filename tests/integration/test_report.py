@@ -18,6 +18,7 @@ import ipaddress
 import json
 import os
 import pathlib
+import re
 import shutil
 import struct
 import subprocess
@@ -46,10 +47,15 @@ needs_chromium = pytest.mark.skipif(
 DAY0 = 1767571200  # 2026-01-05 00:00 UTC
 DAYS = ["2026-01-05", "2026-01-06", "2026-01-07"]
 PROTO_NAMES = {6: "TCP", 17: "UDP", 1: "ICMP"}
-# (code, name in tzdata's iso3166.tab, source prefix, weight)
+# (code, name in the embedded country table (i18n-iso-countries), source prefix, weight)
 REGIONS = [("US", "United States", "11.0.0.0/16", 40), ("JP", "Japan", "12.0.0.0/16", 23),
            ("CN", "China", "13.0.0.0/16", 11), ("DE", "Germany", "14.0.0.0/16", 7),
-           ("BR", "Brazil", "15.0.0.0/16", 3), ("AU", "Australia", "16.0.0.0/16", 1)]
+           ("BR", "Brazil", "15.0.0.0/16", 3), ("AU", "Australia", "16.0.0.0/16", 1),
+           ("EU", "European Union (no single country)", "17.0.0.0/16", 2)]
+# Where each region's bubble must be: (south, north, west, east) in degrees; EU has no place.
+CONTINENTS = {"US": (25, 49, -125, -67), "JP": (30, 46, 129, 146), "CN": (20, 50, 75, 125),
+              "DE": (47, 55, 5, 15), "BR": (-30, 5, -70, -35), "AU": (-39, -11, 113, 154)}
+MAP_SCALE = 1200 / 360  # collector/report.c: equirectangular, 1200 units wide
 # (proto, service port, bytes per packet, packets); ICMP has no port and no place in the port views
 SERVICES = [(6, 443, 1200, 500), (17, 443, 1100, 400), (6, 80, 900, 300), (17, 53, 120, 700),
             (6, 22, 300, 90), (6, 873, 1400, 40), (1, 0, 84, 60)]
@@ -315,7 +321,43 @@ def test_report_tables_equal_truth(report):
     assert {r["country_code"]: (int(r["bytes"]), int(r["packets"])) for r in rows} == \
         {c: (t["region_bytes"][c], t["region_packets"][c]) for c, _, _, _ in REGIONS}
     for r in rows:
-        assert -90 <= float(r["latitude"]) <= 90 and -180 <= float(r["longitude"]) <= 180, r
+        if r["country_code"] == "EU":  # a region, not a country: no place, not (0, 0)
+            assert (r["latitude"], r["longitude"]) == ("nan", "nan"), r
+            continue
+        south, north, west, east = CONTINENTS[r["country_code"]]
+        assert south <= float(r["latitude"]) <= north and \
+            west <= float(r["longitude"]) <= east, r
+
+
+def test_report_map_puts_countries_in_place(report):
+    """Each bubble inside its country's box (New Zealand in the Pacific, not the Atlantic);
+    EU, without a place, drawn nowhere and named under the map."""
+    path, _ = report
+    text = path.read_text(encoding="utf-8")
+    section = text[text.index('<section class="wide" id="region_map">'):]
+    section = section[:section.index("</section>")]
+    bubbles = re.findall(r'<circle cx="([0-9.]+)" cy="([0-9.]+)" r="[0-9.]+" class="bubble">'
+                         r'<title>[^<(]*\((\w+)\)', section)
+    placed = {code: (90 - float(cy) / MAP_SCALE, float(cx) / MAP_SCALE - 180)
+              for cx, cy, code in bubbles}
+    assert set(placed) == set(CONTINENTS), placed
+    for code, (lat, lon) in placed.items():
+        south, north, west, east = CONTINENTS[code]
+        assert south - 0.5 <= lat <= north + 0.5 and west - 0.5 <= lon <= east + 0.5, \
+            (code, lat, lon)
+    assert "Not on the map, for want of a single place (or south of 60&#176;S): European " \
+        "Union (no single country) (EU) " in section, section[-1500:]
+    # the land: Natural Earth's rings, one path, no stripe across the map from a ring that
+    # crosses the antimeridian (a subpath as wide as the map)
+    [land] = re.findall(r'<path class="land" d="([^"]+)"/>', section)
+    rings = [ring for ring in land.split("Z") if ring]
+    assert len(rings) > 100, len(rings)
+    for ring in rings:
+        points = [(int(x), int(y)) for x, y in re.findall(r"[ML](-?\d+) (-?\d+)", ring)]
+        xs = [x for x, _ in points]
+        if min(y for _, y in points) > 500:
+            continue  # Antarctica, south of the drawn 60 degrees S
+        assert max(xs) - min(xs) < 1100 or min(xs) < -100 or max(xs) > 1300, ring[:200]
 
 
 @needs_chromium

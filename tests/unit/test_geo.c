@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests of the geolocation loader: range to CIDR, the three formats, errors, tzdata. */
+/* Unit tests of the geolocation loader: range to CIDR, the three formats, errors, map points. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -17,11 +18,14 @@
 
 typedef unsigned __int128 u128;
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 struct collected {
 	char prefixes[64][64];
 	char codes[64][3];
 	char names[64][64];
 	float latitudes[64];
+	float longitudes[64];
 	int count;
 };
 
@@ -34,6 +38,7 @@ static int collect(void *ctx, const struct geo_prefix *p)
 		memcpy(c->codes[c->count], p->country_code, 3);
 		snprintf(c->names[c->count], 64, "%s", p->country_name);
 		c->latitudes[c->count] = p->latitude;
+		c->longitudes[c->count] = p->longitude;
 	}
 	c->count++;
 	return 0;
@@ -123,9 +128,7 @@ static void test_tor_geoip(void **state)
 				0);
 
 	(void)state;
-	assert_int_equal(geo_load_file(path, "/usr/share/zoneinfo", collect, &c, &stats, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(geo_load_file(path, collect, &c, &stats, err, sizeof(err)), 0);
 	assert_string_equal(stats.format, "Tor geoip (decimal IPv4 ranges)");
 	assert_int_equal(stats.ranges, 2);
 	assert_int_equal(stats.skipped_unknown, 1);
@@ -150,9 +153,7 @@ static void test_ranges_ipv6_and_gzip(void **state)
 				1);
 
 	(void)state;
-	assert_int_equal(geo_load_file(path, "/usr/share/zoneinfo", collect, &c, &stats, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(geo_load_file(path, collect, &c, &stats, err, sizeof(err)), 0);
 	assert_int_equal(c.count, 2);
 	assert_string_equal(c.prefixes[0], "2001:2::/48");
 	assert_string_equal(c.names[0], "Japan");
@@ -168,9 +169,7 @@ static void test_malformed_lines_reported(void **state)
 	char *path = write_file("bad", "1.0.0.0,1.0.0.255,AU\nnot,a,US\n1.0.1.0,1.0.0.0,AU\n", 0);
 
 	(void)state;
-	assert_int_equal(geo_load_file(path, "/usr/share/zoneinfo", collect, &c, &stats, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(geo_load_file(path, collect, &c, &stats, err, sizeof(err)), 0);
 	assert_int_equal(stats.skipped_malformed, 2);
 	assert_non_null(strstr(err, ":2: bad address range"));
 	assert_int_equal(c.count, 1);
@@ -189,9 +188,7 @@ static void test_mostly_malformed(void **state)
 	for (i = 0; i < 30; i++)
 		strcat(text, "garbage line\n");
 	path = write_file("mostly-bad", text, 0);
-	assert_int_equal(geo_load_file(path, "/usr/share/zoneinfo", collect, &c, &stats, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(geo_load_file(path, collect, &c, &stats, err, sizeof(err)), 0);
 	assert_int_equal(stats.lines, 33);
 	assert_int_equal(stats.data_lines, 31); /* the comment and the blank line are not data */
 	assert_int_equal(stats.skipped_malformed, 30);
@@ -232,9 +229,7 @@ static void test_geolite2(void **state)
 	      "1.11.0.0/16,,1835841,,0,0\n1.2.3.0/24,,,,1,0\n",
 	      f);
 	fclose(f);
-	assert_int_equal(geo_load_file(blocks, "/usr/share/zoneinfo", collect, &c, &stats, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(geo_load_file(blocks, collect, &c, &stats, err, sizeof(err)), 0);
 	assert_string_equal(stats.format, "GeoLite2 country CSV");
 	assert_int_equal(c.count, 2);
 	assert_string_equal(c.prefixes[0], "1.0.16.0/20");
@@ -246,17 +241,48 @@ static void test_geolite2(void **state)
 	rmdir(dir);
 }
 
-static void test_iso6709(void **state)
+/*
+ * The points the old zone.tab means put in the sea or on the wrong continent, and a regional
+ * code: no place at all (NaN), not (0, 0).
+ */
+static void test_country_points(void **state)
 {
-	float lat, lon;
+	static const struct {
+		const char *code;
+		float south, north, west, east;
+	} expected[] = {
+		{ "NZ", -47, -34, 166, 179 }, /* not the Atlantic */
+		{ "ES", 36, 44, -9.5, 3.5 },  /* not Morocco */
+		{ "PT", 37, 42.2, -9.6, -6 }, /* not the Atlantic */
+		{ "FR", 42, 51, -5, 8 },      /* not between Paris and French Guiana */
+		{ "US", 25, 49, -125, -67 },  /* the lower 48 */
+		{ "AU", -39, -11, 113, 154 },
+		{ "FJ", -19.5, -15.5, 176, 180 }, /* its ring crosses the antimeridian */
+	};
+	struct collected c = { 0 };
+	struct geo_stats stats = { 0 };
+	char err[256] = "", text[1024] = "";
+	size_t i, used = 0;
+	char *path;
 
 	(void)state;
-	assert_int_equal(geo_parse_iso6709("+3518+13942", &lat, &lon), 0);
-	assert_float_equal(lat, 35.3, 0.01);
-	assert_float_equal(lon, 139.7, 0.01);
-	assert_int_equal(geo_parse_iso6709("-335225+1511256", &lat, &lon), 0);
-	assert_float_equal(lat, -33.873, 0.01);
-	assert_int_equal(geo_parse_iso6709("garbage", &lat, &lon), -EINVAL);
+	for (i = 0; i < ARRAY_SIZE(expected); i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%zu,%zu,%s\n",
+					 (i + 1) << 24, ((i + 1) << 24) + 255, expected[i].code);
+	snprintf(text + used, sizeof(text) - used, "%u,%u,EU\n", 200u << 24, (200u << 24) + 255);
+	path = write_file("points", text, 0);
+	assert_int_equal(geo_load_file(path, collect, &c, &stats, err, sizeof(err)), 0);
+	assert_int_equal(c.count, (int)ARRAY_SIZE(expected) + 1);
+	for (i = 0; i < ARRAY_SIZE(expected); i++) {
+		assert_string_equal(c.codes[i], expected[i].code);
+		if (c.latitudes[i] < expected[i].south || c.latitudes[i] > expected[i].north ||
+		    c.longitudes[i] < expected[i].west || c.longitudes[i] > expected[i].east)
+			fail_msg("%s at %.2f, %.2f", c.codes[i], c.latitudes[i], c.longitudes[i]);
+	}
+	assert_string_equal(c.codes[i], "EU");
+	assert_string_equal(c.names[i], "European Union (no single country)");
+	assert_true(isnan(c.latitudes[i]) && isnan(c.longitudes[i]));
+	unlink(path);
 }
 
 static void test_missing_file(void **state)
@@ -266,9 +292,8 @@ static void test_missing_file(void **state)
 	char err[256] = "";
 
 	(void)state;
-	assert_int_not_equal(geo_load_file("/nonexistent/geoip", "/usr/share/zoneinfo", collect, &c,
-					   &stats, err, sizeof(err)),
-			     0);
+	assert_int_not_equal(
+		geo_load_file("/nonexistent/geoip", collect, &c, &stats, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "/nonexistent/geoip"));
 }
 
@@ -281,7 +306,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_lines_reported),
 		cmocka_unit_test(test_mostly_malformed),
 		cmocka_unit_test(test_geolite2),
-		cmocka_unit_test(test_iso6709),
+		cmocka_unit_test(test_country_points),
 		cmocka_unit_test(test_missing_file),
 	};
 
