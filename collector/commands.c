@@ -542,7 +542,8 @@ struct geo_rows {
 	uint8_t *rows;
 	size_t len, cap;
 	uint64_t count;
-	int v4_mapped; /* IPv4 prefixes as ::ffff:a.b.c.d/(96 + length): a cluster's */
+	int v4_mapped;		/* IPv4 prefixes as ::ffff:a.b.c.d/(96 + length): a cluster's */
+	uint32_t special_named; /* special-use prefixes a file named (geo_special_use) */
 };
 
 static int geo_collect(void *ctx, const struct geo_prefix *prefix)
@@ -550,7 +551,10 @@ static int geo_collect(void *ctx, const struct geo_prefix *prefix)
 	struct geo_rows *rows = ctx;
 	struct geo_prefix mapped = *prefix;
 	const char *slash = strchr(prefix->prefix, '/');
+	int special = geo_special_use_match(prefix->prefix);
 
+	if (special >= 0)
+		rows->special_named |= 1u << special;
 	if (rows->v4_mapped && slash && !strchr(prefix->prefix, ':')) {
 		snprintf(mapped.prefix, sizeof(mapped.prefix), "::ffff:%.*s/%d",
 			 (int)(slash - prefix->prefix), prefix->prefix, 96 + atoi(slash + 1));
@@ -612,6 +616,7 @@ int command_geo(const struct command_options *options)
 {
 	struct geo_rows rows = { .v4_mapped = options->cluster_file != NULL };
 	int i, status = EXIT_OK;
+	uint64_t special;
 	struct store *store;
 	char err[2048];
 
@@ -653,9 +658,18 @@ int command_geo(const struct command_options *options)
 	if (!rows.count && !options->geo_force) {
 		pr_warn("no prefixes in the files given (only unknown countries, or no ranges): "
 			"nothing was loaded; the geolocation in use stays. --force replaces it "
-			"with none\n");
+			"with only the special-use ranges (PRIVATE and the rest)\n");
 		return EXIT_INPUT_ERROR;
 	}
+	if (geo_special_use(geo_collect, &rows, rows.special_named, &special)) {
+		pr_warn("out of memory adding the special-use ranges; nothing was loaded\n");
+		free(rows.rows);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	fprintf(stderr,
+		"flowcollector: and %" PRIu64 " special-use prefixes (PRIVATE, CGNAT, LOCAL, "
+		"MULTICAST, DOC) labelled instead of Unknown\n",
+		special);
 	if (open_store(options, &store, 1)) {
 		free(rows.rows);
 		return EXIT_FAILURE_RUNTIME;

@@ -89,6 +89,61 @@ static void load_countries(struct loader *loader)
 	}
 }
 
+static const struct {
+	const char *prefix, *code, *name;
+} special_use[] = {
+	{ "10.0.0.0/8", "PRIVATE", "Private network (RFC 1918, RFC 4193)" },
+	{ "172.16.0.0/12", "PRIVATE", "Private network (RFC 1918, RFC 4193)" },
+	{ "192.168.0.0/16", "PRIVATE", "Private network (RFC 1918, RFC 4193)" },
+	{ "fc00::/7", "PRIVATE", "Private network (RFC 1918, RFC 4193)" },
+	{ "100.64.0.0/10", "CGNAT", "Carrier-grade NAT (RFC 6598)" },
+	{ "127.0.0.0/8", "LOCAL", "Loopback or link-local" },
+	{ "169.254.0.0/16", "LOCAL", "Loopback or link-local" },
+	{ "::1/128", "LOCAL", "Loopback or link-local" },
+	{ "fe80::/10", "LOCAL", "Loopback or link-local" },
+	{ "224.0.0.0/4", "MULTICAST", "Multicast" },
+	{ "ff00::/8", "MULTICAST", "Multicast" },
+	{ "192.0.2.0/24", "DOC", "Documentation or benchmarking range" },
+	{ "198.51.100.0/24", "DOC", "Documentation or benchmarking range" },
+	{ "203.0.113.0/24", "DOC", "Documentation or benchmarking range" },
+	{ "198.18.0.0/15", "DOC", "Documentation or benchmarking range" },
+	{ "2001:db8::/32", "DOC", "Documentation or benchmarking range" },
+};
+
+int geo_special_use_match(const char *prefix)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(special_use) / sizeof(special_use[0]); i++)
+		if (prefix[0] == special_use[i].prefix[0] && !strcmp(prefix, special_use[i].prefix))
+			return (int)i;
+	return -1;
+}
+
+int geo_special_use(geo_emit_fn emit, void *ctx, uint32_t named_by_files, uint64_t *count)
+{
+	size_t i;
+	int ret;
+
+	*count = 0;
+	for (i = 0; i < sizeof(special_use) / sizeof(special_use[0]); i++) {
+		struct geo_prefix prefix = { .latitude = NAN, .longitude = NAN };
+
+		if (named_by_files & (1u << i))
+			continue; /* the same prefix twice would be one too many in the trie */
+
+		snprintf(prefix.prefix, sizeof(prefix.prefix), "%s", special_use[i].prefix);
+		snprintf(prefix.country_code, sizeof(prefix.country_code), "%s",
+			 special_use[i].code);
+		prefix.country_name = special_use[i].name;
+		ret = emit(ctx, &prefix);
+		if (ret)
+			return ret;
+		(*count)++;
+	}
+	return 0;
+}
+
 static void format_prefix(char *dst, size_t size, u128 base, int prefix_len, int ipv4)
 {
 	uint8_t bytes[16];

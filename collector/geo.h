@@ -11,14 +11,26 @@
 #include <stdint.h>
 
 struct geo_prefix {
-	char prefix[64]; /* "192.0.2.0/24" or "2001:db8::/32" */
-	char country_code[3];
+	char prefix[64];       /* "192.0.2.0/24" or "2001:db8::/32" */
+	char country_code[12]; /* ISO 3166-1 alpha-2, or a special-use label (PRIVATE) */
 	const char *country_name;
 	float latitude, longitude; /* NaN for a region without a single place (EU, AP) */
 };
 
 /* Called for each prefix; a nonzero return stops the load with that value. */
 typedef int (*geo_emit_fn)(void *ctx, const struct geo_prefix *prefix);
+
+/*
+ * The special-use ranges no geolocation file names a country for, labelled instead of
+ * Unknown (RFC 6890): PRIVATE (RFC 1918, fc00::/7), CGNAT (100.64.0.0/10), LOCAL (loopback,
+ * link-local), MULTICAST, DOC (documentation and benchmarking). No map point (NaN). Those
+ * whose bit (1 << geo_special_use_match) is set in named_by_files are left out: a file that
+ * names the very prefix wins. Returns what emit returned, or 0; *count is how many were
+ * emitted.
+ */
+int geo_special_use(geo_emit_fn emit, void *ctx, uint32_t named_by_files, uint64_t *count);
+/* The special-use prefix that is exactly this one ("10.0.0.0/8"), or -1. */
+int geo_special_use_match(const char *prefix);
 
 /* Malformed lines printed per file; the rest are counted in one line. */
 #define GEO_MALFORMED_PRINTED 10

@@ -51,6 +51,7 @@ enum {
 	OPT_TSV,
 	OPT_AGENT,
 	OPT_DIRECTION,
+	OPT_LIMIT,
 	OPT_FORCE,
 	OPT_CLUSTER,
 };
@@ -183,6 +184,8 @@ static const struct argp_option options[] = {
 	{ "to", OPT_TO, "TIME", 0, "Until, excluded", 3 },
 	{ "agent", OPT_AGENT, "NAME", 0, "query, report: only what this agent saw (default: all)",
 	  3 },
+	{ "limit", OPT_LIMIT, "N", 0,
+	  "query, report: the top-N views list N rows (default 10, at most 100000)", 3 },
 	{ "direction", OPT_DIRECTION, "DIR", 0,
 	  "query, report: only ingress or only egress packets (default: both); one of them "
 	  "counts a packet metered at two points once",
@@ -334,6 +337,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_AGENT:
 		view_filter.agent = arg;
+		break;
+	case OPT_LIMIT:
+		if (parse_u32(arg, 1, 100000, &view_filter.limit))
+			argp_error(state, "--limit '%s': expected a number of rows, 1 to 100000",
+				   arg);
 		break;
 	case OPT_DIRECTION:
 		if (view_filter_set_direction(arg))

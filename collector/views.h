@@ -27,7 +27,10 @@ struct view_info {
 struct view_filter {
 	const char *agent;
 	const char *direction; /* "ingress", "egress", or NULL for both */
+	uint32_t limit;	       /* rows of a top-N view ({limit:UInt32}); 0: VIEW_LIMIT_DEFAULT */
 };
+
+#define VIEW_LIMIT_DEFAULT 10
 
 extern struct view_filter view_filter;
 

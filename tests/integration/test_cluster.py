@@ -681,13 +681,14 @@ def test_views_equal_the_embedded_store(cluster, tmp_path):
     geo.write_text(GEO_CSV)
     loaded = collector("--cluster", config, "--sql-dir", SQL_DIR, "geo", "load", geo)
     assert loaded.returncode == 0, loaded.stderr_text[-3000:]
-    assert f"5 prefixes loaded on all {len(cluster['nodes'])} nodes" in loaded.stderr_text
+    # the file's 5 and the special-use ranges (16, less 192.0.2.0/24, which the file names)
+    assert f"20 prefixes loaded on all {len(cluster['nodes'])} nodes" in loaded.stderr_text
     for url, _ in cluster["nodes"].values():
         # DE is 10.128/10 and 10.192/13; IPv4 v4-mapped, as 18.16's ip_trie needs them
         assert rows(url, "SELECT count(), countIf(prefix = '::ffff:10.128.0.0/106') FROM "
-                         "flows.geo_ranges") == [["5", "1"]], url
+                         "flows.geo_ranges") == [["20", "1"]], url
         assert rows(url, GEO_LOOKUP.format("10.130.0.1")) == [["DE"]], url
-        assert rows(url, GEO_LOOKUP.format("10.200.0.1")) == [["??"]], url
+        assert rows(url, GEO_LOOKUP.format("10.200.0.1")) == [["PRIVATE"]], url
     store = f"embedded:{tmp_path / 'db'}"
     local = collector("--store", store, "--sql-dir", SQL_DIR, "geo", "load", geo)
     assert local.returncode == 0, local.stderr_text[-3000:]
@@ -712,6 +713,13 @@ def test_views_equal_the_embedded_store(cluster, tmp_path):
                 assert got.returncode == 0, got.stderr_text[-2000:]
                 assert len(want.stdout.splitlines()) > 1, (view, extra, want.stdout)
                 assert got.stdout == want.stdout, (view, extra, direction)
+    # --limit: the top views' own number of rows, the same on both
+    for view in [v for v in VIEWS if v.startswith("top_")]:
+        args = ["query", view, "--tsv", "--agent", "views-eq", "--limit", "2"]
+        want = collector("--store", store, "--sql-dir", SQL_DIR, *args)
+        got = collector("--cluster", config, "--sql-dir", SQL_DIR, *args)
+        assert len(want.stdout.splitlines()) == 3, (view, want.stdout, want.stderr_text)
+        assert got.stdout == want.stdout, view
     # the report too: the same page from both (but for the minute it was made)
     reports = []
     for i, where in enumerate((["--store", store], ["--cluster", config])):
@@ -725,7 +733,8 @@ def test_views_equal_the_embedded_store(cluster, tmp_path):
                     "--tsv", "--agent", "views-eq")
     named = {line.split("\t")[0]: line.split("\t")[1]
              for line in top.stdout.decode().splitlines()[1:]}
-    assert named == {"JP": "Japan", "DE": "Germany", "??": "Unknown"}, top.stdout
+    assert named == {"JP": "Japan", "DE": "Germany",
+                     "PRIVATE": "Private network (RFC 1918, RFC 4193)"}, top.stdout
     region = rows(cluster["nodes"][(1, 1)][0], "SELECT side, sum(records), sum(packets) FROM "
                   "flows.region_1m WHERE agent = 'views-eq' GROUP BY side ORDER BY side")
     assert region == [["src", str(totals["rows"]), str(totals["packets"])],
@@ -745,15 +754,15 @@ def test_node_without_geolocation_gets_a_copy(cluster, tmp_path):
     status = collector("--cluster", config, "cluster", "status").stdout.decode()
     geo = {line.split()[2]: line.split()[-1] for line in status.splitlines()
            if line.split()[:1] and line.split()[0].isdigit()}
-    assert geo == {u: ("0" if u == url else "5") for u, _ in cluster["nodes"].values()}, status
+    assert geo == {u: ("0" if u == url else "20") for u, _ in cluster["nodes"].values()}, status
     assert "geolocation: the nodes hold different prefix counts (GEO)" in status, status
     migrated = collector("--cluster", config, "--sql-dir", SQL_DIR, "-v", "migrate")
     assert migrated.returncode == 0, migrated.stderr_text[-3000:]
-    assert re.search(rf"{re.escape(url)}: 5 geolocation prefixes copied from http://",
+    assert re.search(rf"{re.escape(url)}: 20 geolocation prefixes copied from http://",
                      migrated.stderr_text), migrated.stderr_text[-3000:]
-    assert rows(url, "SELECT count() FROM flows.geo_ranges") == [["5"]]
+    assert rows(url, "SELECT count() FROM flows.geo_ranges") == [["20"]]
     status = collector("--cluster", config, "cluster", "status").stdout.decode()
-    assert "geolocation:" not in status and re.search(rf"{re.escape(url)} .* 5\n", status), \
+    assert "geolocation:" not in status and re.search(rf"{re.escape(url)} .* 20\n", status), \
         status
     assert rows(url, GEO_LOOKUP.format("10.0.0.1")) == [["JP"]]
 

@@ -167,11 +167,13 @@ def test_geo_force_loads_good_lines(tmp_path):
     # loaded, and still exit 3: lines of the input were skipped
     assert forced.returncode == 3, forced.stderr_text
     assert "loading its 2 prefixes anyway (--force)" in forced.stderr_text
-    assert "2 prefixes loaded into flows.geo_ranges" in forced.stderr_text
+    # and the 16 special-use prefixes, of 5 labels (PRIVATE and the rest)
+    assert "18 prefixes loaded into flows.geo_ranges" in forced.stderr_text
     after = geo_state(store)
-    assert after["prefixes"] == [["2", "2"]]
+    assert after["prefixes"] == [["18", "7"]]
     assert after["lookup"] == [["NZ"]]
-    assert [c for c, _ in after["countries"]] == ["KR", "NZ"]
+    assert [c for c, _ in after["countries"]] == ["CGNAT", "DOC", "KR", "LOCAL", "MULTICAST",
+                                                  "NZ", "PRIVATE"]
     assert ("edge-1", "src", "NZ") in region_countries(after)
     assert ("edge-1", "dst", "KR") in region_countries(after)
     assert not any(c in ("AU", "JP") for _, _, c in region_countries(after))
@@ -197,7 +199,7 @@ def test_geo_no_prefixes_refused(tmp_path):
     assert geo_state(store) == before
     forced = run(store, "geo", "load", "--force", unknown)
     assert forced.returncode == 0, forced.stderr_text
-    assert geo_state(store)["prefixes"] == [["0", "0"]]
+    assert geo_state(store)["prefixes"] == [["16", "5"]]  # only the special-use ranges
     assert geo_state(store)["lookup"] == [["??"]]
 
 
@@ -266,7 +268,7 @@ def test_geo_malformed_lines_capped(tmp_path):
     assert skipped[0].endswith(f"{bad}:2: expected start,end,country; line skipped")
     assert f"{bad}: ... and 9990 more malformed lines skipped" in proc.stderr_text
     assert len(proc.stderr_text.splitlines()) < 20
-    assert "1 prefixes loaded" in proc.stderr_text
+    assert "17 prefixes loaded" in proc.stderr_text
 
 
 # --- agent ids ------------------------------------------------------------------------------

@@ -52,6 +52,8 @@ REGIONS = [("US", "United States", "11.0.0.0/16", 40), ("JP", "Japan", "12.0.0.0
            ("CN", "China", "13.0.0.0/16", 11), ("DE", "Germany", "14.0.0.0/16", 7),
            ("BR", "Brazil", "15.0.0.0/16", 3), ("AU", "Australia", "16.0.0.0/16", 1),
            ("EU", "European Union (no single country)", "17.0.0.0/16", 2)]
+# Not in the geolocation file: geo load labels it itself (special-use ranges, RFC 6890).
+PRIVATE = [("PRIVATE", "Private network (RFC 1918, RFC 4193)", "10.9.0.0/16", 5)]
 # Where each region's bubble must be: (south, north, west, east) in degrees; EU has no place.
 CONTINENTS = {"US": (25, 49, -125, -67), "JP": (30, 46, 129, 146), "CN": (20, 50, 75, 125),
               "DE": (47, 55, 5, 15), "BR": (-30, 5, -70, -35), "AU": (-39, -11, 113, 154)}
@@ -65,7 +67,7 @@ def flow_records():
     """Every (day, region, service) once, with sizes that make every total distinct."""
     records = []
     for d in range(len(DAYS)):
-        for r, (_, _, prefix, weight) in enumerate(REGIONS):
+        for r, (_, _, prefix, weight) in enumerate(REGIONS + PRIVATE):
             src = ipaddress.ip_network(prefix)[5 + d]
             for s, (proto, port, size, packets) in enumerate(SERVICES):
                 packets = packets * weight + 7 * d + s
@@ -82,7 +84,7 @@ def flow_records():
 
 def truth(records):
     t = collections.defaultdict(lambda: collections.Counter())
-    regions = {str(ipaddress.ip_network(p)): code for code, _, p, _ in REGIONS}
+    regions = {str(ipaddress.ip_network(p)): code for code, _, p, _ in REGIONS + PRIVATE}
     for rec in records:
         day = DAYS[(rec["first_seen_ns"] // 10**9 - DAY0) // 86400]
         proto = PROTO_NAMES[rec["proto"]]
@@ -315,13 +317,13 @@ def test_report_tables_equal_truth(report):
         rows = table_dicts(page.sections[f"top_regions_{measure}"])
         assert {r["country_code"]: int(r[measure]) for r in rows} == t[f"region_{measure}"]
         assert {r["country_code"]: r["country_name"] for r in rows} == \
-            {code: name for code, name, _, _ in REGIONS}
+            {code: name for code, name, _, _ in REGIONS + PRIVATE}
 
     rows = table_dicts(page.sections["region_map"])
     assert {r["country_code"]: (int(r["bytes"]), int(r["packets"])) for r in rows} == \
-        {c: (t["region_bytes"][c], t["region_packets"][c]) for c, _, _, _ in REGIONS}
+        {c: (t["region_bytes"][c], t["region_packets"][c]) for c, _, _, _ in REGIONS + PRIVATE}
     for r in rows:
-        if r["country_code"] == "EU":  # a region, not a country: no place, not (0, 0)
+        if r["country_code"] in ("EU", "PRIVATE"):  # no single place: not (0, 0)
             assert (r["latitude"], r["longitude"]) == ("nan", "nan"), r
             continue
         south, north, west, east = CONTINENTS[r["country_code"]]
@@ -330,8 +332,8 @@ def test_report_tables_equal_truth(report):
 
 
 def test_report_map_puts_countries_in_place(report):
-    """Each bubble inside its country's box (New Zealand in the Pacific, not the Atlantic);
-    EU, without a place, drawn nowhere and named under the map."""
+    """Each bubble inside its country's box; EU and PRIVATE, without a place, drawn nowhere
+    and named under the map."""
     path, _ = report
     text = path.read_text(encoding="utf-8")
     section = text[text.index('<section class="wide" id="region_map">'):]
@@ -345,8 +347,11 @@ def test_report_map_puts_countries_in_place(report):
         south, north, west, east = CONTINENTS[code]
         assert south - 0.5 <= lat <= north + 0.5 and west - 0.5 <= lon <= east + 0.5, \
             (code, lat, lon)
-    assert "Not on the map, for want of a single place (or south of 60&#176;S): European " \
-        "Union (no single country) (EU) " in section, section[-1500:]
+    [note] = re.findall(r"Not on the map, for want of a single place \(or south of "
+                        r"60&#176;S\): (.*?)\.</p>", section)
+    # largest first, the bytes formatted
+    assert re.fullmatch(r"Private network \(RFC 1918, RFC 4193\) \(PRIVATE\) [0-9.]+ [kMG]B, "
+                        r"European Union \(no single country\) \(EU\) [0-9.]+ [kMG]B", note), note
     # the land: Natural Earth's rings, one path, no stripe across the map from a ring that
     # crosses the antimeridian (a subpath as wide as the map)
     [land] = re.findall(r'<path class="land" d="([^"]+)"/>', section)

@@ -293,6 +293,21 @@ def test_sampled_replay_every_view_exact(tmp_path):
         check_every_view(store, truth, filter_args(agent, direction), known)
 
 
+def test_limit(sampled_store):
+    """--limit N: a top view's first N rows of the whole ranking, N up to all of them."""
+    store, records = sampled_store
+    truth = Truth(records, region_of_plan(REGIONS), 0, 4294944000)
+    ranked = sorted(truth.sums["port_bytes"].values(), reverse=True)
+    assert len(ranked) == 5
+    for limit in (1, 3, 4, 100000):
+        rows = view(store, "top_ports_bytes", "--limit", str(limit))
+        assert [int(r["bytes"]) for r in rows] == ranked[:limit], limit
+    for bad in ("0", "-1", "ten", "100001"):
+        proc = collector(store, "query", "top_ports_bytes", "--limit", bad, check=False)
+        assert proc.returncode == 2, proc.stderr_text
+        assert f"--limit '{bad}': expected a number of rows, 1 to 100000" in proc.stderr_text
+
+
 def test_bad_filter_refused(tmp_path):
     for bad in ("both", "", "INGRESS", "in"):
         proc = collector(tmp_path / "db", "query", "daily_packets", "--direction", bad,

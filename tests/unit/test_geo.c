@@ -22,7 +22,7 @@ typedef unsigned __int128 u128;
 
 struct collected {
 	char prefixes[64][64];
-	char codes[64][3];
+	char codes[64][12];
 	char names[64][64];
 	float latitudes[64];
 	float longitudes[64];
@@ -35,7 +35,7 @@ static int collect(void *ctx, const struct geo_prefix *p)
 
 	if (c->count < 64) {
 		snprintf(c->prefixes[c->count], 64, "%s", p->prefix);
-		memcpy(c->codes[c->count], p->country_code, 3);
+		memcpy(c->codes[c->count], p->country_code, sizeof(c->codes[0]));
 		snprintf(c->names[c->count], 64, "%s", p->country_name);
 		c->latitudes[c->count] = p->latitude;
 		c->longitudes[c->count] = p->longitude;
@@ -285,6 +285,38 @@ static void test_country_points(void **state)
 	unlink(path);
 }
 
+/* Private and other special-use ranges: labelled, with no map point. */
+static void test_special_use(void **state)
+{
+	struct collected c = { 0 };
+	uint64_t count = 0;
+	int i, private_ranges = 0;
+
+	(void)state;
+	assert_int_equal(geo_special_use(collect, &c, 0, &count), 0);
+	assert_int_equal(count, 16);
+	assert_int_equal(c.count, 16);
+	for (i = 0; i < c.count; i++) {
+		assert_true(isnan(c.latitudes[i]) && isnan(c.longitudes[i]));
+		if (!strcmp(c.codes[i], "PRIVATE")) {
+			private_ranges++;
+			assert_string_equal(c.names[i], "Private network (RFC 1918, RFC 4193)");
+		}
+	}
+	assert_string_equal(c.prefixes[0], "10.0.0.0/8");
+	assert_string_equal(c.prefixes[3], "fc00::/7");
+	assert_int_equal(private_ranges, 4);
+
+	/* a file named 192.0.2.0/24 itself: that one is left out */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(geo_special_use_match("192.0.2.0/24"), 11);
+	assert_int_equal(geo_special_use_match("192.0.2.0/25"), -1);
+	assert_int_equal(geo_special_use(collect, &c, 1u << 11, &count), 0);
+	assert_int_equal(count, 15);
+	for (i = 0; i < c.count; i++)
+		assert_string_not_equal(c.prefixes[i], "192.0.2.0/24");
+}
+
 static void test_missing_file(void **state)
 {
 	struct collected c = { 0 };
@@ -307,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_mostly_malformed),
 		cmocka_unit_test(test_geolite2),
 		cmocka_unit_test(test_country_points),
+		cmocka_unit_test(test_special_use),
 		cmocka_unit_test(test_missing_file),
 	};
 

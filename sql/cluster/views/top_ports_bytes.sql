@@ -3,6 +3,7 @@
 -- that ClickHouse 18.16 reads (docs/cluster-sql-notes.md): no parameterized views, SQL functions
 -- or window functions. The collector puts in the parts named in double braces (views/parts/) and
 -- the values of {from:UInt32}, {to:UInt32}, {agent:String} and {direction:String}, quoted.
+-- {limit:UInt32}: how many rows (--limit, default 10).
 SELECT {{proto_name}} AS proto, port, sum(b) AS bytes, sum(pk) AS packets
 FROM
 (
@@ -10,4 +11,4 @@ FROM
 )
 GROUP BY proto, port
 ORDER BY bytes DESC, proto, port
-LIMIT 10
+LIMIT {limit:UInt32}

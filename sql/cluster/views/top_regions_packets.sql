@@ -5,6 +5,7 @@
 -- (views/parts/) and the values of {from:UInt32}, {to:UInt32}, {agent:String} and
 -- {direction:String}, quoted. Country names come from the node's own flows.countries (every node
 -- holds all of it).
+-- {limit:UInt32}: how many rows (--limit, default 10).
 SELECT country_code,
        if(country_name = '', if(country_code = '??', 'Unknown', country_code), country_name)
            AS country_name,
@@ -19,4 +20,4 @@ ANY LEFT JOIN
     GROUP BY country_code
 ) USING country_code
 ORDER BY packets DESC, country_code
-LIMIT 10
+LIMIT {limit:UInt32}
