@@ -665,6 +665,9 @@ def test_panels_exact_on_both_stores(stores):
     places = countries(stores["embedded"])
     assert countries(stores["cluster"]) == places
     assert {c for c, _ in REGIONS} <= places.keys() and "??" not in places
+    # the map needs coordinates: geo load gives every country its own
+    assert all(places[c][1] != 0 and places[c][2] != 0 for c, _ in REGIONS), places
+    assert len({places[c][1:] for c, _ in REGIONS}) == len(REGIONS), places
     # unfiltered, one agent, both agents named, one direction, one agent in one direction
     filters = [(None, None), (["edge-b"], None), (["edge-a", "edge-b"], None),
                (None, ["egress"]), (["edge-a"], ["ingress"])]
