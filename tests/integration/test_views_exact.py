@@ -163,13 +163,22 @@ def filter_args(agent, direction):
 
 REGIONS = [("US", "11.0.0.0/16"), ("JP", "12.0.0.0/16"), ("DE", "14.0.0.0/16"),
            ("BR", "15.0.0.0/16")]
+# What geo load labels itself (collector/geo.c special_use): a file's more specific prefix wins.
+SPECIAL_USE = [("PRIVATE", "10.0.0.0/8"), ("PRIVATE", "172.16.0.0/12"),
+               ("PRIVATE", "192.168.0.0/16"), ("PRIVATE", "fc00::/7"),
+               ("CGNAT", "100.64.0.0/10"), ("LOCAL", "127.0.0.0/8"), ("LOCAL", "169.254.0.0/16"),
+               ("LOCAL", "::1/128"), ("LOCAL", "fe80::/10"), ("MULTICAST", "224.0.0.0/4"),
+               ("MULTICAST", "ff00::/8"), ("DOC", "192.0.2.0/24"), ("DOC", "198.51.100.0/24"),
+               ("DOC", "203.0.113.0/24"), ("DOC", "198.18.0.0/15"), ("DOC", "2001:db8::/32")]
 # (proto, service port, bytes per packet); 47 (GRE) has no place in the port views
 SERVICES = [(6, 443, 1200), (17, 53, 120), (6, 22, 300), (132, 3868, 400), (1, 0, 84),
             (47, 0, 700), (17, 443, 1100)]
 
 
 def region_of_plan(plan):
-    nets = [(ipaddress.ip_network(p), code) for code, p in plan]
+    """The region of an address: the longest prefix of the plan or of SPECIAL_USE."""
+    nets = sorted(((ipaddress.ip_network(p), code) for code, p in plan + SPECIAL_USE),
+                  key=lambda n: -n[0].prefixlen)
 
     def region_of(address):
         a = ipaddress.ip_address(address)
