@@ -228,21 +228,26 @@ static void axis_label(char *dst, size_t size, const struct axis *a, double valu
 			 *name ? " " : "", name);
 }
 
-/* Days since 1970-01-01 of "YYYY-MM-DD" (days_from_civil, proleptic Gregorian). */
-static int day_number(const char *text, long *days)
+/*
+ * Minutes since 1970-01-01 of "YYYY-MM-DD" or "YYYY-MM-DD HH:MM" (days_from_civil, proleptic
+ * Gregorian): where a line chart puts a point.
+ */
+static int time_minutes(const char *text, long *minutes)
 {
-	int year, month, day;
-	long era, yoe, doy;
+	int year, month, day, hour = 0, minute = 0, n;
+	long era, yoe, doy, days;
 	char tail;
 
-	if (sscanf(text, "%4d-%2d-%2d%c", &year, &month, &day, &tail) != 3 || month < 1 ||
-	    month > 12 || day < 1 || day > 31)
+	n = sscanf(text, "%4d-%2d-%2d %2d:%2d%c", &year, &month, &day, &hour, &minute, &tail);
+	if ((n != 3 && n != 5) || (n == 3 && strlen(text) != 10) || month < 1 || month > 12 ||
+	    day < 1 || day > 31 || hour > 23 || minute > 59 || hour < 0 || minute < 0)
 		return -EINVAL;
 	year -= month <= 2;
 	era = (year >= 0 ? year : year - 399) / 400;
 	yoe = year - era * 400;
 	doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-	*days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+	days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+	*minutes = days * 1440 + hour * 60 + minute;
 	return 0;
 }
 
@@ -268,6 +273,12 @@ static const char *column_name(const struct view_table *v, int column)
 static int column_is_bytes(const struct view_table *v, int column)
 {
 	return strstr(column_name(v, column), "bytes") != NULL;
+}
+
+/* bits_per_second: a rate, not a count (the bandwidth views) */
+static int column_is_rate(const struct view_table *v, int column)
+{
+	return !strcmp(column_name(v, column), "bits_per_second");
 }
 
 /* daily_bandwidth_by_proto has (day, proto, bytes, ...), daily_packets (day, packets, ...). */
@@ -390,7 +401,7 @@ static void legend_item(FILE *out, const char *color, const char *shape, const c
 struct lines {
 	int day_count, series_count; /* series_count <= MAX_SERIES, "other" last if folded */
 	const char **days;	     /* sorted; ISO dates sort as text */
-	long *day_numbers;	     /* for x; NULL when a day is not a date */
+	long *day_numbers;	     /* minutes, for x; NULL when a day is not a date or time */
 	const char *series[MAX_SERIES];
 	int folded;	    /* the last series sums those beyond MAX_SERIES - 1 */
 	int repeated;	    /* a (day, series) in more than one row: summed */
@@ -455,7 +466,7 @@ static int lines_collect(const struct view_table *v, int series_column, int valu
 	if (!l->day_numbers)
 		goto cleanup;
 	for (d = 0; d < l->day_count; d++) {
-		if (day_number(l->days[d], &l->day_numbers[d])) {
+		if (time_minutes(l->days[d], &l->day_numbers[d])) {
 			free(l->day_numbers);
 			l->day_numbers = NULL;
 			break;
@@ -510,7 +521,7 @@ static int chart_lines(FILE *out, const struct view_table *v)
 {
 	int has_series = lines_have_series(v);
 	int series_column = has_series ? 1 : -1, value_column = has_series ? 2 : 1;
-	int is_bytes = column_is_bytes(v, value_column);
+	int is_bytes = column_is_bytes(v, value_column), is_rate = column_is_rate(v, value_column);
 	const int left = 66, right = CHART_W - 18, top = 12, bottom = LINES_H - 34, pad = 14;
 	int x0 = left + pad, x1 = right - pad, s, d, t, ticks, label_every, ret;
 	const char *unit_text = is_bytes ? "bytes" : column_name(v, value_column);
@@ -632,8 +643,12 @@ static int chart_lines(FILE *out, const struct view_table *v)
 		format_value(mean, sizeof(mean), l.totals[s] / l.day_count, is_bytes);
 		format_value(peak, sizeof(peak), top_value, is_bytes);
 		legend_item(out, color, "line", has_series ? l.series[s] : unit_text);
-		fprintf(out, "<small>total %s &middot; mean %s/day &middot; max %s</small>", total,
-			mean, peak);
+		if (is_rate) /* rates do not add up: the mean of the points and the highest */
+			fprintf(out, "<small>mean %s bit/s &middot; max %s bit/s</small>", mean,
+				peak);
+		else
+			fprintf(out, "<small>total %s &middot; mean %s/day &middot; max %s</small>",
+				total, mean, peak);
 	}
 	fputs("</div>\n", out);
 
@@ -684,6 +699,8 @@ static const struct {
 	int port;
 	const char *name;
 } services[] = {
+	/* a non-first fragment carries no ports: the rollups count it as port 0 */
+	{ 0, "non-first fragments" },
 	{ 20, "ftp-data" }, { 21, "ftp" },	  { 22, "ssh" },	 { 23, "telnet" },
 	{ 25, "smtp" },	    { 53, "dns" },	  { 80, "http" },	 { 110, "pop3" },
 	{ 123, "ntp" },	    { 143, "imap" },	  { 161, "snmp" },	 { 443, "https" },
@@ -718,10 +735,13 @@ static void port_label(char *dst, size_t size, const char *proto, const char *po
 
 static int chart_bars(FILE *out, const struct view_table *v)
 {
-	/* regions: (country_code, country_name, bytes, packets); ports: (proto, port, bytes, ...)
+	/*
+	 * regions: (country_code, country_name, bytes, packets); ports: (proto, port, bytes, ...);
+	 * two columns (bandwidth_peak): (label, value)
 	 */
-	int packets = ranks_packets(v), value_column = packets ? 3 : 2;
-	int ports = !strcmp(column_name(v, 1), "port");
+	int simple = v->column_count == 2;
+	int packets = !simple && ranks_packets(v), value_column = simple ? 1 : packets ? 3 : 2;
+	int ports = !simple && !strcmp(column_name(v, 1), "port");
 	int rows = v->row_count < BAR_ROWS_MAX ? v->row_count : BAR_ROWS_MAX, i, t, ticks;
 	const int top = 6, row_h = 26, bar_h = 16, label_w = 178, value_w = 70;
 	const int x0 = label_w + 6, x1 = CHART_W - value_w, height = top + rows * row_h + 26;
@@ -738,7 +758,7 @@ static int chart_bars(FILE *out, const struct view_table *v)
 	ranked = rank_rows(v, value_column);
 	if (!ranked)
 		return -ENOMEM;
-	axis_make(&axis, ranked[0].value, 4, !packets);
+	axis_make(&axis, ranked[0].value, 4, !packets && !simple);
 	fprintf(out, "<svg viewBox=\"0 0 %d %d\" class=\"chart\" role=\"img\">\n", CHART_W, height);
 	ticks = (int)lround(axis.top / axis.step);
 	for (t = 0; t <= ticks; t++) {
@@ -759,13 +779,17 @@ static int chart_bars(FILE *out, const struct view_table *v)
 
 		if (ports) {
 			color = series_color(cell(v, r, 0), 0);
-			service = service_name(cell(v, r, 1));
+			/* ICMP's port 0 is no port, not a fragment */
+			service = strncmp(cell(v, r, 0), "ICMP", 4) ? service_name(cell(v, r, 1)) :
+								      NULL;
 			if (legend_count < MAX_SERIES &&
 			    find_text(legend_names, legend_count, cell(v, r, 0)) < 0)
 				legend_names[legend_count++] = cell(v, r, 0);
 		}
 		fputs("<g><title>", out);
-		if (ports) {
+		if (simple) {
+			put_text(out, cell(v, r, 0), 0);
+		} else if (ports) {
 			put_text(out, cell(v, r, 0), 0);
 			fputc('/', out);
 			put_text(out, cell(v, r, 1), 0);
@@ -775,11 +799,16 @@ static int chart_bars(FILE *out, const struct view_table *v)
 			put_text(out, cell(v, r, 0), 0);
 			fputc(')', out);
 		}
-		fprintf(out, ": %.0f %s", ranked[i].value, packets ? "packets" : "bytes");
+		fprintf(out, ": %.0f %s", ranked[i].value,
+			simple	? column_name(v, 1) :
+			packets ? "packets" :
+				  "bytes");
 		fprintf(out,
 			"</title>\n<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"end\">",
 			label_w, y + row_h / 2 + 4);
-		if (ports) {
+		if (simple) {
+			put_text(out, cell(v, r, 0), LABEL_CHARS_MAX);
+		} else if (ports) {
 			port_label(label, sizeof(label), cell(v, r, 0), cell(v, r, 1));
 			put_text(out, label, 0);
 			if (service) {
@@ -793,7 +822,7 @@ static int chart_bars(FILE *out, const struct view_table *v)
 			put_text(out, cell(v, r, 0), 3);
 			fputs("</tspan>", out);
 		}
-		format_value(label, sizeof(label), ranked[i].value, !packets);
+		format_value(label, sizeof(label), ranked[i].value, !packets && !simple);
 		fprintf(out,
 			"</text>\n<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" rx=\"2\" "
 			"fill=\"%s\" class=\"bar\"/>\n<text x=\"%.1f\" y=\"%d\" class=\"value\">"
@@ -1225,6 +1254,11 @@ static void stat_tiles(FILE *out, const struct view_table *views, int count)
 
 static const char *describe(const struct view_table *v)
 {
+	if (column_is_rate(v, v->column_count - 1))
+		return v->chart == VIEW_CHART_LINES ?
+			       "Bits per second, the mean of each minute, hour or day (by the "
+			       "range), a line per protocol" :
+			       "Bits per second over the minutes of the range, quiet ones as 0";
 	switch (v->chart) {
 	case VIEW_CHART_LINES:
 		if (lines_have_series(v))

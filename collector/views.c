@@ -14,6 +14,8 @@
 const struct view_info view_list[] = {
 	{ "daily_bandwidth_by_proto", "Daily bandwidth by protocol", VIEW_CHART_LINES },
 	{ "daily_packets", "Daily packets", VIEW_CHART_LINES },
+	{ "bandwidth", "Bandwidth by protocol (bits/s)", VIEW_CHART_LINES },
+	{ "bandwidth_peak", "Peak, 95th percentile and mean bandwidth (bits/s)", VIEW_CHART_BARS },
 	{ "top_regions_bytes", "Top regions by bandwidth", VIEW_CHART_BARS },
 	{ "top_regions_packets", "Top regions by packets", VIEW_CHART_BARS },
 	{ "top_ports_bytes", "Top ports by bandwidth", VIEW_CHART_BARS },

@@ -39,8 +39,8 @@ pytestmark = pytest.mark.skipif(not LIBCHDB.exists() and
 PROTO_NAMES = {6: "TCP", 17: "UDP", 1: "ICMP", 58: "ICMPv6", 132: "SCTP", 136: "UDP-Lite"}
 PORT_PROTOS = (6, 17, 132, 136)
 DAY0 = 1767571200  # 2026-01-05 00:00 UTC
-VIEWS = ("daily_bandwidth_by_proto", "daily_packets", "top_regions_bytes",
-         "top_regions_packets", "top_ports_bytes", "top_ports_packets", "proto_share_bytes",
+VIEWS = ("daily_bandwidth_by_proto", "daily_packets", "bandwidth", "bandwidth_peak",
+         "top_regions_bytes", "top_regions_packets", "top_ports_bytes", "top_ports_packets", "proto_share_bytes",
          "proto_share_packets", "region_map")
 
 
@@ -300,6 +300,60 @@ def test_sampled_replay_every_view_exact(tmp_path):
         truth = Truth(records, region_of, 0, 4294944000, agent, direction)
         assert truth.packets == 10 * sum(r["packets"] for r in records)
         check_every_view(store, truth, filter_args(agent, direction), known)
+
+
+def bandwidth_truth(records, start, end, agent=None, direction=None):
+    """The bandwidth and bandwidth_peak views' rows for [start, end): bits/s per bucket and
+    protocol (a minute up to 6 h, an hour up to 8 days, else a day), and the peak, 95th
+    percentile (the top 5% of minutes left out) and mean per minute, quiet minutes as 0."""
+    span = end - start
+    bucket = 60 if span <= 6 * 3600 else 3600 if span <= 8 * 86400 else 86400
+    per_bucket, per_minute = collections.Counter(), collections.Counter()
+    for r in records:
+        minute = r["first_seen_ns"] // 10**9 // 60 * 60
+        if not start <= minute < end or (agent and r["agent"] != agent) or \
+                (direction and r["direction"] != direction):
+            continue
+        at = minute - minute % bucket
+        label = time.strftime("%Y-%m-%d" if bucket == 86400 else "%Y-%m-%d %H:%M",
+                              time.gmtime(at))
+        per_bucket[(label, proto_name(r["proto"]))] += scaled(r, "bytes")
+        per_minute[minute] += scaled(r, "bytes")
+    rows = sorted(((t, p, round(b * 8 / bucket)) for (t, p), b in per_bucket.items()),
+                  key=lambda row: (row[0], -per_bucket[row[:2]], row[1]))
+    rates = sorted((b * 8 / 60 for b in per_minute.values()), reverse=True)
+    minutes = (max(per_minute) - min(per_minute)) // 60 + 1 if per_minute else 0
+    peak = [("peak", round(rates[0])),
+            ("95th percentile", round(rates[minutes // 20]) if minutes // 20 < len(rates) else 0),
+            ("mean", round(sum(rates) / minutes))] if rates else []
+    return rows, peak
+
+
+def test_bandwidth_views_exact(sampled_store):
+    """bits/s per bucket and protocol, and the peak, 95th percentile and mean, for a range of
+    2 hours (minutes), 26 hours (hours) and everything (days), filtered and not."""
+    store, records = sampled_store
+    ranges = [(DAY0 + 3 * 3600, DAY0 + 5 * 3600, ["--from", "2026-01-05 03:00", "--to",
+                                                    "2026-01-05 05:00"]),
+              (DAY0 + 3 * 3600 + 60, DAY0 + 86400 + 5 * 3600,
+               ["--from", "2026-01-05 03:01", "--to", "2026-01-06 05:00"]),
+              (0, 4294944000, [])]
+    buckets = set()
+    for start, end, range_args in ranges:
+        for agent, direction in filters(records):
+            args = [*range_args, *filter_args(agent, direction)]
+            want_rows, want_peak = bandwidth_truth(records, start, end, agent, direction)
+            assert want_rows and want_peak
+            got = view(store, "bandwidth", *args)
+            assert [(r["time"], r["proto"], int(r["bits_per_second"])) for r in got] == \
+                want_rows, (args, got[:5], want_rows[:5])
+            got = view(store, "bandwidth_peak", *args)
+            assert [(r["statistic"], int(r["bits_per_second"])) for r in got] == want_peak, \
+                (args, got, want_peak)
+            buckets.add(len(want_rows[0][0]))
+    assert buckets == {10, 16}  # days, and minutes or hours
+    # nothing in the range: no rows, not a row of zeros
+    assert view(store, "bandwidth_peak", "--from", "2030-01-01", "--to", "2030-01-02") == []
 
 
 def test_limit(sampled_store):
