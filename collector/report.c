@@ -733,15 +733,34 @@ static void port_label(char *dst, size_t size, const char *proto, const char *po
 		snprintf(dst, size, "%.12s/%.8s", proto, port);
 }
 
+/* The cells before the measures: "10.0.0.1", or "10.0.0.1 → 192.0.2.7 TCP". */
+static void keyed_label(char *dst, size_t size, const struct view_table *v, int row,
+			int value_column)
+{
+	size_t used = 0;
+	int c;
+
+	dst[0] = '\0';
+	for (c = 0; c < value_column && used < size; c++)
+		used += (size_t)snprintf(dst + used, size - used, "%s%s",
+					 !c	? "" :
+					 c == 1 ? " \u2192 " :
+						  " ",
+					 cell(v, row, c));
+}
+
 static int chart_bars(FILE *out, const struct view_table *v)
 {
 	/*
 	 * regions: (country_code, country_name, bytes, packets); ports: (proto, port, bytes, ...);
-	 * two columns (bandwidth_peak): (label, value)
+	 * two columns (bandwidth_peak): (label, value); others (talkers, conversations): the
+	 * columns before bytes make the label, "src → dst proto"
 	 */
 	int simple = v->column_count == 2;
 	int packets = !simple && ranks_packets(v), value_column = simple ? 1 : packets ? 3 : 2;
 	int ports = !simple && !strcmp(column_name(v, 1), "port");
+	int regions = !strcmp(column_name(v, 0), "country_code"),
+	    keyed = !simple && !ports && !regions;
 	int rows = v->row_count < BAR_ROWS_MAX ? v->row_count : BAR_ROWS_MAX, i, t, ticks;
 	const int top = 6, row_h = 26, bar_h = 16, label_w = 178, value_w = 70;
 	const int x0 = label_w + 6, x1 = CHART_W - value_w, height = top + rows * row_h + 26;
@@ -749,8 +768,13 @@ static int chart_bars(FILE *out, const struct view_table *v)
 	int legend_count = 0;
 	struct ranked *ranked;
 	struct axis axis;
-	char label[48];
+	char label[128];
 
+	if (keyed)
+		for (value_column = 1; value_column < v->column_count &&
+				       !column_is_measure(column_name(v, value_column));
+		     value_column++)
+			;
 	if (v->column_count <= value_column) {
 		no_data(out, "unexpected columns for a bar chart");
 		return 0;
@@ -789,6 +813,9 @@ static int chart_bars(FILE *out, const struct view_table *v)
 		fputs("<g><title>", out);
 		if (simple) {
 			put_text(out, cell(v, r, 0), 0);
+		} else if (keyed) {
+			keyed_label(label, sizeof(label), v, r, value_column);
+			put_text(out, label, 0);
 		} else if (ports) {
 			put_text(out, cell(v, r, 0), 0);
 			fputc('/', out);
@@ -808,6 +835,9 @@ static int chart_bars(FILE *out, const struct view_table *v)
 			label_w, y + row_h / 2 + 4);
 		if (simple) {
 			put_text(out, cell(v, r, 0), LABEL_CHARS_MAX);
+		} else if (keyed) {
+			keyed_label(label, sizeof(label), v, r, value_column);
+			put_text(out, label, LABEL_CHARS_MAX + 6);
 		} else if (ports) {
 			port_label(label, sizeof(label), cell(v, r, 0), cell(v, r, 1));
 			put_text(out, label, 0);

@@ -62,8 +62,9 @@ OUT = BUILD / "bench"
 FLOWCOLLECTOR = BUILD / "flowcollector"
 GEO = BUILD / "geo"
 VIEWS = ("daily_bandwidth_by_proto", "daily_packets", "bandwidth", "bandwidth_peak",
-         "proto_share_bytes", "proto_share_packets", "top_ports_bytes", "top_ports_packets",
-         "top_regions_bytes", "top_regions_packets", "region_map")
+         "top_talkers", "top_conversations", "proto_share_bytes", "proto_share_packets",
+         "top_ports_bytes", "top_ports_packets", "top_regions_bytes", "top_regions_packets",
+         "region_map")
 CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
 SQL_DIR = ROOT / "sql"
 sys.path.insert(0, str(ROOT / "tests" / "integration"))

@@ -40,7 +40,8 @@ PROTO_NAMES = {6: "TCP", 17: "UDP", 1: "ICMP", 58: "ICMPv6", 132: "SCTP", 136: "
 PORT_PROTOS = (6, 17, 132, 136)
 DAY0 = 1767571200  # 2026-01-05 00:00 UTC
 VIEWS = ("daily_bandwidth_by_proto", "daily_packets", "bandwidth", "bandwidth_peak",
-         "top_regions_bytes", "top_regions_packets", "top_ports_bytes", "top_ports_packets", "proto_share_bytes",
+         "top_talkers", "top_conversations", "top_regions_bytes", "top_regions_packets",
+         "top_ports_bytes", "top_ports_packets", "proto_share_bytes",
          "proto_share_packets", "region_map")
 
 
@@ -354,6 +355,53 @@ def test_bandwidth_views_exact(sampled_store):
     assert buckets == {10, 16}  # days, and minutes or hours
     # nothing in the range: no rows, not a row of zeros
     assert view(store, "bandwidth_peak", "--from", "2030-01-01", "--to", "2030-01-02") == []
+
+
+def address_text(text):
+    """How the views write an address: IPv4 as a.b.c.d, IPv6 compressed."""
+    return str(ipaddress.ip_address(text))
+
+
+def raw_truth(records, start, end, key, agent=None, direction=None):
+    """Sums by key over the records whose first minute is in [start, end), ranked as the raw
+    views rank them: bytes descending, then the key."""
+    sums = collections.defaultdict(lambda: [0, 0, 0])
+    for r in records:
+        minute = r["first_seen_ns"] // 10**9 // 60 * 60
+        if not start <= minute < end or (agent and r["agent"] != agent) or \
+                (direction and r["direction"] != direction):
+            continue
+        s = sums[key(r)]
+        s[0] += scaled(r, "bytes")
+        s[1] += scaled(r, "packets")
+        s[2] += 1
+    return sorted(((*k, *v) for k, v in sums.items()), key=lambda row: (-row[-3], row[:-3]))
+
+
+def test_talkers_and_conversations_exact(sampled_store):
+    """top_talkers (by source) and top_conversations (source, destination, protocol) from the
+    raw rows: scaled by sampling, ranked by bytes, for a range of hours and everything,
+    filtered and not, with --limit."""
+    store, records = sampled_store
+    ranges = [(DAY0 + 3 * 3600 + 60, DAY0 + 86400 + 5 * 3600,
+               ["--from", "2026-01-05 03:01", "--to", "2026-01-06 05:00"]), (0, 4294944000, [])]
+    for start, end, range_args in ranges:
+        for agent, direction in filters(records):
+            args = [*range_args, *filter_args(agent, direction)]
+            want = raw_truth(records, start, end, lambda r: (address_text(r["src_addr"]),),
+                             agent, direction)
+            assert len(want) > 1
+            got = view(store, "top_talkers", *args, "--limit", "100")
+            assert [(r["address"], int(r["bytes"]), int(r["packets"]), int(r["records"]))
+                    for r in got] == want, args
+            want = raw_truth(records, start, end,
+                             lambda r: (address_text(r["src_addr"]),
+                                        address_text(r["dst_addr"]), proto_name(r["proto"])),
+                             agent, direction)
+            got = view(store, "top_conversations", *args)
+            assert [(r["src"], r["dst"], r["proto"], int(r["bytes"]), int(r["packets"]),
+                     int(r["records"])) for r in got] == want[:10], args
+            assert len(got) == min(10, len(want))
 
 
 def test_limit(sampled_store):
