@@ -517,29 +517,23 @@ static double lines_x(const struct lines *l, int day, int left, int right)
 	return left + (double)(right - left) * day / (l->day_count - 1);
 }
 
-static int chart_lines(FILE *out, const struct view_table *v)
+/*
+ * The plot of the series in shown (a bit per series), on an axis of their own: the ticks, the
+ * day or time labels, areas and lines, and a hover column per point with the exact values.
+ */
+static void lines_plot(FILE *out, const struct lines *l, unsigned int shown, int has_series,
+		       int is_bytes, const char *unit_text)
 {
-	int has_series = lines_have_series(v);
-	int series_column = has_series ? 1 : -1, value_column = has_series ? 2 : 1;
-	int is_bytes = column_is_bytes(v, value_column), is_rate = column_is_rate(v, value_column);
 	const int left = 66, right = CHART_W - 18, top = 12, bottom = LINES_H - 34, pad = 14;
-	int x0 = left + pad, x1 = right - pad, s, d, t, ticks, label_every, ret;
-	const char *unit_text = is_bytes ? "bytes" : column_name(v, value_column);
+	int x0 = left + pad, x1 = right - pad, s, d, t, ticks, label_every;
 	double max = 0, tick;
 	struct axis axis;
-	struct lines l;
 	char label[48];
 
-	if (v->column_count <= value_column) {
-		no_data(out, "unexpected columns for a line chart");
-		return 0;
-	}
-	ret = lines_collect(v, series_column, value_column, &l);
-	if (ret)
-		goto cleanup;
-	for (s = 0; s < l.series_count * l.day_count; s++)
-		if (l.values[s] > max)
-			max = l.values[s];
+	for (s = 0; s < l->series_count; s++)
+		for (d = 0; d < l->day_count && (shown & (1u << s)); d++)
+			if (l->values[s * l->day_count + d] > max)
+				max = l->values[s * l->day_count + d];
 	axis_make(&axis, max, 4, is_bytes);
 
 	fprintf(out, "<svg viewBox=\"0 0 %d %d\" class=\"chart\" role=\"img\">\n", CHART_W,
@@ -556,47 +550,51 @@ static int chart_lines(FILE *out, const struct view_table *v)
 			left, y, right, y, t ? "gl" : "ax", left - 8, y + 4, label);
 	}
 	/* six date labels at most: each is ~65 px wide and they sit at their dates, not evenly */
-	label_every = (l.day_count + 5) / 6;
-	for (d = 0; d < l.day_count; d += label_every) {
+	label_every = (l->day_count + 5) / 6;
+	for (d = 0; d < l->day_count; d += label_every) {
 		fprintf(out, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">",
-			lines_x(&l, d, x0, x1), bottom + 18);
-		put_text(out, l.days[d], 12);
+			lines_x(l, d, x0, x1), bottom + 18);
+		/* a time "YYYY-MM-DD HH:MM" from its month on: "01-05 03:00" */
+		put_text(out, strlen(l->days[d]) > 10 ? l->days[d] + 5 : l->days[d], 12);
 		fputs("</text>\n", out);
 	}
 	/* areas first, then lines over them, the largest series on top */
-	for (s = l.series_count - 1; s >= 0; s--) {
-		const char *color = l.folded && s == MAX_SERIES - 1 ? COLOR_OTHER :
-				    has_series			    ? series_color(l.series[s], s) :
-								      COLOR_PACKETS;
-		double *values = &l.values[s * l.day_count];
+	for (s = l->series_count - 1; s >= 0; s--) {
+		const char *color = l->folded && s == MAX_SERIES - 1 ? COLOR_OTHER :
+				    has_series ? series_color(l->series[s], s) :
+						 COLOR_PACKETS;
+		double *values = &l->values[s * l->day_count];
+
+		if (!(shown & (1u << s)))
+			continue;
 
 		/* one area only: overlapping fills would mix the colours */
-		if (l.day_count > 1 && l.series_count == 1) {
+		if (l->day_count > 1 && __builtin_popcount(shown) == 1) {
 			fprintf(out, "<path class=\"area\" fill=\"%s\" d=\"M%.1f %d", color,
-				lines_x(&l, 0, x0, x1), bottom);
-			for (d = 0; d < l.day_count; d++)
-				fprintf(out, "L%.1f %.1f", lines_x(&l, d, x0, x1),
+				lines_x(l, 0, x0, x1), bottom);
+			for (d = 0; d < l->day_count; d++)
+				fprintf(out, "L%.1f %.1f", lines_x(l, d, x0, x1),
 					bottom - (bottom - top) * values[d] / axis.top);
-			fprintf(out, "L%.1f %dZ\"/>\n", lines_x(&l, l.day_count - 1, x0, x1),
+			fprintf(out, "L%.1f %dZ\"/>\n", lines_x(l, l->day_count - 1, x0, x1),
 				bottom);
 		}
-		if (l.day_count > 1) {
+		if (l->day_count > 1) {
 			fprintf(out, "<polyline class=\"line\" stroke=\"%s\" points=\"", color);
-			for (d = 0; d < l.day_count; d++)
-				fprintf(out, "%.1f,%.1f ", lines_x(&l, d, x0, x1),
+			for (d = 0; d < l->day_count; d++)
+				fprintf(out, "%.1f,%.1f ", lines_x(l, d, x0, x1),
 					bottom - (bottom - top) * values[d] / axis.top);
 			fputs("\"/>\n", out);
 		}
 		/* markers only while they stay apart; one day is a dot with its value */
-		for (d = 0; d < l.day_count && l.day_count <= 62; d++) {
-			double x = lines_x(&l, d, x0, x1);
+		for (d = 0; d < l->day_count && l->day_count <= 62; d++) {
+			double x = lines_x(l, d, x0, x1);
 			double y = bottom - (bottom - top) * values[d] / axis.top;
 
 			fprintf(out,
 				"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\" "
 				"class=\"dot\"/>\n",
-				x, y, l.day_count == 1 ? "5" : "3", color);
-			if (l.day_count == 1 && l.series_count == 1) {
+				x, y, l->day_count == 1 ? "5" : "3", color);
+			if (l->day_count == 1 && __builtin_popcount(shown) == 1) {
 				format_value(label, sizeof(label), values[d], is_bytes);
 				fprintf(out,
 					"<text x=\"%.1f\" y=\"%.1f\" class=\"value\">%s</text>\n",
@@ -605,30 +603,83 @@ static int chart_lines(FILE *out, const struct view_table *v)
 		}
 	}
 	/* a hover column per day: its tooltip lists every series' exact value */
-	for (d = 0; d < l.day_count; d++) {
-		double x = lines_x(&l, d, x0, x1);
-		double half = l.day_count == 1 ? (x1 - x0) / 2.0 :
-						 (x1 - x0) / 2.0 / (l.day_count - 1);
+	for (d = 0; d < l->day_count; d++) {
+		double x = lines_x(l, d, x0, x1);
+		double half = l->day_count == 1 ? (x1 - x0) / 2.0 :
+						  (x1 - x0) / 2.0 / (l->day_count - 1);
 
 		fprintf(out,
 			"<rect class=\"hover\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\">"
 			"<title>",
 			x - half, top, 2 * half, bottom - top);
-		put_text(out, l.days[d], 0);
-		for (s = 0; s < l.series_count; s++) {
-			double value = l.values[s * l.day_count + d];
+		put_text(out, l->days[d], 0);
+		for (s = 0; s < l->series_count; s++) {
+			double value = l->values[s * l->day_count + d];
+
+			if (!(shown & (1u << s)))
+				continue;
 
 			format_value(label, sizeof(label), value, is_bytes);
 			fputs("&#10;", out);
 			if (has_series) {
-				put_text(out, l.series[s], 0);
+				put_text(out, l->series[s], 0);
 				fputs(": ", out);
 			}
 			fprintf(out, "%.0f %s (%s)", value, unit_text, label);
 		}
 		fputs("</title></rect>\n", out);
 	}
-	fputs("</svg>\n<div class=\"legend rows\">", out);
+	fputs("</svg>\n", out);
+}
+
+/*
+ * The series whose highest point is under 5% of the highest of all (a bit each): on a shared
+ * linear axis they lie on the zero line. None when every series is small or none is.
+ */
+static unsigned int lines_small_series(const struct lines *l)
+{
+	double top[MAX_SERIES] = { 0 }, max = 0;
+	unsigned int small = 0;
+	int s, d;
+
+	for (s = 0; s < l->series_count; s++) {
+		for (d = 0; d < l->day_count; d++)
+			if (l->values[s * l->day_count + d] > top[s])
+				top[s] = l->values[s * l->day_count + d];
+		if (top[s] > max)
+			max = top[s];
+	}
+	for (s = 0; s < l->series_count; s++)
+		if (top[s] > 0 && top[s] < max / 20)
+			small |= 1u << s;
+	return small;
+}
+
+static int chart_lines(FILE *out, const struct view_table *v)
+{
+	int has_series = lines_have_series(v);
+	int series_column = has_series ? 1 : -1, value_column = has_series ? 2 : 1;
+	int is_bytes = column_is_bytes(v, value_column), is_rate = column_is_rate(v, value_column);
+	const char *unit_text = is_bytes ? "bytes" : column_name(v, value_column);
+	unsigned int small;
+	struct lines l;
+	int s, d, ret;
+
+	if (v->column_count <= value_column) {
+		no_data(out, "unexpected columns for a line chart");
+		return 0;
+	}
+	ret = lines_collect(v, series_column, value_column, &l);
+	if (ret)
+		goto cleanup;
+	/* every series; those too small to see beside the largest again, on their own scale */
+	lines_plot(out, &l, (1u << l.series_count) - 1, has_series, is_bytes, unit_text);
+	small = lines_small_series(&l);
+	if (has_series && small) {
+		fputs("<p class=\"more\">Too small to see above, on their own scale:</p>\n", out);
+		lines_plot(out, &l, small, has_series, is_bytes, unit_text);
+	}
+	fputs("<div class=\"legend rows\">", out);
 	for (s = 0; s < l.series_count; s++) {
 		const char *color = l.folded && s == MAX_SERIES - 1 ? COLOR_OTHER :
 				    has_series			    ? series_color(l.series[s], s) :

@@ -295,6 +295,14 @@ def test_report_tables_equal_truth(report):
         s = page.sections[name]
         assert s["title"] == title and s["svg"] >= 1 and not s["empty"], (name, s)
 
+    # ICMP is under 5% of TCP: drawn again on a scale of its own, alone
+    text = path.read_text(encoding="utf-8")
+    section = text[text.index('id="daily_bandwidth_by_proto"'):]
+    section = section[:section.index("</section>")]
+    svgs = re.findall(r"<svg .*?</svg>", section, re.S)
+    assert len(svgs) == 2 and page.sections["daily_packets"]["svg"] == 1
+    assert all(f"&#10;{p}: " in svgs[0] for p in ("TCP", "UDP", "ICMP")), svgs[0][-800:]
+    assert "&#10;ICMP: " in svgs[1] and "TCP" not in svgs[1] and "UDP" not in svgs[1]
     # the pivot: a day per row, a column of bytes per protocol
     header, *rows = page.sections["daily_bandwidth_by_proto"]["tables"][0]
     assert header == ["day", "TCP bytes", "UDP bytes", "ICMP bytes"]  # largest total first
