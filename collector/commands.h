@@ -14,9 +14,10 @@
 #include "migrate.h"
 #include "source_kafka.h"
 #include "store.h"
+#include "views.h"
 
 /* The default end of a time range: a midnight, so the views read the daily rollups. */
-#define COMMAND_TIME_END 4294944000ULL
+#define COMMAND_TIME_END VIEW_TIME_END
 
 struct command_options {
 	struct store_options store;

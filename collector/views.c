@@ -283,12 +283,21 @@ int view_run(struct store *store, const char *sql_dir, const struct view_info *v
 	     uint64_t to, unsigned int flags, struct view_table *table, double *seconds, char *err,
 	     size_t err_len)
 {
+	return view_run_filtered(store, sql_dir, view, from, to, &view_filter, flags, table,
+				 seconds, err, err_len);
+}
+
+int view_run_filtered(struct store *store, const char *sql_dir, const struct view_info *view,
+		      uint64_t from, uint64_t to, const struct view_filter *filter,
+		      unsigned int flags, struct view_table *table, double *seconds, char *err,
+		      size_t err_len)
+{
 	char path[4096], from_text[24], to_text[24], limit_text[16], *sql, *result = NULL;
 	const struct store_param params[] = {
 		{ "from", from_text },
 		{ "to", to_text },
-		{ "agent", view_filter.agent ? view_filter.agent : "" },
-		{ "direction", view_filter.direction ? view_filter.direction : "" },
+		{ "agent", filter->agent ? filter->agent : "" },
+		{ "direction", filter->direction ? filter->direction : "" },
 		{ "limit", limit_text },
 	};
 	struct timespec start, end;
@@ -305,7 +314,7 @@ int view_run(struct store *store, const char *sql_dir, const struct view_info *v
 	snprintf(from_text, sizeof(from_text), "%" PRIu64, from);
 	snprintf(to_text, sizeof(to_text), "%" PRIu64, to);
 	snprintf(limit_text, sizeof(limit_text), "%u",
-		 view_filter.limit ? view_filter.limit : VIEW_LIMIT_DEFAULT);
+		 filter->limit ? filter->limit : VIEW_LIMIT_DEFAULT);
 	if (flags & VIEW_BIND_LOCALLY) {
 		char *expanded = expand_parts(sql, sql_dir, err, err_len), *bound;
 

@@ -31,6 +31,9 @@ struct view_filter {
 };
 
 #define VIEW_LIMIT_DEFAULT 10
+#define VIEW_LIMIT_MAX	   100000
+/* The end of "every time": 2106-02-07, the last day a UInt32 second reaches */
+#define VIEW_TIME_END 4294944000ULL
 
 extern struct view_filter view_filter;
 
@@ -53,6 +56,11 @@ const struct view_info *view_find(const char *name);
 int view_run(struct store *store, const char *sql_dir, const struct view_info *view, uint64_t from,
 	     uint64_t to, unsigned int flags, struct view_table *table, double *seconds, char *err,
 	     size_t err_len);
+/* view_run with its own filter instead of view_filter: for threads serving requests. */
+int view_run_filtered(struct store *store, const char *sql_dir, const struct view_info *view,
+		      uint64_t from, uint64_t to, const struct view_filter *filter,
+		      unsigned int flags, struct view_table *table, double *seconds, char *err,
+		      size_t err_len);
 void view_table_free(struct view_table *table);
 /* An aligned text table, numbers right-aligned. */
 void view_print(FILE *out, const struct view_table *table);
