@@ -26,8 +26,9 @@
 #include "paths.h"
 #include "store.h"
 
-#define LIBCHDB_NAME	 "libchdb.so"
-#define MAX_OPEN_STORES	 8
+#define LIBCHDB_NAME "libchdb.so"
+/* the collector's own stores and the readers of an HTTP endpoint (HTTP_MAX_CONCURRENT_LIMIT) */
+#define MAX_OPEN_STORES	 80
 #define STORE_PARAMS_MAX 16
 /* A store's error message is kept whole up to this size: ClickHouse's may span lines. */
 #define STORE_ERROR_MAX 4096
@@ -55,6 +56,10 @@ struct chdb_api {
 	const char *(*stream_error)(chdb_stream stream);
 	void (*stream_destroy)(chdb_stream stream);
 	void (*set_signal_handlers_enabled)(int enabled);
+	/* optional: what a query read, for store_last_stats */
+	uint64_t (*result_rows_read)(chdb_result *result);
+	uint64_t (*result_bytes_read)(chdb_result *result);
+	double (*result_elapsed)(chdb_result *result);
 };
 
 struct store {
@@ -62,6 +67,8 @@ struct store {
 	/* embedded */
 	struct chdb_api chdb;
 	chdb_conn *connection;
+	char embedded_path[PATH_MAX];
+	struct store_stats last_stats;
 	/* HTTP */
 	CURL *curl;
 	char *url;   /* the server asked first */
@@ -152,6 +159,9 @@ static int load_chdb(struct chdb_api *api, const char *path, char *err, size_t e
 			return -ENOENT;
 		}
 	}
+	api->result_rows_read = dlsym(api->library, "chdb_result_rows_read");
+	api->result_bytes_read = dlsym(api->library, "chdb_result_bytes_read");
+	api->result_elapsed = dlsym(api->library, "chdb_result_elapsed");
 	return 0;
 }
 
@@ -246,7 +256,10 @@ static chdb_conn *connect_quietly(struct store *store, char **argv, char *why, s
 	int verbose = log_get_level() >= LOG_LEVEL_INFO, saved = -1, caught = -1;
 	chdb_conn *connection;
 	ssize_t n = 0;
+	int argc = 0;
 
+	while (argv[argc])
+		argc++;
 	why[0] = '\0';
 	if (!verbose) {
 		fflush(stderr);
@@ -258,7 +271,7 @@ static chdb_conn *connect_quietly(struct store *store, char **argv, char *why, s
 			saved = -1;
 		}
 	}
-	connection = store->chdb.connect(2, argv);
+	connection = store->chdb.connect(argc, argv);
 	if (saved >= 0) {
 		fflush(stderr);
 		dup2(saved, STDERR_FILENO);
@@ -305,6 +318,41 @@ static int open_embedded(struct store *store, const struct store_options *option
 		return ret ? ret : -EIO;
 	}
 	snprintf(store->description, sizeof(store->description), "embedded:%s", path);
+	snprintf(store->embedded_path, sizeof(store->embedded_path), "%s", path);
+	return 0;
+}
+
+int store_open_reader(struct store *writer, struct store **out, char *err, size_t err_len)
+{
+	char path_arg[PATH_MAX + 16], why[1024];
+	/* readonly=2: a query may change its settings, never data, tables or readonly itself */
+	char *argv[] = { "flowcollector", path_arg, "--readonly=2", NULL };
+	struct store *store;
+
+	if (!writer->connection) {
+		snprintf(err, err_len, "%s: a read-only connection needs the embedded store",
+			 writer->description);
+		return -EOPNOTSUPP;
+	}
+	store = calloc(1, sizeof(*store));
+	if (!store)
+		return -ENOMEM;
+	/* the same loaded library; the directory lock is the writer's, held by this process */
+	store->chdb = writer->chdb;
+	snprintf(path_arg, sizeof(path_arg), "--path=%s", writer->embedded_path);
+	store->connection = connect_quietly(store, argv, why, sizeof(why));
+	if (!store->connection || !*store->connection) {
+		store->connection = NULL;
+		snprintf(err, err_len, "cannot open a read-only connection to %s: %s",
+			 writer->description, why[0] ? why : "libchdb returned no connection");
+		free(store);
+		return -EIO;
+	}
+	snprintf(store->description, sizeof(store->description), "embedded:%s (read-only)",
+		 writer->embedded_path);
+	snprintf(store->embedded_path, sizeof(store->embedded_path), "%s", writer->embedded_path);
+	remember(store, 1);
+	*out = store;
 	return 0;
 }
 
@@ -521,8 +569,16 @@ static int chdb_run(struct store *store, const char *sql, const struct store_par
 		return -EIO;
 	}
 	message = api->result_error(res);
+	store->last_exception_code = 0;
+	store->last_stats.rows_read = api->result_rows_read ? api->result_rows_read(res) : 0;
+	store->last_stats.bytes_read = api->result_bytes_read ? api->result_bytes_read(res) : 0;
+	store->last_stats.elapsed_s = api->result_elapsed ? api->result_elapsed(res) : 0;
 	if (message && *message) {
+		const char *code = strstr(message, "Code: ");
+
 		copy_error(err, err_len, "ClickHouse", message);
+		store->last_failure = STORE_FAILURE_SERVER;
+		store->last_exception_code = code ? atoi(code + 6) : 0;
 		ret = -EIO;
 	} else if (result) {
 		size_t len = api->result_length(res);
@@ -794,6 +850,11 @@ enum store_failure store_last_failure(const struct store *store)
 int store_last_exception_code(const struct store *store)
 {
 	return store->last_exception_code;
+}
+
+void store_last_stats(const struct store *store, struct store_stats *stats)
+{
+	*stats = store->last_stats;
 }
 
 /* --- the interface ----------------------------------------------------------------------- */

@@ -31,6 +31,13 @@ struct store_options {
 
 int store_open(const struct store_options *options, struct store **store, char *err,
 	       size_t err_len);
+/*
+ * A second connection to the embedded store writer holds, read-only: its queries run beside
+ * the writer's, and anything that would write fails in ClickHouse with Code 164 (READONLY).
+ * A query may change its own settings (readonly=2); they stay on this connection until reset.
+ * Closed with store_close, before the writer.
+ */
+int store_open_reader(struct store *writer, struct store **reader, char *err, size_t err_len);
 /* Closes the store; for the embedded one this must run before exit (libchdb's threads). */
 void store_close(struct store *store);
 /* Closes every open store: for exit paths (atexit, signals handled by flag). */
@@ -69,6 +76,14 @@ enum store_failure {
 enum store_failure store_last_failure(const struct store *store);
 /* The server's exception code of the last failure (Code: N), 0 when there was none. */
 int store_last_exception_code(const struct store *store);
+
+/* What the embedded store's last query read (zero when unknown, and for a server). */
+struct store_stats {
+	uint64_t rows_read;
+	uint64_t bytes_read;
+	double elapsed_s;
+};
+void store_last_stats(const struct store *store, struct store_stats *stats);
 /*
  * The server's version (SELECT version(), asked once): what a statement may use depends on
  * it, as EXCHANGE TABLES does (20.6 and later, Atomic databases).
