@@ -56,7 +56,7 @@ AGENT_LIB_OBJS	   := log parse wire kafka_conf metrics_http prom write_full agen
 AGENT_LIBS	   := -lbpf -lelf -lrdkafka -lisal -lmicrohttpd -lz -lm -lpthread
 COLLECTOR_LIB_OBJS := log parse wire kafka_conf metrics_http prom paths write_full agent_id
 # libchdb is loaded with dlopen at run time, only for the embedded store.
-COLLECTOR_LIBS	   := -lrdkafka -lcurl -lmicrohttpd -lisal -lz -ldl -lpthread -lm
+COLLECTOR_LIBS	   := -lrdkafka -lcurl -lmicrohttpd -lisal -lz -llz4 -ldl -lpthread -lm
 
 lib_objs = $(patsubst %,$(1)/lib/%.o,$(filter $(patsubst lib/%.c,%,$(LIB_SRCS)),$(2)))
 AGENT_OBJS	   = $(patsubst %.c,$(1)/%.o,$(AGENT_SRCS)) $(call lib_objs,$(1),$(AGENT_LIB_OBJS))
@@ -292,7 +292,7 @@ format:
 DEB_PACKAGES := make gcc clang clang-format llvm libbpf-dev bpftool libelf-dev \
 		zlib1g-dev libcmocka-dev libpcap-dev libisal-dev pkg-config iproute2 tshark \
 		softflowd nfdump xdp-tools libclang-rt-14-dev libmicrohttpd-dev librdkafka-dev \
-		libcurl4-openssl-dev python3 iputils-ping tcpreplay netsniff-ng \
+		libcurl4-openssl-dev liblz4-dev python3 iputils-ping tcpreplay netsniff-ng \
 		openjdk-17-jdk-headless maven chromium faketime tcpdump clickhouse-common zookeeper
 
 .PHONY: deps
@@ -311,6 +311,10 @@ deps:
 	$(Q)$(PYTHON) -c 'import pytest' 2>/dev/null || { \
 		echo "  DEPS     installing: pytest (PyPI)"; \
 		$(PYTHON) -m pip install -q pytest || { echo "make deps: pip install pytest failed" >&2; exit 1; }; }
+	$(Q)$(PYTHON) -c 'import clickhouse_connect' 2>/dev/null || { \
+		echo "  DEPS     installing: clickhouse-connect 1.12.0 (PyPI), for the HTTP endpoint's test"; \
+		$(PYTHON) -m pip install -q clickhouse-connect==1.12.0 || \
+			{ echo "make deps: pip install clickhouse-connect failed" >&2; exit 1; }; }
 	$(Q)$(MAKE) -s $(KAFKA_STAMP) $(CHDB_LIB) $(GEO_STAMP) $(CLICKHOUSE_STAMP)
 
 # The embedded ClickHouse: libchdb from the npm registry, pinned and checked.

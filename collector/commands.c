@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "commands.h"
 #include "geo.h"
 #include "geo_store.h"
+#include "http_endpoint.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "report.h"
@@ -252,6 +254,7 @@ int command_ingest(const struct command_options *options)
 {
 	struct collector c = { .started_ms = monotonic_ms() };
 	struct metrics_server *metrics = NULL;
+	struct http_endpoint *endpoint = NULL;
 	struct file_source_end end = { 0 };
 	char err[1024];
 	int ret, status;
@@ -277,6 +280,14 @@ int command_ingest(const struct command_options *options)
 		return EXIT_FAILURE_RUNTIME;
 	}
 	collector_snapshot(&c);
+	/* asked for by name: an endpoint that cannot start stops the run before it reads */
+	if (options->http.address &&
+	    http_endpoint_start(c.store, &options->http, &endpoint, err, sizeof(err))) {
+		pr_warn("%s\n", err);
+		ingest_close(c.ingest);
+		close_store(c.store);
+		return EXIT_FAILURE_RUNTIME;
+	}
 	if (options->metrics_address &&
 	    metrics_server_start(options->metrics_address, collector_metrics_render, &c, &metrics))
 		pr_warn("cannot serve metrics on the address given\n");
@@ -295,6 +306,7 @@ int command_ingest(const struct command_options *options)
 		status = !ret ? EXIT_OK : ret == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
 	}
 	metrics_server_stop(metrics);
+	http_endpoint_stop(endpoint);
 	ingest_report_unshown(c.ingest);
 	collector_print_summary(&c, (double)(monotonic_ms() - c.started_ms) / 1000.0);
 	if (status == EXIT_INTERRUPTED)
@@ -304,6 +316,43 @@ int command_ingest(const struct command_options *options)
 	close_store(c.store);
 	pthread_mutex_destroy(&c.lock);
 	return status;
+}
+
+/*
+ * serve: the HTTP interface over a store nobody ingests into, until SIGINT, SIGTERM or
+ * SIGHUP; the store stays locked meanwhile, as for any command.
+ */
+int command_serve(const struct command_options *options)
+{
+	struct http_endpoint *endpoint = NULL;
+	struct store *store;
+	char err[1024];
+
+	if (options->arg_count != 1) {
+		pr_warn("usage: flowcollector serve --http [ADDR:]PORT\n");
+		return EXIT_USAGE;
+	}
+	if (!options->http.address) {
+		pr_warn("serve: give the address with --http [ADDR:]PORT\n");
+		return EXIT_USAGE;
+	}
+	if (open_store(options, &store, 1))
+		return EXIT_FAILURE_RUNTIME;
+	if (http_endpoint_start(store, &options->http, &endpoint, err, sizeof(err))) {
+		pr_warn("%s\n", err);
+		close_store(store);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	while (!collector_stop_requested) {
+		struct pollfd stop = { .fd = collector_stop_fd, .events = POLLIN };
+
+		poll(&stop, 1, 1000);
+	}
+	fprintf(stderr, "flowcollector: stopping the HTTP interface (%s)\n",
+		log_signal_name(collector_stop_requested));
+	http_endpoint_stop(endpoint);
+	close_store(store);
+	return EXIT_OK;
 }
 
 /* --- migrate, geo --------------------------------------------------------------------------- */

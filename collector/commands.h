@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "http_endpoint.h"
 #include "ingest.h"
 #include "migrate.h"
 #include "source_kafka.h"
@@ -28,6 +29,7 @@ struct command_options {
 	const char *input;				/* --input FILE, "-" for input_stdin */
 	FILE *input_stdin;				/* standard input, moved away from fd 0 */
 	const struct sockaddr_storage *metrics_address; /* NULL: no endpoint */
+	struct http_endpoint_options http;		/* address NULL: no HTTP interface */
 	const char *html;
 	uint64_t from, to;
 	int tsv;
@@ -43,5 +45,6 @@ int command_query(const struct command_options *options);
 int command_sql(const struct command_options *options);
 int command_report(const struct command_options *options);
 int command_cluster(const struct command_options *options);
+int command_serve(const struct command_options *options);
 
 #endif

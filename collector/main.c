@@ -54,6 +54,12 @@ enum {
 	OPT_LIMIT,
 	OPT_FORCE,
 	OPT_CLUSTER,
+	OPT_HTTP,
+	OPT_HTTP_USER,
+	OPT_HTTP_PASSWORD_FILE,
+	OPT_HTTP_MAX_EXECUTION_TIME,
+	OPT_HTTP_MAX_RESULT_BYTES,
+	OPT_HTTP_MAX_CONCURRENT,
 };
 
 #define DEFAULT_BATCH_ROWS	       1000000
@@ -63,6 +69,8 @@ enum {
 static struct env {
 	struct command_options command;
 	struct sockaddr_storage metrics_address;
+	struct sockaddr_storage http_address;
+	int http_option_given; /* an --http-* option, which needs --http */
 	int verbosity;
 } env = {
 	.command = {
@@ -72,6 +80,9 @@ static struct env {
 			    .input_agent = "input" },
 		.kafka = { .topic = "flows", .group = "flowcollector",
 			   .insert_retry_timeout_s = DEFAULT_INSERT_RETRY_TIMEOUT_S },
+		.http = { .max_execution_time_s = HTTP_DEFAULT_MAX_EXECUTION_TIME_S,
+			  .max_result_bytes = HTTP_DEFAULT_MAX_RESULT_BYTES,
+			  .max_concurrent = HTTP_DEFAULT_MAX_CONCURRENT },
 		.to = COMMAND_TIME_END,
 	},
 };
@@ -92,6 +103,8 @@ static const char doc[] =
 	"  query VIEW        print a view; 'query list' names them\n"
 	"  report            --html FILE: every view as charts in one self-contained page\n"
 	"  sql QUERY         run one SQL statement on the store, print the result as TSV\n"
+	"  serve             --http [ADDR:]PORT: the read-only ClickHouse HTTP interface over\n"
+	"                    the store, nothing ingested, until SIGINT/SIGTERM (docs/endpoint.md)\n"
 	"  cluster status    --cluster FILE: every shard and replica: up, down or read-only,\n"
 	"                    replication queue and lag, rows, disk, where inserts go; exit 0\n"
 	"                    when every replica takes writes\n"
@@ -127,7 +140,9 @@ static const char doc[] =
 	"  flowagent --replay trace.pcap.gz | flowcollector --input -\n"
 	"  flowcollector geo load build/geo/geoip build/geo/geoip6\n"
 	"  flowcollector query top_ports_bytes --from 2026-01-05 --to 2026-01-06\n"
-	"  flowcollector report --html report.html\n";
+	"  flowcollector report --html report.html\n"
+	"  flowcollector --input - --http 8123 < flows.json   (clickhouse-connect, clickhouse-go)\n"
+	"  flowcollector serve --http 8123 --http-user reader --http-password-file pw\n";
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Store:", 1 },
@@ -179,25 +194,39 @@ static const struct argp_option options[] = {
 	  2 },
 	{ "metrics", 'M', "[ADDR:]PORT", 0,
 	  "Prometheus metrics on /metrics (127.0.0.1 unless ADDR)", 2 },
-	{ NULL, 0, NULL, 0, "Views:", 3 },
-	{ "from", OPT_FROM, "TIME", 0, "From (YYYY-MM-DD[ HH:MM[:SS]] UTC, or Unix seconds)", 3 },
-	{ "to", OPT_TO, "TIME", 0, "Until, excluded", 3 },
-	{ "agent", OPT_AGENT, "NAME", 0, "query, report: only what this agent saw (default: all)",
+	{ NULL, 0, NULL, 0, "ClickHouse HTTP interface (read-only; ingest and serve):", 3 },
+	{ "http", OPT_HTTP, "[ADDR:]PORT", 0,
+	  "Serve the ClickHouse HTTP interface, read-only, over the embedded store (127.0.0.1 "
+	  "unless ADDR)",
 	  3 },
+	{ "http-user", OPT_HTTP_USER, "NAME", 0, "Its one user (default: no authentication)", 3 },
+	{ "http-password-file", OPT_HTTP_PASSWORD_FILE, "FILE", 0,
+	  "That user's password, first line of FILE (never on the command line)", 3 },
+	{ "http-max-execution-time", OPT_HTTP_MAX_EXECUTION_TIME, "SECONDS", 0,
+	  "A query's time limit (60); a request may lower it", 3 },
+	{ "http-max-result-bytes", OPT_HTTP_MAX_RESULT_BYTES, "BYTES", 0,
+	  "Refuse results larger than this, K/M/G allowed (256M)", 3 },
+	{ "http-max-concurrent", OPT_HTTP_MAX_CONCURRENT, "N", 0,
+	  "Queries at once, one read-only connection each (4, at most 64); more get Code 202", 3 },
+	{ NULL, 0, NULL, 0, "Views:", 4 },
+	{ "from", OPT_FROM, "TIME", 0, "From (YYYY-MM-DD[ HH:MM[:SS]] UTC, or Unix seconds)", 4 },
+	{ "to", OPT_TO, "TIME", 0, "Until, excluded", 4 },
+	{ "agent", OPT_AGENT, "NAME", 0, "query, report: only what this agent saw (default: all)",
+	  4 },
 	{ "limit", OPT_LIMIT, "N", 0,
-	  "query, report: the top-N views list N rows (default 10, at most 100000)", 3 },
+	  "query, report: the top-N views list N rows (default 10, at most 100000)", 4 },
 	{ "direction", OPT_DIRECTION, "DIR", 0,
 	  "query, report: only ingress or only egress packets (default: both); one of them "
 	  "counts a packet metered at two points once",
-	  3 },
-	{ "html", OPT_HTML, "FILE", 0, "report: write the HTML page here", 3 },
-	{ "tsv", OPT_TSV, NULL, 0, "query: tab-separated values with a header, for scripts", 3 },
+	  4 },
+	{ "html", OPT_HTML, "FILE", 0, "report: write the HTML page here", 4 },
+	{ "tsv", OPT_TSV, NULL, 0, "query: tab-separated values with a header, for scripts", 4 },
 	{ "force", OPT_FORCE, NULL, 0,
 	  "geo load: load even a file whose lines are mostly malformed, or no prefix at all "
 	  "(which empties the geolocation)",
-	  3 },
-	{ NULL, 0, NULL, 0, "General:", 4 },
-	{ "verbose", 'v', NULL, 0, "More messages", 4 },
+	  4 },
+	{ NULL, 0, NULL, 0, "General:", 5 },
+	{ "verbose", 'v', NULL, 0, "More messages (-v: also a line per HTTP query)", 5 },
 	{},
 };
 
@@ -314,6 +343,47 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--metrics: %s", why);
 		o->metrics_address = &env.metrics_address;
 		break;
+	case OPT_HTTP:
+		if (metrics_parse_address(arg, &env.http_address, why, sizeof(why)))
+			argp_error(state, "--http: %s", why);
+		o->http.address = &env.http_address;
+		break;
+	case OPT_HTTP_USER:
+		if (!arg[0] ||
+		    arg[strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789_.-@")])
+			argp_error(state,
+				   "--http-user '%s': letters, digits and _ . - @ only, as a "
+				   "ClickHouse user name",
+				   arg);
+		o->http.user = arg;
+		env.http_option_given = 1;
+		break;
+	case OPT_HTTP_PASSWORD_FILE:
+		o->http.password_file = arg;
+		env.http_option_given = 1;
+		break;
+	case OPT_HTTP_MAX_EXECUTION_TIME:
+		if (parse_u32(arg, 1, 86400, &o->http.max_execution_time_s))
+			argp_error(state,
+				   "--http-max-execution-time: '%s' is not seconds in [1, 86400]",
+				   arg);
+		env.http_option_given = 1;
+		break;
+	case OPT_HTTP_MAX_RESULT_BYTES:
+		if (parse_bytes(arg, 1, 1ULL << 40, &o->http.max_result_bytes))
+			argp_error(state,
+				   "--http-max-result-bytes: '%s' is not a byte count in [1, 1T] "
+				   "(K, M, G allowed)",
+				   arg);
+		env.http_option_given = 1;
+		break;
+	case OPT_HTTP_MAX_CONCURRENT:
+		if (parse_u32(arg, 1, HTTP_MAX_CONCURRENT_LIMIT, &o->http.max_concurrent))
+			argp_error(state, "--http-max-concurrent: '%s' is not in [1, %d]", arg,
+				   HTTP_MAX_CONCURRENT_LIMIT);
+		env.http_option_given = 1;
+		break;
 	case OPT_FROM:
 		if (parse_time(arg, &o->from))
 			argp_error(state,
@@ -374,6 +444,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state,
 				   "--insert-block-rows: at most 1048576 with --cluster (a "
 				   "part is one block of the server's max_insert_block_size)");
+		if (env.http_option_given && !o->http.address)
+			argp_error(state, "the --http-* options need --http [ADDR:]PORT");
+		if (!o->http.user != !o->http.password_file)
+			argp_error(state, "--http-user and --http-password-file go together");
+		if (o->http.address && o->cluster_file)
+			argp_error(state,
+				   "--http serves the embedded store only: on a cluster, query the "
+				   "servers' own HTTP ports (8123), which serve the Distributed "
+				   "tables (docs/endpoint.md)");
+		if (o->http.address && o->store.http_url)
+			argp_error(state,
+				   "--http serves the embedded store only: the --clickhouse server "
+				   "serves its own HTTP interface");
 		if (o->to > COMMAND_TIME_END)
 			argp_error(state, "--to: the views end at 2106-02-07 (Unix seconds %llu)",
 				   COMMAND_TIME_END);
@@ -386,8 +469,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 static const struct argp argp = {
 	.options = options,
-	.args_doc =
-		"\nmigrate\ngeo load [--force] FILE...\nquery VIEW\nreport --html FILE\nsql QUERY",
+	.args_doc = "\nmigrate\ngeo load [--force] FILE...\nquery VIEW\nreport --html FILE\nsql "
+		    "QUERY\nserve --http [ADDR:]PORT",
 	.parser = parse_arg,
 	.doc = doc,
 };
@@ -435,7 +518,7 @@ int main(int argc, char **argv)
 		{ "ingest", command_ingest },	{ "migrate", command_migrate },
 		{ "geo", command_geo },		{ "query", command_query },
 		{ "report", command_report },	{ "sql", command_sql },
-		{ "cluster", command_cluster },
+		{ "cluster", command_cluster }, { "serve", command_serve },
 	};
 	struct sigaction stop = { .sa_handler = on_stop_signal };
 	const char *command;
@@ -467,7 +550,12 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(command, commands[i].name))
 			break;
-	if (i < sizeof(commands) / sizeof(commands[0])) {
+	if (i < sizeof(commands) / sizeof(commands[0]) && env.command.http.address &&
+	    strcmp(command, "ingest") && strcmp(command, "serve")) {
+		pr_warn("--http: only ingest and serve serve the HTTP interface, not %s\n",
+			command);
+		status = EXIT_USAGE;
+	} else if (i < sizeof(commands) / sizeof(commands[0])) {
 		status = commands[i].run(&env.command);
 	} else {
 		pr_warn("unknown command '%s' (see --help)\n", command);
