@@ -178,6 +178,10 @@ UNIT_DIR_test_collector	    := collector
 UNIT_OBJS_test_collector    := collector/migrate collector/views collector/store lib/paths \
 			       lib/log lib/kafka_conf
 UNIT_LIBS_test_collector    := -lcurl -ldl -lpthread -lrdkafka
+UNIT_DIR_test_http_endpoint  := collector
+UNIT_OBJS_test_http_endpoint := collector/http_endpoint collector/store lib/log lib/kafka_conf \
+				lib/paths
+UNIT_LIBS_test_http_endpoint := -lmicrohttpd -lz -llz4 -lcurl -ldl -lpthread -lrdkafka
 UNIT_DIR_test_ingest	    := collector
 UNIT_OBJS_test_ingest	    := collector/ingest collector/wal collector/json_record lib/wire \
 			       lib/log lib/parse lib/write_full lib/agent_id tests/unit/stub_store
