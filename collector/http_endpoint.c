@@ -401,6 +401,79 @@ const char *http_query_rewrite(const char *sql)
 	return *rest ? NULL : HANDSHAKE_QUERY_REVISION;
 }
 
+/* The revision from which each column of a Native block has a custom-serialization flag. */
+#define REVISION_WITH_CUSTOM_SERIALIZATION 54454
+
+struct native_writer {
+	char *out;
+	size_t len, used;
+	int overflow;
+};
+
+static void native_bytes(struct native_writer *w, const void *data, size_t len)
+{
+	if (w->used + len > w->len) {
+		w->overflow = 1;
+		return;
+	}
+	memcpy(w->out + w->used, data, len);
+	w->used += len;
+}
+
+static void native_varuint(struct native_writer *w, uint64_t v)
+{
+	unsigned char byte;
+
+	do {
+		byte = (unsigned char)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			byte |= 0x80;
+		native_bytes(w, &byte, 1);
+	} while (v);
+}
+
+static void native_string(struct native_writer *w, const char *s)
+{
+	native_varuint(w, strlen(s));
+	native_bytes(w, s, strlen(s));
+}
+
+/* A column's name and type, and the flag that says it has no custom serialization. */
+static void native_column(struct native_writer *w, uint64_t revision, const char *name,
+			  const char *type)
+{
+	static const unsigned char no_custom_serialization;
+
+	native_string(w, name);
+	native_string(w, type);
+	if (revision >= REVISION_WITH_CUSTOM_SERIALIZATION)
+		native_bytes(w, &no_custom_serialization, 1);
+}
+
+size_t http_handshake_native(char *out, size_t len, uint64_t revision, const char *display_name,
+			     const char *version, const char *timezone)
+{
+	/* field 1 is_overflows = 0, field 2 bucket_num = -1, end of fields */
+	static const unsigned char block_info[] = { 1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0 };
+	static const unsigned char revision_zero[4] = { 0 };
+	struct native_writer w = { .out = out, .len = len };
+
+	if (revision > 0)
+		native_bytes(&w, block_info, sizeof(block_info));
+	native_varuint(&w, 4); /* columns */
+	native_varuint(&w, 1); /* rows */
+	native_column(&w, revision, "displayName()", "String");
+	native_string(&w, display_name);
+	native_column(&w, revision, "version()", "String");
+	native_string(&w, version);
+	native_column(&w, revision, "revision()", "UInt32");
+	native_bytes(&w, revision_zero, sizeof(revision_zero));
+	native_column(&w, revision, "timezone()", "String");
+	native_string(&w, timezone);
+	return w.overflow ? 0 : w.used;
+}
+
 enum http_param_kind http_param_classify(const char *name)
 {
 	static const char *const ignored[] = {
@@ -739,6 +812,7 @@ struct request_params {
 	const char *format;
 	const char *user, *password;
 	const char *query_id;
+	uint64_t client_revision; /* client_protocol_version */
 	int compression;
 	const char *unsupported; /* compress=1 or decompress=1 */
 	struct store_param bound[HTTP_PARAMS_MAX];
@@ -789,6 +863,8 @@ static enum MHD_Result param_seen(void *cls, enum MHD_ValueKind kind, const char
 	case HTTP_PARAM_IGNORED:
 		if (!strcmp(key, "query_id"))
 			p->query_id = value;
+		if (!strcmp(key, "client_protocol_version"))
+			p->client_revision = strtoull(value, NULL, 10);
 		break;
 	case HTTP_PARAM_SETTING:
 	case HTTP_PARAM_LIMIT:
@@ -1306,6 +1382,20 @@ static enum MHD_Result query_answer(struct http_endpoint *e, struct MHD_Connecti
 		snprintf(format, sizeof(format), "%s",
 			 p.format && *p.format ? p.format : "TabSeparated");
 	run = http_query_rewrite(sql);
+	if (run && !strcmp(format, "Native")) {
+		/* clickhouse-go's hello, in the layout its revision reads: no store needed */
+		out->result = malloc(1024);
+		out->len = out->result ? http_handshake_native(out->result, 1024, p.client_revision,
+							       HTTP_DISPLAY_NAME, e->version,
+							       e->timezone) :
+					 0;
+		if (!out->len) {
+			snprintf(out->err, sizeof(out->err), "out of memory");
+			code = HTTP_CODE_STD_EXCEPTION;
+			goto failed;
+		}
+		goto answer;
+	}
 	reader = reader_take(e);
 	if (!reader) {
 		snprintf(out->err, sizeof(out->err),
@@ -1325,7 +1415,7 @@ static enum MHD_Result query_answer(struct http_endpoint *e, struct MHD_Connecti
 	}
 	if (code)
 		goto failed;
-
+answer:
 	accept = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Accept-Encoding");
 	gzip = p.compression && accept && strcasestr(accept, "gzip");
 	if (gzip && gzip_buffer(out->result, out->len, &zipped, &zipped_len)) {

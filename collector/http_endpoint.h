@@ -79,6 +79,16 @@ int http_query_format(const char *sql, char *format, size_t len);
  */
 const char *http_query_rewrite(const char *sql);
 
+/*
+ * The answer to that query in Native as a client of the given protocol revision decodes it
+ * (client_protocol_version; clickhouse-go asks with its own, before it knows the server's):
+ * block info and the custom-serialization flags of recent revisions, which libchdb does not
+ * write, and revision() 0, so that the client reads every later result in the layout
+ * libchdb writes. Returns the length, or 0 when out is too small.
+ */
+size_t http_handshake_native(char *out, size_t len, uint64_t revision, const char *display_name,
+			     const char *version, const char *timezone);
+
 /* What a URL parameter is. */
 enum http_param_kind {
 	HTTP_PARAM_SETTING,	/* a ClickHouse setting for this query */

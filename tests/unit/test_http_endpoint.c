@@ -165,6 +165,39 @@ static void test_handshake_rewritten(void **state)
 				       "FROM t"));
 }
 
+static void test_handshake_native(void **state)
+{
+	static const unsigned char revision_zero[] = {
+		4,   1, /* columns, rows */
+		13,  'd', 'i', 's', 'p', 'l', 'a', 'y', 'N', 'a', 'm', 'e', '(',
+		')', 6,	  'S', 't', 'r', 'i', 'n', 'g', 2,   'f', 'c', /* displayName() String "fc" */
+		9,   'v', 'e', 'r', 's', 'i', 'o', 'n', '(', ')', 6,   'S', 't',
+		'r', 'i', 'n', 'g', 3,	 '2', '6', '7', /* version() String "267" */
+		10,  'r', 'e', 'v', 'i', 's', 'i', 'o', 'n', '(', ')', 6,   'U',
+		'I', 'n', 't', '3', '2', 0,   0,   0,	0, /* revision() UInt32 0 */
+		10,  't', 'i', 'm', 'e', 'z', 'o', 'n', 'e', '(', ')', 6,   'S',
+		't', 'r', 'i', 'n', 'g', 3,   'U', 'T', 'C', /* timezone() String "UTC" */
+	};
+	char out[256];
+	size_t len;
+
+	(void)state;
+	len = http_handshake_native(out, sizeof(out), 0, "fc", "267", "UTC");
+	assert_int_equal(len, sizeof(revision_zero));
+	assert_memory_equal(out, revision_zero, sizeof(revision_zero));
+	/* a recent revision: block info first, and a zero flag after each column's type */
+	len = http_handshake_native(out, sizeof(out), 54470, "fc", "267", "UTC");
+	assert_int_equal(len, 8 + sizeof(revision_zero) + 4);
+	assert_memory_equal(out, "\x01\x00\x02\xff\xff\xff\xff\x00\x04\x01", 10);
+	assert_memory_equal(out + 10, revision_zero + 2, 14 + 7);
+	assert_int_equal(out[10 + 21], 0);
+	assert_int_equal(out[10 + 22], 2); /* the value "fc" follows the flag */
+	/* 54453 is before the flags */
+	assert_int_equal(http_handshake_native(out, sizeof(out), 54453, "fc", "267", "UTC"),
+			 8 + sizeof(revision_zero));
+	assert_int_equal(http_handshake_native(out, 20, 0, "fc", "267", "UTC"), 0);
+}
+
 static void test_param_kinds(void **state)
 {
 	(void)state;
@@ -334,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_limits_not_set_in_queries),
 		cmocka_unit_test(test_format_clause),
 		cmocka_unit_test(test_handshake_rewritten),
+		cmocka_unit_test(test_handshake_native),
 		cmocka_unit_test(test_param_kinds),
 		cmocka_unit_test(test_setting_statements),
 		cmocka_unit_test(test_credentials),
