@@ -255,6 +255,14 @@ static int token_in(const struct token *t, const char *const *words, size_t coun
 static const char *const read_statements[] = { "SELECT",   "WITH",   "SHOW",   "DESC",
 					       "DESCRIBE", "EXISTS", "EXPLAIN" };
 
+/* The statements that write or change the server: refused as READONLY, not as a typo. */
+static const char *const other_statements[] = {
+	"INSERT", "CREATE", "DROP",	"ALTER",   "TRUNCATE", "RENAME", "OPTIMIZE", "SYSTEM",
+	"KILL",	  "SET",    "USE",	"GRANT",   "REVOKE",   "ATTACH", "DETACH",   "EXCHANGE",
+	"DELETE", "UPDATE", "UNDROP",	"BACKUP",  "RESTORE",  "CHECK",	 "WATCH",    "MOVE",
+	"BEGIN",  "COMMIT", "ROLLBACK", "REPLACE", "UNDO",
+};
+
 /* Settings that hold the endpoint's limits: a query may not set them. */
 static const char *const limit_settings[] = { "max_execution_time", "max_result_bytes",
 					      "result_overflow_mode", "timeout_overflow_mode",
@@ -329,6 +337,13 @@ int http_query_check(const char *sql, char *err, size_t err_len)
 		p = next_token(p, &t);
 	if (t.kind == TOKEN_END) {
 		snprintf(err, err_len, "Empty query");
+		return HTTP_CODE_SYNTAX_ERROR;
+	}
+	if (!token_in(&t, read_statements, sizeof(read_statements) / sizeof(read_statements[0])) &&
+	    !token_in(&t, other_statements,
+		      sizeof(other_statements) / sizeof(other_statements[0]))) {
+		snprintf(err, err_len, "Syntax error: '%.*s' begins no statement",
+			 (int)(t.len > 32 ? 32 : t.len), t.start);
 		return HTTP_CODE_SYNTAX_ERROR;
 	}
 	if (!token_in(&t, read_statements, sizeof(read_statements) / sizeof(read_statements[0]))) {

@@ -93,6 +93,8 @@ static void test_multi_statements_and_empty(void **state)
 			 HTTP_CODE_SYNTAX_ERROR);
 	assert_int_equal(check("SELECT 1;;", "Multi-statements"), HTTP_CODE_SYNTAX_ERROR);
 	assert_int_equal(check("", "Empty query"), HTTP_CODE_SYNTAX_ERROR);
+	assert_int_equal(check("SELEC 1", "begins no statement"), HTTP_CODE_SYNTAX_ERROR);
+	assert_int_equal(check("42", "begins no statement"), HTTP_CODE_SYNTAX_ERROR);
 	assert_int_equal(check("  -- only a comment", "Empty query"), HTTP_CODE_SYNTAX_ERROR);
 	/* an unterminated string swallows the rest: one statement, for ClickHouse to refuse */
 	assert_int_equal(check("SELECT 'x; DROP TABLE t", NULL), 0);
