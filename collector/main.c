@@ -436,6 +436,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				o->migrate.rollup_retention_days, o->migrate.retention_days);
 		if (o->from >= o->to)
 			argp_error(state, "--from must be before --to");
+		if (o->http.address && o->cluster_file)
+			argp_error(state,
+				   "--http serves the embedded store only: on a cluster, query the "
+				   "servers' own HTTP ports (8123), which serve the Distributed "
+				   "tables (docs/endpoint.md)");
 		if (o->cluster_file && (store_given || o->store.http_url))
 			argp_error(state,
 				   "--cluster excludes --store and --clickhouse: the cluster "
@@ -448,11 +453,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "the --http-* options need --http [ADDR:]PORT");
 		if (!o->http.user != !o->http.password_file)
 			argp_error(state, "--http-user and --http-password-file go together");
-		if (o->http.address && o->cluster_file)
-			argp_error(state,
-				   "--http serves the embedded store only: on a cluster, query the "
-				   "servers' own HTTP ports (8123), which serve the Distributed "
-				   "tables (docs/endpoint.md)");
 		if (o->http.address && o->store.http_url)
 			argp_error(state,
 				   "--http serves the embedded store only: the --clickhouse server "
