@@ -1300,9 +1300,10 @@ static void query_log(const char *user, const char *query_id, const char *sql,
 	char line[HTTP_LOG_QUERY_CHARS + 1];
 
 	http_query_log_text(sql ? sql : "", line, sizeof(line));
-	pr_info("http: user %s query %s: %" PRIu64 " rows read, %zu bytes sent, %" PRIu64
-		" ms, code %d: %s\n",
-		user, query_id, out->stats.rows_read, sent, ms, out->code, line);
+	pr_info("http: user %s query %s: code %d, %" PRIu64 " ms, %" PRIu64 " rows read, %" PRIu64
+		" rows and %zu bytes sent: %s\n",
+		user, query_id, out->code, ms, out->stats.rows_read, out->stats.result_rows, sent,
+		line);
 }
 
 static uint64_t now_ms(void)
@@ -1327,7 +1328,7 @@ static enum MHD_Result query_answer(struct http_endpoint *e, struct MHD_Connecti
 	uint64_t started = now_ms();
 	enum MHD_Result ret;
 	char *sql = NULL, *zipped = NULL;
-	size_t zipped_len = 0, sql_len = 0;
+	size_t zipped_len = 0, sql_len = 0, result_len = 0;
 	int code = 0, gzip = 0;
 
 	if (!out)
@@ -1431,6 +1432,7 @@ static enum MHD_Result query_answer(struct http_endpoint *e, struct MHD_Connecti
 	if (code)
 		goto failed;
 answer:
+	result_len = out->len;
 	accept = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Accept-Encoding");
 	gzip = p.compression && accept && strcasestr(accept, "gzip");
 	if (gzip && gzip_buffer(out->result, out->len, &zipped, &zipped_len)) {
@@ -1455,9 +1457,10 @@ answer:
 		summary, sizeof(summary),
 		"{\"read_rows\":\"%" PRIu64 "\",\"read_bytes\":\"%" PRIu64
 		"\",\"written_rows\":\"0\",\"written_bytes\":\"0\",\"total_rows_to_read\":\"%" PRIu64
+		"\",\"result_rows\":\"%" PRIu64
 		"\",\"result_bytes\":\"%zu\",\"elapsed_ns\":\"%" PRIu64 "\"}",
-		out->stats.rows_read, out->stats.bytes_read, out->stats.rows_read, out->len,
-		(uint64_t)(out->stats.elapsed_s * 1e9));
+		out->stats.rows_read, out->stats.bytes_read, out->stats.rows_read,
+		out->stats.result_rows, result_len, (uint64_t)(out->stats.elapsed_s * 1e9));
 	MHD_add_response_header(response, "Content-Type", content_type_for(format));
 	if (gzip)
 		MHD_add_response_header(response, "Content-Encoding", "gzip");

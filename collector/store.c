@@ -57,8 +57,9 @@ struct chdb_api {
 	void (*stream_destroy)(chdb_stream stream);
 	void (*set_signal_handlers_enabled)(int enabled);
 	/* optional: what a query read, for store_last_stats */
-	uint64_t (*result_rows_read)(chdb_result *result);
-	uint64_t (*result_bytes_read)(chdb_result *result);
+	uint64_t (*result_rows)(chdb_result *result); /* libchdb's "rows_read": the result's */
+	uint64_t (*result_storage_rows_read)(chdb_result *result);
+	uint64_t (*result_storage_bytes_read)(chdb_result *result);
 	double (*result_elapsed)(chdb_result *result);
 };
 
@@ -159,8 +160,9 @@ static int load_chdb(struct chdb_api *api, const char *path, char *err, size_t e
 			return -ENOENT;
 		}
 	}
-	api->result_rows_read = dlsym(api->library, "chdb_result_rows_read");
-	api->result_bytes_read = dlsym(api->library, "chdb_result_bytes_read");
+	api->result_rows = dlsym(api->library, "chdb_result_rows_read");
+	api->result_storage_rows_read = dlsym(api->library, "chdb_result_storage_rows_read");
+	api->result_storage_bytes_read = dlsym(api->library, "chdb_result_storage_bytes_read");
 	api->result_elapsed = dlsym(api->library, "chdb_result_elapsed");
 	return 0;
 }
@@ -570,8 +572,11 @@ static int chdb_run(struct store *store, const char *sql, const struct store_par
 	}
 	message = api->result_error(res);
 	store->last_exception_code = 0;
-	store->last_stats.rows_read = api->result_rows_read ? api->result_rows_read(res) : 0;
-	store->last_stats.bytes_read = api->result_bytes_read ? api->result_bytes_read(res) : 0;
+	store->last_stats.rows_read =
+		api->result_storage_rows_read ? api->result_storage_rows_read(res) : 0;
+	store->last_stats.bytes_read =
+		api->result_storage_bytes_read ? api->result_storage_bytes_read(res) : 0;
+	store->last_stats.result_rows = api->result_rows ? api->result_rows(res) : 0;
 	store->last_stats.elapsed_s = api->result_elapsed ? api->result_elapsed(res) : 0;
 	if (message && *message) {
 		const char *code = strstr(message, "Code: ");

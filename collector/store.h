@@ -79,8 +79,9 @@ int store_last_exception_code(const struct store *store);
 
 /* What the embedded store's last query read (zero when unknown, and for a server). */
 struct store_stats {
-	uint64_t rows_read;
+	uint64_t rows_read; /* from the tables */
 	uint64_t bytes_read;
+	uint64_t result_rows;
 	double elapsed_s;
 };
 void store_last_stats(const struct store *store, struct store_stats *stats);

@@ -316,7 +316,8 @@ def test_inserts_refused(ingesting):
     assert read_totals(client) == before
     # the query log says who was refused what
     assert f"http: user {USER} query " in ingesting.log()
-    assert "code 164: INSERT INTO flows.raw (agent) VALUES ('x')" in ingesting.log()
+    assert "code 164, " in ingesting.log()
+    assert " sent: INSERT INTO flows.raw (agent) VALUES ('x')\n" in ingesting.log()
     assert client.query("EXISTS TABLE flows.evil").result_rows == [(0,)]
 
 
@@ -399,7 +400,10 @@ def test_headers_and_ping(ingesting):
     assert headers["X-ClickHouse-Server-Display-Name"] == "flowcollector"
     assert json.loads(headers["X-ClickHouse-Summary"])["result_bytes"] == "2"
     assert ingesting.client().server_version.startswith("26.")
-    assert f"http: user {USER} query q-42: 1 rows read, 2 bytes sent, " in ingesting.log()
+    log = ingesting.log()
+    assert f"http: user {USER} query q-42: code 0, " in log
+    assert " ms, 1 rows read, 1 rows and 2 bytes sent: SELECT 1\n" in log
+    assert json.loads(headers["X-ClickHouse-Summary"])["result_rows"] == "1"
 
 
 def test_clickhouse_go(ingesting):
