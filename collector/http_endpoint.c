@@ -268,6 +268,10 @@ static const char *const limit_settings[] = { "max_execution_time", "max_result_
 					      "result_overflow_mode", "timeout_overflow_mode",
 					      "readonly" };
 
+/* Settings that name a file to read or write (format schemas and templates): never served. */
+static const char *const file_settings[] = { "format_schema", "format_template_resultset",
+					     "format_template_row", "output_format_schema" };
+
 /*
  * Functions that read or write outside the store (files, URLs, other servers, programs): the
  * embedded engine runs with the collector's rights, so they would hand those out.
@@ -373,6 +377,15 @@ int http_query_check(const char *sql, char *err, size_t err_len)
 				"flowcollector's HTTP endpoint is read-only: INTO OUTFILE writes a "
 				"file");
 			return HTTP_CODE_READONLY;
+		} else if (token_is_punct(&t, '=') &&
+			   token_in(&prev, file_settings,
+				    sizeof(file_settings) / sizeof(file_settings[0]))) {
+			snprintf(
+				err, err_len,
+				"Setting %.*s names a file: flowcollector's HTTP endpoint reads the "
+				"store only",
+				(int)(prev.len > 64 ? 64 : prev.len), prev.start);
+			return HTTP_CODE_SETTING_CONSTRAINT_VIOLATION;
 		} else if (token_is_punct(&t, '=') &&
 			   token_in(&prev, limit_settings,
 				    sizeof(limit_settings) / sizeof(limit_settings[0]))) {
@@ -567,6 +580,7 @@ int http_setting_statement(const char *name, const char *value, const struct htt
 			   char *sql, size_t sql_len, char *err, size_t err_len)
 {
 	char quoted[1024];
+	size_t i;
 
 	sql[0] = '\0';
 	if (!name[0] || name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -578,6 +592,15 @@ int http_setting_statement(const char *name, const char *value, const struct htt
 		snprintf(err, err_len, "the value of setting %s is longer than %zu bytes", name,
 			 sizeof(quoted) - 3);
 		return HTTP_CODE_BAD_ARGUMENTS;
+	}
+	for (i = 0; i < sizeof(file_settings) / sizeof(file_settings[0]); i++) {
+		if (!strcmp(name, file_settings[i])) {
+			snprintf(err, err_len,
+				 "Setting %s names a file: flowcollector's HTTP endpoint reads the "
+				 "store only",
+				 name);
+			return HTTP_CODE_SETTING_CONSTRAINT_VIOLATION;
+		}
 	}
 	if (http_param_classify(name) == HTTP_PARAM_LIMIT) {
 		if (!strcmp(name, "result_overflow_mode") ||
@@ -1270,11 +1293,11 @@ static int query_run(struct http_endpoint *e, struct store *reader, const struct
 		}
 		if (!statement[0])
 			continue;
-		set = i + 1;
 		if (store_exec(reader, statement, out->err, sizeof(out->err))) {
 			out->code = failure_code(reader);
 			goto reset;
 		}
+		set = i + 1; /* the settings before i + 1 are to be reset */
 	}
 	if (store_query_params(reader, sql, p->bound, p->bound_count, format, &out->result,
 			       &out->len, out->err, sizeof(out->err)))
@@ -1282,8 +1305,9 @@ static int query_run(struct http_endpoint *e, struct store *reader, const struct
 	store_last_stats(reader, &out->stats);
 reset:
 	for (i = 0; i < set; i++) {
+		/* a limit is set again by the next request; a setting with no SET was not set */
 		if (http_param_classify(p->settings[i][0]) == HTTP_PARAM_LIMIT)
-			continue; /* set again by the next request */
+			continue;
 		snprintf(reset, sizeof(reset), "SET %s = DEFAULT", p->settings[i][0]);
 		if (store_exec(reader, reset, statement, sizeof(statement)))
 			tainted = 1;

@@ -292,6 +292,12 @@ def test_errors(ingesting):
     status, headers, body = http(ingesting.port,
                                  "SELECT * FROM file('/etc/passwd', 'LineAsString')")
     assert (status, headers["X-ClickHouse-Exception-Code"]) == (403, "497")
+    status, headers, body = http(ingesting.port, "SELECT 1 FORMAT Protobuf SETTINGS "
+                                 "output_format_schema = '/tmp/flowcollector-http-test-schema'")
+    assert (status, headers["X-ClickHouse-Exception-Code"]) == (500, "452")
+    status, headers, body = http(ingesting.port, "SELECT 1", params={"format_schema": "x:M"})
+    assert (status, headers["X-ClickHouse-Exception-Code"]) == (500, "452")
+    assert not os.path.exists("/tmp/flowcollector-http-test-schema")
     assert http(ingesting.port, "EXISTS TABLE flows.raw")[2] == b"1\n"
 
 

@@ -133,6 +133,12 @@ static void test_limits_not_set_in_queries(void **state)
 			 HTTP_CODE_SETTING_CONSTRAINT_VIOLATION);
 	assert_int_equal(check("SELECT 1 SETTINGS readonly = 0", NULL),
 			 HTTP_CODE_SETTING_CONSTRAINT_VIOLATION);
+	assert_int_equal(check("SELECT 1 FORMAT Template SETTINGS format_template_row = '/etc/x'",
+			       "names a file"),
+			 HTTP_CODE_SETTING_CONSTRAINT_VIOLATION);
+	assert_int_equal(check("SELECT 1 FORMAT Protobuf SETTINGS output_format_schema = '/tmp/s'",
+			       "names a file"),
+			 HTTP_CODE_SETTING_CONSTRAINT_VIOLATION);
 	/* the name in a string is no setting */
 	assert_int_equal(check("SELECT 'max_execution_time = 5'", NULL), 0);
 }
@@ -261,6 +267,10 @@ static void test_setting_statements(void **state)
 	assert_int_equal(setting("result_overflow_mode", "break", sql, sizeof(sql)),
 			 HTTP_CODE_SETTING_CONSTRAINT_VIOLATION);
 	assert_int_equal(setting("x", "1", sql, 8), HTTP_CODE_BAD_ARGUMENTS);
+	assert_int_equal(setting("format_schema", "x.proto:M", sql, sizeof(sql)),
+			 HTTP_CODE_SETTING_CONSTRAINT_VIOLATION);
+	assert_int_equal(setting("output_format_schema", "/tmp/s", sql, sizeof(sql)),
+			 HTTP_CODE_SETTING_CONSTRAINT_VIOLATION);
 }
 
 static int pick(const struct http_credentials *in, char *user, char *password)
