@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 #include <lz4frame.h>
 #include <microhttpd.h>
 #include <zlib.h>
@@ -24,6 +25,7 @@
 #include "kafka_conf.h"
 #include "log.h"
 
+#define HTTP_CODE_ABORTED	236
 #define HTTP_CODE_ACCESS_DENIED 497
 #define HTTP_CODE_STD_EXCEPTION 1001
 #define HTTP_BODY_MAX		(16u << 20) /* a query, or a body decompressed */
@@ -51,6 +53,7 @@ static const struct {
 	{ HTTP_CODE_TOO_MANY_SIMULTANEOUS_QUERIES, "TOO_MANY_SIMULTANEOUS_QUERIES" },
 	{ HTTP_CODE_TOO_MANY_ROWS_OR_BYTES, "TOO_MANY_ROWS_OR_BYTES" },
 	{ HTTP_CODE_SETTING_CONSTRAINT_VIOLATION, "SETTING_CONSTRAINT_VIOLATION" },
+	{ HTTP_CODE_ABORTED, "ABORTED" },
 	{ HTTP_CODE_ACCESS_DENIED, "ACCESS_DENIED" },
 	{ HTTP_CODE_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED" },
 	{ HTTP_CODE_STD_EXCEPTION, "STD_EXCEPTION" },
@@ -833,6 +836,8 @@ struct http_endpoint {
 	char version[64];
 	char timezone[64];
 	pthread_mutex_t lock;
+	unsigned int active; /* requests begun and not yet answered */
+	int stopping;	     /* new requests are turned away */
 	struct reader readers[HTTP_MAX_CONCURRENT_LIMIT];
 };
 
@@ -841,6 +846,7 @@ struct request {
 	char *body;
 	size_t len, cap;
 	int too_large;
+	int turned_away; /* begun while the endpoint stops */
 };
 
 /* What a request asks, gathered from its URL parameters. */
@@ -1524,6 +1530,10 @@ static enum MHD_Result endpoint_answer(void *cls, struct MHD_Connection *connect
 		if (!req)
 			return MHD_NO;
 		*req_cls = req;
+		pthread_mutex_lock(&e->lock);
+		e->active++;
+		req->turned_away = e->stopping;
+		pthread_mutex_unlock(&e->lock);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -1547,6 +1557,9 @@ static enum MHD_Result endpoint_answer(void *cls, struct MHD_Connection *connect
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (req->turned_away)
+		return respond_error(e, connection, HTTP_CODE_ABORTED,
+				     "flowcollector is stopping: the query was not run", NULL);
 	if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "HEAD"))
 		return respond_text(connection, MHD_HTTP_METHOD_NOT_ALLOWED,
 				    "flowcollector's HTTP endpoint answers GET, HEAD and POST\n");
@@ -1568,13 +1581,16 @@ static enum MHD_Result endpoint_answer(void *cls, struct MHD_Connection *connect
 static void request_done(void *cls, struct MHD_Connection *connection, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct http_endpoint *e = cls;
 	struct request *req = *req_cls;
 
-	(void)cls;
 	(void)connection;
 	(void)toe;
 	if (!req)
 		return;
+	pthread_mutex_lock(&e->lock);
+	e->active--;
+	pthread_mutex_unlock(&e->lock);
 	free(req->body);
 	free(req);
 	*req_cls = NULL;
@@ -1636,8 +1652,9 @@ static void endpoint_free(struct http_endpoint *e)
 int http_endpoint_start(struct store *store, const struct http_endpoint_options *options,
 			struct http_endpoint **out, char *err, size_t err_len)
 {
+	/* ITC: for MHD_quiesce_daemon at the stop */
 	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			     MHD_USE_ERROR_LOG;
+			     MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	struct http_endpoint *e = calloc(1, sizeof(*e));
 	char *text = NULL, address[INET6_ADDRSTRLEN] = "?";
 	uint32_t i;
@@ -1709,11 +1726,38 @@ failed:
 	return ret;
 }
 
+static unsigned int requests_active(struct http_endpoint *e)
+{
+	unsigned int active;
+
+	pthread_mutex_lock(&e->lock);
+	active = e->active;
+	pthread_mutex_unlock(&e->lock);
+	return active;
+}
+
 void http_endpoint_stop(struct http_endpoint *e)
 {
+	uint64_t deadline;
+	MHD_socket listening;
+
 	if (!e)
 		return;
-	/* waits for each connection's thread, and so for the query it runs */
+	/*
+	 * No new connections, new requests turned away, and the queries under way answered
+	 * (they end within the time limit): MHD_stop_daemon would cut their connections.
+	 */
+	pthread_mutex_lock(&e->lock);
+	e->stopping = 1;
+	pthread_mutex_unlock(&e->lock);
+	listening = MHD_quiesce_daemon(e->daemon);
+	deadline = now_ms() + (uint64_t)(e->limits.max_execution_time_s + 10) * 1000;
+	while (requests_active(e) && now_ms() < deadline)
+		usleep(20 * 1000);
+	if (requests_active(e))
+		pr_warn("http: stopping with %u requests unanswered\n", requests_active(e));
 	MHD_stop_daemon(e->daemon);
+	if (listening != MHD_INVALID_SOCKET)
+		close(listening);
 	endpoint_free(e);
 }

@@ -456,7 +456,15 @@ def test_stop_and_serve(ingesting, tmp_path):
         with pytest.raises(DatabaseError) as refused:
             client.command("DROP TABLE flows.raw")
         assert "code: 164" in str(refused.value)
-        serve.send_signal(signal.SIGTERM)
+        # a stop answers the query under way first, and takes no new connection
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            under_way = pool.submit(http, port, "SELECT sleep(2)", auth=False)
+            time.sleep(0.5)
+            serve.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            with pytest.raises(OSError):
+                http(port, "SELECT 1", auth=False)
+            assert under_way.result()[::2] == (200, b"0\n")
         assert serve.wait(timeout=30) == 0
     finally:
         if serve.poll() is None:
