@@ -121,7 +121,7 @@ class Ingesting:
         self.stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
             [FLOWCOLLECTOR, "--store", f"embedded:{self.store}", "--kafka", broker.bootstrap,
-             "--topic", self.topic, "--batch-rows", "3000", "--batch-ms", "200",
+             "--topic", self.topic, "--batch-rows", "1000", "--batch-ms", "200",
              "--http", str(self.port), "--http-user", USER,
              "--http-password-file", str(self.password_file),
              "--http-max-execution-time", str(MAX_EXECUTION_TIME_S),
@@ -199,22 +199,28 @@ def all_ingested(run):
 def test_reads_while_ingesting(ingesting):
     client, plain = ingesting.client(), ingesting.client(compress=False)
     assert read_totals(client) == (0, 0, 0)
-    seen = []
+    seen, partial = [], []
     for index in range(len(SEEDS)):
-        ingesting.produce(index)
-        expected = totals(ingesting.sent)
+        before = len(ingesting.sent)
+        expected = totals(ingesting.sent + ingesting.traces[index][1])
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            # the agent sends while two readers read beside the collector's inserts
+            agent = pool.submit(ingesting.produce, index)
 
-        def current():
-            # two readers at once beside the collector's inserts, both exact in the end
-            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            def current():
                 a, b = pool.map(read_totals, (client, plain))
-            seen.append(a[0])
-            return a == expected and b == expected
+                seen.append(a[0])
+                if before < a[0] < expected[0]:
+                    partial.append(a[0])
+                return agent.done() and a == expected and b == expected
 
-        wait_for(current, 120, f"trace {index}: {expected} in flows.raw")
-    # counts only grow: every answer was a consistent view of a store being written
+            wait_for(current, 120, f"trace {index}: {expected} in flows.raw")
+            agent.result()
+    # counts only grow, each answer a consistent view of a store being written, and some
+    # answers came while a trace was half stored
     assert seen == sorted(seen)
     assert seen[-1] == len(ingesting.sent)
+    assert partial, f"no read saw a trace half stored: {seen}"
     [[batches]] = client.query("SELECT uniqExact(agent, batch_run, batch_seq) "
                                "FROM flows.raw").result_rows
     assert batches == ingesting.batches
