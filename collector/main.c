@@ -103,8 +103,8 @@ static const char doc[] =
 	"  query VIEW        print a view; 'query list' names them\n"
 	"  report            --html FILE: every view as charts in one self-contained page\n"
 	"  sql QUERY         run one SQL statement on the store, print the result as TSV\n"
-	"  serve             --http [ADDR:]PORT: the read-only ClickHouse HTTP interface over\n"
-	"                    the store, nothing ingested, until SIGINT/SIGTERM (docs/endpoint.md)\n"
+	"  serve             --http [ADDR:]PORT: the ClickHouse HTTP interface,\n"
+	"                    read-only, over the store, until SIGINT/SIGTERM\n"
 	"  cluster status    --cluster FILE: every shard and replica: up, down or read-only,\n"
 	"                    replication queue and lag, rows, disk, where inserts go; exit 0\n"
 	"                    when every replica takes writes\n"
@@ -141,7 +141,7 @@ static const char doc[] =
 	"  flowcollector geo load build/geo/geoip build/geo/geoip6\n"
 	"  flowcollector query top_ports_bytes --from 2026-01-05 --to 2026-01-06\n"
 	"  flowcollector report --html report.html\n"
-	"  flowcollector --input - --http 8123 < flows.json   (clickhouse-connect, clickhouse-go)\n"
+	"  flowcollector --kafka k1:9092 --http 8123     # read while it ingests\n"
 	"  flowcollector serve --http 8123 --http-user reader --http-password-file pw\n";
 
 static const struct argp_option options[] = {

@@ -274,6 +274,12 @@ def test_setting_and_parameter(ingesting):
     with pytest.raises(DatabaseError) as refused:
         client.query("SELECT number FROM numbers(10)", settings={"max_result_rows": 3})
     assert "code: 396" in str(refused.value)
+    # the database of a client, and of its request only
+    in_flows = ingesting.client(database="flows")
+    assert in_flows.query("SELECT count() FROM raw").result_rows == [(len(records),)]
+    assert client.query("SELECT currentDatabase()").result_rows == [("default",)]
+    status, headers, _ = http(ingesting.port, "SELECT 1", params={"database": "nosuch"})
+    assert (status, headers["X-ClickHouse-Exception-Code"]) == (404, "81")
     # a setting from the URL through the raw interface, with default_format
     status, headers, body = http(ingesting.port, "SELECT 1 AS one",
                                  params={"default_format": "JSONEachRow"})
