@@ -33,8 +33,10 @@
 #define HTTP_SETTINGS_MAX	64
 #define HTTP_DISPLAY_NAME	"flowcollector"
 #define HTTP_IDLE_TIMEOUT_S	300
-#define HTTP_LOG_QUERY_CHARS	200
-#define HANDSHAKE_QUERY		"SELECT displayName(), version(), revision(), timezone()"
+/* a connection's URL and headers: a query in the URL up to ClickHouse's max_query_size */
+#define HTTP_URL_MEMORY	     (512u << 10)
+#define HTTP_LOG_QUERY_CHARS 200
+#define HANDSHAKE_QUERY	     "SELECT displayName(), version(), revision(), timezone()"
 #define HANDSHAKE_QUERY_REVISION \
 	"SELECT displayName(), version(), toUInt32(0) AS `revision()`, timezone()"
 
@@ -1697,8 +1699,9 @@ int http_endpoint_start(struct store *store, const struct http_endpoint_options 
 				     MHD_OPTION_CONNECTION_LIMIT,
 				     (unsigned int)(e->max_concurrent * 4 + 16),
 				     MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned int)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-				     request_done, e, MHD_OPTION_END);
+				     (unsigned int)HTTP_IDLE_TIMEOUT_S,
+				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_URL_MEMORY,
+				     MHD_OPTION_NOTIFY_COMPLETED, request_done, e, MHD_OPTION_END);
 	if (options->address->ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)options->address)->sin6_addr,
 			  address, sizeof(address));
