@@ -171,6 +171,10 @@ UNIT_OBJS_test_kafka_export := agent/kafka_export agent/kafka_config agent/spool
 			       agent/flow_output agent/stop lib/wire lib/log lib/kafka_conf \
 			       lib/write_full lib/agent_id
 UNIT_LIBS_test_kafka_export := -lrdkafka -lisal
+UNIT_DIR_test_api	    := collector
+UNIT_OBJS_test_api	    := collector/api collector/views collector/migrate collector/store \
+			       lib/parse lib/paths lib/log lib/kafka_conf
+UNIT_LIBS_test_api	    := -lcurl -ldl -lpthread -lrdkafka -lm
 UNIT_DIR_test_geo	    := collector
 UNIT_OBJS_test_geo	    := collector/geo collector/geo_countries lib/parse
 UNIT_LIBS_test_geo	    := -lz -lm
@@ -319,6 +323,10 @@ deps:
 		echo "  DEPS     installing: clickhouse-connect 1.12.0 (PyPI), for the HTTP endpoint's test"; \
 		$(PYTHON) -m pip install -q clickhouse-connect==1.12.0 || \
 			{ echo "make deps: pip install clickhouse-connect failed" >&2; exit 1; }; }
+	$(Q)$(PYTHON) -c 'import schemathesis' 2>/dev/null || { \
+		echo "  DEPS     installing: schemathesis 4.32.5 (PyPI), for the views API's test"; \
+		$(PYTHON) -m pip install -q schemathesis==4.32.5 || \
+			{ echo "make deps: pip install schemathesis failed" >&2; exit 1; }; }
 	$(Q)$(MAKE) -s $(KAFKA_STAMP) $(CHDB_LIB) $(GEO_STAMP) $(CLICKHOUSE_STAMP)
 
 # The embedded ClickHouse: libchdb from the npm registry, pinned and checked.
@@ -381,6 +389,7 @@ REPORT_ASSETS := $(wildcard collector/report/*.css)
 $(BUILD)/obj/collector/report_assets.o $(BUILD)/asan/collector/report_assets.o: $(REPORT_ASSETS) \
 	$(MAP_DATA)
 $(BUILD)/obj/collector/geo_countries.o $(BUILD)/asan/collector/geo_countries.o: $(MAP_DATA)
+$(BUILD)/obj/collector/api_assets.o $(BUILD)/asan/collector/api_assets.o: docs/openapi.yaml
 $(BUILD)/obj/collector/report_assets.o $(BUILD)/asan/collector/report_assets.o \
 $(BUILD)/obj/collector/geo_countries.o $(BUILD)/asan/collector/geo_countries.o: \
 	CPPFLAGS += -DMAP_DIR='"$(MAP_DIR)"'

@@ -41,6 +41,9 @@ void api_view_json(FILE *out, const struct api_view_request *req, const struct v
 /* The list: {"views": [{"name", "title"}, ...]}. */
 void api_view_list_json(FILE *out);
 
+/* docs/openapi.yaml, embedded (api_assets.c): the description the endpoint serves. */
+extern const char api_openapi_yaml[];
+
 /* {"error": message}: the body of every refusal. */
 void api_error_json(FILE *out, const char *message);
 

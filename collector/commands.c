@@ -18,6 +18,8 @@
 #include "geo.h"
 #include "geo_store.h"
 #include "http_endpoint.h"
+#include "http_views.h"
+#include "api.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "report.h"
@@ -250,6 +252,20 @@ static int open_ingest(const struct command_options *options, struct collector *
 	return ingest_open(c->store, &ingest, &c->ingest, err, err_len);
 }
 
+/* The HTTP endpoint with its pages: the views' JSON API and the live report (http_views.h). */
+static int endpoint_start(struct store *store, const struct command_options *options,
+			  struct http_endpoint **endpoint, char *err, size_t err_len)
+{
+	static struct http_views views;
+	struct http_endpoint_options http = options->http;
+
+	views.sql_dir = options->migrate.sql_dir;
+	views.openapi = api_openapi_yaml;
+	http.pages = http_views_page;
+	http.pages_ctx = &views;
+	return http_endpoint_start(store, &http, endpoint, err, err_len);
+}
+
 int command_ingest(const struct command_options *options)
 {
 	struct collector c = { .started_ms = monotonic_ms() };
@@ -282,7 +298,7 @@ int command_ingest(const struct command_options *options)
 	collector_snapshot(&c);
 	/* asked for by name: an endpoint that cannot start stops the run before it reads */
 	if (options->http.address &&
-	    http_endpoint_start(c.store, &options->http, &endpoint, err, sizeof(err))) {
+	    endpoint_start(c.store, options, &endpoint, err, sizeof(err))) {
 		pr_warn("%s\n", err);
 		ingest_close(c.ingest);
 		close_store(c.store);
@@ -338,7 +354,7 @@ int command_serve(const struct command_options *options)
 	}
 	if (open_store(options, &store, 1))
 		return EXIT_FAILURE_RUNTIME;
-	if (http_endpoint_start(store, &options->http, &endpoint, err, sizeof(err))) {
+	if (endpoint_start(store, options, &endpoint, err, sizeof(err))) {
 		pr_warn("%s\n", err);
 		close_store(store);
 		return EXIT_FAILURE_RUNTIME;

@@ -837,6 +837,8 @@ struct http_endpoint {
 	char *password;
 	char version[64];
 	char timezone[64];
+	http_page_fn pages;
+	void *pages_ctx;
 	pthread_mutex_t lock;
 	unsigned int active; /* requests begun and not yet answered */
 	int stopping;	     /* new requests are turned away */
@@ -996,6 +998,23 @@ static enum MHD_Result respond_text(struct MHD_Connection *connection, unsigned 
 		return MHD_NO;
 	MHD_add_response_header(response, "Content-Type", "text/plain; charset=UTF-8");
 	ret = MHD_queue_response(connection, status, response);
+	MHD_destroy_response(response);
+	return ret;
+}
+
+/* 405, with the methods there are (RFC 9110 wants them named) */
+static enum MHD_Result respond_not_allowed(struct MHD_Connection *connection)
+{
+	static const char text[] = "flowcollector's HTTP endpoint answers GET, HEAD and POST\n";
+	struct MHD_Response *response = MHD_create_response_from_buffer(
+		sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!response)
+		return MHD_NO;
+	MHD_add_response_header(response, "Content-Type", "text/plain; charset=UTF-8");
+	MHD_add_response_header(response, "Allow", "GET, HEAD, POST");
+	ret = MHD_queue_response(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
 	MHD_destroy_response(response);
 	return ret;
 }
@@ -1518,6 +1537,115 @@ failed:
 	return ret;
 }
 
+/* --- pages besides the ClickHouse interface (http_page_fn) ----------------------------------- */
+
+/* GET / from a browser: it accepts HTML and sends no query (clients send one, or ask /ping) */
+static int browser_without_query(struct MHD_Connection *connection, const struct request *req)
+{
+	const char *accept = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Accept");
+
+	return !req->len && accept && strstr(accept, "text/html") &&
+	       !MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "query");
+}
+
+static const char *page_param(const struct http_page_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result page_respond(struct MHD_Connection *connection, unsigned int status,
+				    const char *content_type, char *body, size_t len)
+{
+	struct MHD_Response *response =
+		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!response) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(response, "Content-Type", content_type);
+	MHD_add_response_header(response, "Cache-Control", "no-store");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(response, "Allow", "GET, HEAD");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(response, "WWW-Authenticate",
+					"Basic realm=\"flowcollector\", charset=\"UTF-8\"");
+	ret = MHD_queue_response(connection, status, response);
+	MHD_destroy_response(response);
+	return ret;
+}
+
+static enum MHD_Result page_refuse(struct MHD_Connection *connection, unsigned int status,
+				   const char *message)
+{
+	char *body = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&body, &len);
+
+	if (!out)
+		return MHD_NO;
+	fputs("{\"error\":\"", out);
+	for (; *message; message++)
+		if (*message == '"' || *message == '\\')
+			fprintf(out, "\\%c", *message);
+		else if ((unsigned char)*message >= 0x20)
+			fputc(*message, out);
+	fputs("\"}\n", out);
+	if (fclose(out)) {
+		free(body);
+		return MHD_NO;
+	}
+	return page_respond(connection, status, "application/json", body, len);
+}
+
+static enum MHD_Result page_answer(struct http_endpoint *e, struct MHD_Connection *connection,
+				   const char *url)
+{
+	struct http_page_request request = { .url = url,
+					     .param = page_param,
+					     .connection = connection };
+	struct http_credentials credentials = { 0 };
+	char user[256] = "default", password[256] = "", why[512];
+	struct http_page page = { 0 };
+	uint64_t started = now_ms();
+	struct reader *reader;
+	int code;
+
+	credentials.header_user =
+		MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-ClickHouse-User");
+	credentials.header_key =
+		MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-ClickHouse-Key");
+	credentials.authorization =
+		MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Authorization");
+	credentials.param_user = page_param(&request, "user");
+	credentials.param_password = page_param(&request, "password");
+	code = http_credentials_pick(&credentials, user, sizeof(user), password, sizeof(password),
+				     why, sizeof(why));
+	if (!code && e->user && !http_credentials_match(user, password, e->user, e->password))
+		code = HTTP_CODE_AUTHENTICATION_FAILED;
+	memset(password, 0, sizeof(password));
+	if (code) {
+		pr_info("http: %s %s refused: no valid credentials\n", user, url);
+		return page_refuse(connection, MHD_HTTP_UNAUTHORIZED,
+				   "authentication failed: the user and password of "
+				   "--http-user and --http-password-file");
+	}
+	reader = reader_take(e);
+	if (!reader)
+		return page_refuse(connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   "too many simultaneous requests (--http-max-concurrent)");
+	e->pages(e->pages_ctx, reader->store, &request, &page);
+	reader_give_back(e, reader, 0);
+	pr_info("http: %s GET %.200s: %u, %zu bytes, %" PRIu64 " ms\n", user, url,
+		page.status ? page.status : 200, page.len, now_ms() - started);
+	if (!page.body)
+		return page_refuse(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	return page_respond(connection, page.status ? page.status : MHD_HTTP_OK,
+			    page.content_type ? page.content_type : "application/json", page.body,
+			    page.len);
+}
+
 static enum MHD_Result endpoint_answer(void *cls, struct MHD_Connection *connection,
 				       const char *url, const char *method, const char *version,
 				       const char *upload_data, size_t *upload_data_size,
@@ -1562,9 +1690,15 @@ static enum MHD_Result endpoint_answer(void *cls, struct MHD_Connection *connect
 	if (req->turned_away)
 		return respond_error(e, connection, HTTP_CODE_ABORTED,
 				     "flowcollector is stopping: the query was not run", NULL);
+	if (e->pages && strcmp(url, "/ping") && strcmp(url, "/replicas_status") &&
+	    (strcmp(url, "/") || browser_without_query(connection, req))) {
+		if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+			return page_refuse(connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+					   "these pages answer GET and HEAD");
+		return page_answer(e, connection, strcmp(url, "/") ? url : "/report");
+	}
 	if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "HEAD"))
-		return respond_text(connection, MHD_HTTP_METHOD_NOT_ALLOWED,
-				    "flowcollector's HTTP endpoint answers GET, HEAD and POST\n");
+		return respond_not_allowed(connection);
 	if (!strcmp(url, "/ping") || !strcmp(url, "/replicas_status"))
 		return respond_text(connection, MHD_HTTP_OK, "Ok.\n");
 	if (strcmp(url, "/")) {
@@ -1669,6 +1803,8 @@ int http_endpoint_start(struct store *store, const struct http_endpoint_options 
 	e->limits.max_execution_time_s = options->max_execution_time_s;
 	e->limits.max_result_bytes = options->max_result_bytes;
 	e->max_concurrent = options->max_concurrent;
+	e->pages = options->pages;
+	e->pages_ctx = options->pages_ctx;
 	if (options->user) {
 		e->user = strdup(options->user);
 		ret = e->user ? password_read(options->password_file, &e->password, err, err_len) :

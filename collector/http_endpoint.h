@@ -22,6 +22,29 @@
 #define HTTP_DEFAULT_MAX_CONCURRENT	  4
 #define HTTP_MAX_CONCURRENT_LIMIT	  64
 
+/*
+ * A page besides the ClickHouse interface (http_views.h: the views' JSON API and the live
+ * report): any URL but /, /ping and /replicas_status, and / itself when a browser asks for it
+ * without a query (as /report). The endpoint checks the credentials first (401 with a Basic
+ * challenge, so a browser asks) and lends a read-only connection.
+ */
+struct http_page_request {
+	const char *url;
+	/* a URL parameter, NULL when absent */
+	const char *(*param)(const struct http_page_request *req, const char *name);
+	void *connection;
+};
+
+struct http_page {
+	unsigned int status; /* 0: 200 */
+	const char *content_type;
+	char *body; /* malloc'd, the endpoint frees it */
+	size_t len;
+};
+
+typedef void (*http_page_fn)(void *ctx, struct store *reader, const struct http_page_request *req,
+			     struct http_page *page);
+
 struct http_endpoint_options {
 	const struct sockaddr_storage *address; /* NULL: no endpoint */
 	const char *user;			/* NULL: no authentication */
@@ -29,6 +52,8 @@ struct http_endpoint_options {
 	uint32_t max_execution_time_s;
 	uint64_t max_result_bytes;
 	uint32_t max_concurrent; /* queries at once; one read-only connection each */
+	http_page_fn pages;	 /* NULL: only the ClickHouse interface */
+	void *pages_ctx;
 };
 
 struct http_endpoint;

@@ -1359,6 +1359,13 @@ static const char *describe(const struct view_table *v)
 int report_write_html(FILE *out, const char *heading, const char *time_range_text,
 		      const struct view_table *views, int view_count)
 {
+	return report_write_html_live(out, heading, time_range_text, views, view_count, NULL);
+}
+
+int report_write_html_live(FILE *out, const char *heading, const char *time_range_text,
+			   const struct view_table *views, int view_count,
+			   const struct report_live *live)
+{
 	char generated[64];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -1377,8 +1384,12 @@ int report_write_html(FILE *out, const char *heading, const char *time_range_tex
 	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
 	      "style-src 'unsafe-inline'\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	      "<meta name=\"generator\" content=\"flowcollector\">\n<title>",
+	      "<meta name=\"generator\" content=\"flowcollector\">\n",
 	      out);
+	if (live && live->refresh_seconds)
+		fprintf(out, "<meta http-equiv=\"refresh\" content=\"%u\">\n",
+			live->refresh_seconds);
+	fputs("<title>", out);
 	put_text(out, heading, 0);
 	fputs("</title>\n<style>\n", out);
 	fputs(report_css, out);
@@ -1391,7 +1402,23 @@ int report_write_html(FILE *out, const char *heading, const char *time_range_tex
 	put_text(out, time_range_text, 0);
 	fputs("</dd></div><div><dt>Generated</dt><dd>", out);
 	put_text(out, generated, 0);
-	fputs("</dd></div></dl>\n</header>\n", out);
+	fputs("</dd></div></dl>\n", out);
+	if (live && live->link_count) {
+		fputs("<nav class=\"ranges\">", out);
+		for (i = 0; i < live->link_count; i++) {
+			fputs(live->links[i].current ? "<a class=\"current\" href=\"" :
+						       "<a href=\"",
+			      out);
+			put_text(out, live->links[i].href, 0);
+			fputs("\">", out);
+			put_text(out, live->links[i].label, 0);
+			fputs("</a>", out);
+		}
+		if (live->refresh_seconds)
+			fprintf(out, "<span>refreshes every %u s</span>", live->refresh_seconds);
+		fputs("</nav>\n", out);
+	}
+	fputs("</header>\n", out);
 	stat_tiles(out, views, view_count);
 	fputs("<main>\n", out);
 	for (i = 0; i < view_count; i++) {

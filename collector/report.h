@@ -18,4 +18,23 @@
 int report_write_html(FILE *out, const char *heading, const char *time_range_text,
 		      const struct view_table *views, int view_count);
 
+/* A link of the live report's range bar. */
+struct report_link {
+	const char *label;
+	const char *href; /* relative to the page: "?range=1h" */
+	int current;
+};
+
+/* What the live report adds to the page (http_views.h). */
+struct report_live {
+	unsigned int refresh_seconds; /* the page reloads itself; 0: never */
+	const struct report_link *links;
+	int link_count;
+};
+
+/* report_write_html, with the live report's refresh and range links when live is not NULL. */
+int report_write_html_live(FILE *out, const char *heading, const char *time_range_text,
+			   const struct view_table *views, int view_count,
+			   const struct report_live *live);
+
 #endif
