@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import pytest
 
@@ -702,6 +703,80 @@ def test_panels_exact_on_both_stores(stores):
         for where in ("embedded", "cluster"):
             header, rows = stores[where].query(sql)
             assert rows == ([["0", "0"]] if panel["type"] == "stat" else []), (where, title)
+
+
+def same_value(a, b):
+    """One value of TabSeparated text and one of clickhouse-go's, written as text."""
+    if a == b:
+        return True
+    try:
+        return float(a) == float(b) or (a.lower() == "nan" and b.lower() == "nan")
+    except ValueError:
+        return False
+
+
+def test_panels_through_clickhouse_go_on_the_endpoint(stores, tmp_path):
+    """Every ClickHouse panel as the plugin sends it, through clickhouse-go (HTTP, gzip)
+    against the collector's read-only endpoint over the embedded store: the rows are those of
+    the store itself, and a time series' first column is a DateTime, the map's latitude and
+    longitude numbers."""
+    go = shutil.which("go")
+    assert go, "go is needed to build the clickhouse-go client"
+    client_dir = ROOT / "tests" / "integration" / "clickhouse_go"
+    binary = BUILD / "clickhouse_go"
+    built = subprocess.run([go, "build", "-buildvcs=false", "-o", str(binary), "."],
+                           cwd=client_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=600)
+    assert built.returncode == 0, built.stdout.decode()[-3000:]
+    panels = clickhouse_panels()
+    start_ms, end_ms = iso_ms(RANGES[1][0]), iso_ms(RANGES[1][1])
+    queries, expected = [], []
+    for title, panel in panels.items():
+        for variables in ({"agent": None, "direction": None},
+                          {"agent": ["edge-a"], "direction": ["egress"]}):
+            sql = expand(panel["targets"][0]["rawSql"], start_ms, end_ms, 60, variables)
+            queries.append(sql)
+            expected.append((title, panel["type"], stores["embedded"].query(sql)))
+    (tmp_path / "queries.json").write_text(json.dumps(queries))
+    password = tmp_path / "password"
+    password.write_text("panels\n")
+    password.chmod(0o600)
+    port = free_port()
+    serve = subprocess.Popen([FLOWCOLLECTOR, "--store", f"embedded:{stores['embedded'].path}",
+                              "serve", "--http", f"127.0.0.1:{port}", "--http-user", "grafana",
+                              "--http-password-file", str(password)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def answers():
+            assert serve.poll() is None, serve.stderr.read().decode()[-3000:]
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/ping",
+                                              timeout=2).read() == b"Ok.\n"
+            except OSError:
+                return False
+        wait_until("the endpoint answering /ping", answers, 60)
+        run = subprocess.run([str(binary), "--queries", str(tmp_path / "queries.json"),
+                              f"127.0.0.1:{port}", "grafana", str(password)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    finally:
+        serve.terminate()
+        assert serve.wait(timeout=60) == 0
+    assert run.returncode == 0, run.stderr.decode()[-3000:]
+    results = json.loads(run.stdout)
+    assert len(results) == len(expected)
+    for got, (title, kind, (header, rows)) in zip(results, expected):
+        assert not got.get("error"), (title, got["error"])
+        assert got["columns"] == header, title
+        assert len(got["rows"]) == len(rows), (title, got["rows"][:3], rows[:3])
+        for g, w in zip(got["rows"], rows):
+            assert all(same_value(a, b) for a, b in zip(w, g)), (title, w, g)
+        if kind == "timeseries":
+            assert got["types"][0].startswith("DateTime"), (title, got["types"])
+        if kind == "geomap":
+            lat, lon = header.index("latitude"), header.index("longitude")
+            assert got["types"][lat].startswith("Float") and \
+                got["types"][lon].startswith("Float"), got["types"]
+    assert sum(bool(r["rows"]) for r in results) >= len(panels)
 
 
 # --- Prometheus -----------------------------------------------------------------------------------
