@@ -188,6 +188,109 @@ def raw_seconds(store, query):
     return float(match.group(1)) if match else None
 
 
+GO_CLIENT_DIR = ROOT / "tests" / "integration" / "clickhouse_go"
+RAW_SCAN_VIEWS = ("top_talkers", "top_conversations")
+VIEW_VALUES = {"from": "0", "to": "4294944000", "agent": "''", "direction": "''", "limit": "10"}
+
+
+def view_names():
+    out = collector(BUILD / "unused-store", "query", "list").stdout
+    return [line.split(None, 1)[0] for line in out.splitlines() if line.strip()]
+
+
+def view_sql(name):
+    """sql/views/NAME.sql with the values of a whole-range, unfiltered run put in."""
+    text = (ROOT / "sql" / "views" / f"{name}.sql").read_text()
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return re.sub(r"\{(\w+):\w+\}", lambda m: VIEW_VALUES[m.group(1)], text)
+
+
+def wait_ping(port, proc, seconds=60):
+    import urllib.request
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the endpoint exited: {proc.stderr.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                if r.read() == b"Ok.\n":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the endpoint never answered /ping")
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def endpoint_bench(say, store, work, ingest_wire, ingest_seconds):
+    """Each view's latency through clickhouse-go against `serve --http` on the same store as
+    step 3, next to the direct query's; answers a second from 4 clients, idle and while the
+    collector ingests into that store."""
+    go = shutil.which("go")
+    if not go:
+        say("endpoint: no go toolchain, the clickhouse-go client is not built: MISS")
+        return
+    client = BUILD / "clickhouse_go"
+    subprocess.run([go, "build", "-buildvcs=false", "-o", str(client), "."], cwd=GO_CLIENT_DIR,
+                   check=True, stdout=subprocess.DEVNULL)
+    names = view_names()
+    direct = {n: statistics.median(view_seconds(store, n) for _ in range(QUERY_RUNS))
+              for n in names}
+    every_view, rollup_views = work / "queries.json", work / "rollup-queries.json"
+    every_view.write_text(__import__("json").dumps([view_sql(n) for n in names]))
+    # the answers a second of the views that read rollups: two raw scans of seconds each would
+    # be all the figure measured
+    rollups = [n for n in names if n not in RAW_SCAN_VIEWS]
+    rollup_views.write_text(__import__("json").dumps([view_sql(n) for n in rollups]))
+    password = work / "endpoint.pw"
+    password.write_text("bench\n")
+    password.chmod(0o600)
+
+    def bench(args, queries, seconds, runs):
+        port = free_port()
+        proc = subprocess.Popen([str(FLOWCOLLECTOR), "--store", f"embedded:{store}", *args,
+                                 "--http", f"127.0.0.1:{port}", "--http-user", "bench",
+                                 "--http-password-file", str(password)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_ping(port, proc)
+            out = subprocess.run([str(client), "--bench", str(queries), str(runs),
+                                  str(seconds), "4", f"127.0.0.1:{port}", "bench",
+                                  str(password)], stdout=subprocess.PIPE, text=True, check=True)
+            still_ingesting = proc.poll() is None
+        finally:
+            if proc.poll() is None and args[:1] == ["serve"]:
+                proc.terminate()
+            proc.wait(timeout=600)
+        return __import__("json").loads(out.stdout), still_ingesting
+
+    latency, _ = bench(["serve"], every_view, 1, QUERY_RUNS)
+    idle, _ = bench(["serve"], rollup_views, 10, 1)
+    say(f"endpoint: the views through clickhouse-go (HTTP, {len(names)} views, whole range) "
+        f"against `serve --http` on the same store; median of {QUERY_RUNS} runs")
+    worst = 0
+    for name, times in zip(names, latency["ms"]):
+        through = statistics.median(times) / 1000
+        worst = max(worst, through - direct[name])
+        say(f"  {name:<26} {through * 1000:8.1f} ms   direct {direct[name] * 1000:8.1f} ms   "
+            f"{(through - direct[name]) * 1000:+.1f} ms")
+    say(f"  the endpoint's cost over the direct query: at most {worst * 1000:.1f} ms")
+    say(f"  4 clients asking the {len(rollups)} rollup views in turn, idle: "
+        f"{idle['answers'] / idle['seconds']:.1f} answers/s over {idle['seconds']:.1f} s, "
+        f"{idle['failures']} failed")
+    window = max(1, int(ingest_seconds * 0.6))
+    busy, overlapped = bench(["--input", str(ingest_wire)], rollup_views, window, 1)
+    say(f"  the same while the collector ingests {ingest_wire.name} into that store "
+        f"(--input ... --http): {busy['answers'] / busy['seconds']:.1f} answers/s over "
+        f"{busy['seconds']:.1f} s, {busy['failures']} failed"
+        f"{'' if overlapped else ' (the ingest ended before the clients did)'}")
+
+
 def main():
     if not TRACE.exists():
         print(f"store bench: {TRACE} is missing; tests/bench/bench.py makes it", file=sys.stderr)
@@ -297,6 +400,10 @@ def main():
             say(line)
         say(f"  target: every view under 100 ms: {'PASS' if worst < 0.1 else 'MISS'} "
             f"(slowest {worst * 1000:.1f} ms); the old system: 0.2 to 19 s")
+        say()
+
+        # 4. the views through the collector's read-only HTTP endpoint, with clickhouse-go
+        endpoint_bench(say, store, work, perpacket, elapsed)
     finally:
         subprocess.run(["rm", "-rf", str(work)])
     (OUT / "store.txt").write_text("\n".join(lines) + "\n")
