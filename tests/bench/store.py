@@ -7,7 +7,9 @@ Writes build/bench/store.txt and prints it:
   decoding, deduplication checks and the materialized views;
 - the on-disk compression ratio of flows.raw for the MAWI-like trace;
 - the latency of every view, from the rollups, on at least 50M flow rows, next to the same
-  question asked of the raw table.
+  question asked of the raw table;
+- the same views through the collector's read-only HTTP endpoint with clickhouse-go, next to
+  the direct query, and answers a second from 4 clients, idle and while the collector ingests.
 """
 import os
 import pathlib
