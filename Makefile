@@ -295,6 +295,10 @@ format:
 		grep -v '^vmlinux/'))
 
 # --- dependencies ---------------------------------------------------------------------------
+# Playwright's driver only (no browser download): the tests drive Debian's chromium with it.
+PLAYWRIGHT_VERSION := 1.65.1
+PLAYWRIGHT_DIR	   := $(BUILD)/npm/playwright
+
 # Debian packages for building, testing and `make bench`'s reference tools. Quiet and quick
 # when everything is installed.
 DEB_PACKAGES := make gcc clang clang-format llvm libbpf-dev bpftool libelf-dev \
@@ -323,6 +327,12 @@ deps:
 		echo "  DEPS     installing: clickhouse-connect 1.12.0 (PyPI), for the HTTP endpoint's test"; \
 		$(PYTHON) -m pip install -q clickhouse-connect==1.12.0 || \
 			{ echo "make deps: pip install clickhouse-connect failed" >&2; exit 1; }; }
+	$(Q)[ -f $(PLAYWRIGHT_DIR)/node_modules/playwright-core/package.json ] || { \
+		echo "  DEPS     installing: playwright-core $(PLAYWRIGHT_VERSION) (npm), for the live report's test"; \
+		command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null; \
+		mkdir -p $(PLAYWRIGHT_DIR) && npm install --silent --no-audit --no-fund \
+			--prefix $(PLAYWRIGHT_DIR) playwright-core@$(PLAYWRIGHT_VERSION) || \
+			{ echo "make deps: npm install playwright-core failed" >&2; exit 1; }; }
 	$(Q)$(PYTHON) -c 'import schemathesis' 2>/dev/null || { \
 		echo "  DEPS     installing: schemathesis 4.32.5 (PyPI), for the views API's test"; \
 		$(PYTHON) -m pip install -q schemathesis==4.32.5 || \

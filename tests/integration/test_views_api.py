@@ -15,6 +15,10 @@ Cases:
                                    with nothing in it; a bad range refused
   test_live_report_in_chromium     headless Chromium renders /report: no console message, no
                                    request but to the endpoint; the screenshot is kept
+  test_live_report_playwright      Playwright (npm playwright-core) drives Debian's chromium:
+                                   the page renders, every range link leads to its page, the
+                                   page reloads itself, nothing is asked outside the endpoint,
+                                   and the map's bubbles sit on their countries' continents
 """
 import base64
 import html.parser
@@ -35,6 +39,11 @@ from conftest import BUILD, ROOT
 from test_views_exact import FLOWCOLLECTOR, collector, sampled_store  # noqa: F401 (fixture)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+PLAYWRIGHT = BUILD / "npm" / "playwright" / "node_modules"
+LIVE_REPORT_JS = ROOT / "tests" / "integration" / "playwright" / "live_report.js"
+# where each sampled region's bubble must be: (south, north, west, east), degrees
+CONTINENTS = {"US": (25, 49, -125, -67), "JP": (30, 46, 129, 146), "DE": (47, 55, 5, 15),
+              "BR": (-30, 5, -70, -35)}
 RESULTS = BUILD / "test-results"
 PASSWORD = "s3cret-views"
 RANGES = [[], ["--from", "2026-01-05 03:01", "--to", "2026-01-06 05:00"]]
@@ -271,3 +280,33 @@ def test_live_report_in_chromium(served, tmp_path):
     assert shot.stat().st_size > 100_000
     RESULTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, RESULTS / "live-report.png")
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM} (make deps installs it)")
+def test_live_report_playwright(served, tmp_path):
+    assert (PLAYWRIGHT / "playwright-core").is_dir(), "make deps installs playwright-core (npm)"
+    node = shutil.which("node")
+    assert node, "node is needed (make deps installs npm and node)"
+    shot = tmp_path / "playwright.png"
+    proc = subprocess.run([node, str(LIVE_REPORT_JS), CHROMIUM,
+                           f"{served['url']}/report?range=all", str(shot)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300,
+                          env={**os.environ, "NODE_PATH": str(PLAYWRIGHT),
+                               "HTTP_USER": "reader", "HTTP_PASSWORD": PASSWORD})
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["title"] == "Network flows" and out["sections"] == views()
+    assert out["console"] == [] and out["outside"] == [], (out["console"], out["outside"])
+    # each range link leads to the page of that range, marked current
+    assert [(label, current) for label, current, _ in out["ranges"]] == [
+        (label, label) for label in ("Last hour", "Last 6 hours", "Last 24 hours",
+                                     "Last 7 days", "Last 30 days", "All stored flows")]
+    assert [search for _, _, search in out["ranges"]] == [
+        f"?range={r}" for r in ("1h", "6h", "24h", "7d", "30d", "all")]
+    assert out["refresh"] == 60 and out["reloaded"], out
+    assert set(out["bubbles"]) == set(CONTINENTS), out["bubbles"]
+    for code, (lat, lon) in out["bubbles"].items():
+        south, north, west, east = CONTINENTS[code]
+        assert south <= lat <= north and west <= lon <= east, (code, lat, lon)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, RESULTS / "live-report-playwright.png")
