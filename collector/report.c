@@ -792,12 +792,16 @@ static void keyed_label(char *dst, size_t size, const struct view_table *v, int 
 	int c;
 
 	dst[0] = '\0';
-	for (c = 0; c < value_column && used < size; c++)
-		used += (size_t)snprintf(dst + used, size - used, "%s%s",
-					 !c	? "" :
-					 c == 1 ? " \u2192 " :
-						  " ",
-					 cell(v, row, c));
+	/* conversations: "src → dst proto"; interfaces: "agent if 3 ingress" */
+	for (c = 0; c < value_column && used < size; c++) {
+		const char *name = column_name(v, c);
+
+		used += (size_t)snprintf(dst + used, size - used, "%s%s%s",
+					 !c		      ? "" :
+					 !strcmp(name, "dst") ? " \u2192 " :
+								" ",
+					 !strcmp(name, "interface") ? "if " : "", cell(v, row, c));
+	}
 }
 
 static int chart_bars(FILE *out, const struct view_table *v)
@@ -805,7 +809,7 @@ static int chart_bars(FILE *out, const struct view_table *v)
 	/*
 	 * regions: (country_code, country_name, bytes, packets); ports: (proto, port, bytes, ...);
 	 * two columns (bandwidth_peak): (label, value); others (talkers, conversations): the
-	 * columns before bytes make the label, "src → dst proto"
+	 * columns before bytes make the label, "src → dst proto", "agent if 3 ingress"
 	 */
 	int simple = v->column_count == 2;
 	int packets = !simple && ranks_packets(v), value_column = simple ? 1 : packets ? 3 : 2;

@@ -22,6 +22,7 @@ const struct view_info view_list[] = {
 	{ "top_ports_packets", "Top ports by packets", VIEW_CHART_BARS },
 	{ "top_talkers", "Top talkers (source addresses) by bandwidth", VIEW_CHART_BARS },
 	{ "top_conversations", "Top conversations by bandwidth", VIEW_CHART_BARS },
+	{ "interfaces", "Traffic per agent, interface and direction", VIEW_CHART_BARS },
 	{ "proto_share_bytes", "Protocol share of bytes", VIEW_CHART_SHARE },
 	{ "proto_share_packets", "Protocol share of packets", VIEW_CHART_SHARE },
 	{ "region_map", "Traffic by region", VIEW_CHART_MAP },

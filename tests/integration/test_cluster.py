@@ -664,7 +664,7 @@ def test_third_shard_added_while_ingesting(cluster, tmp_path):
 VIEWS = ("daily_bandwidth_by_proto", "daily_packets", "bandwidth", "bandwidth_peak",
          "top_talkers", "top_conversations", "proto_share_bytes", "proto_share_packets",
          "top_ports_bytes", "top_ports_packets", "top_regions_bytes", "top_regions_packets",
-         "region_map")
+         "interfaces", "region_map")
 # make_batches' sources are 10/8: two countries and a part nobody has; destinations 192.0.2/24
 GEO_CSV = ("10.0.0.0,10.127.255.255,JP\n10.128.0.0,10.199.255.255,DE\n"
            "192.0.2.0,192.0.2.255,US\n2001:db8::,2001:db8::ffff,NL\n")

@@ -58,7 +58,7 @@ COLUMNS = ("agent", "batch_run", "batch_seq", "inserted_at", "src_addr", "dst_ad
            "packets", "bytes", "first_seen", "last_seen")
 INSERT = f"INSERT INTO flows.ingest ({', '.join(COLUMNS)}) FORMAT RowBinary"
 LOCAL = ("raw_local", "batches_local", "proto_1m_local", "proto_1d_local", "port_1m_local",
-         "port_1d_local", "region_1m_local", "region_1d_local")
+         "port_1d_local", "region_1m_local", "region_1d_local", "interface_1m_local")
 REGIONS = ("region_1m", "region_1d")
 ROLLUPS = ("proto_1m", "proto_1d", "port_1m", "port_1d")
 PORT_PROTOS = (6, 17, 132, 136)
@@ -346,8 +346,8 @@ def test_schema_on_every_node(cluster):
     for t in LOCAL:
         assert names[t].startswith("Replicated"), t
         assert names[t[:-len("_local")]] == "Distributed"
-    # raw, four rollups, two region rollups, the ledger
-    assert sum(e == "MaterializedView" for e in names.values()) == 8
+    # raw, four rollups, two region rollups, the interface rollup, the ledger
+    assert sum(e == "MaterializedView" for e in names.values()) == 9
     assert names["geo_ranges"] == "MergeTree" and names["countries"] == "ReplacingMergeTree"
     for node in sorted(cluster.nodes):
         assert cluster.values(node, "SELECT count() FROM system.replicas WHERE database = "
@@ -370,7 +370,7 @@ def test_retried_block_stored_once(cluster):
             [cluster.expected[node[0]]["rows"]]
         # one part per table and shard: the duplicates wrote nothing
         assert cluster.values(node, "SELECT count() FROM system.parts WHERE database = 'flows' "
-                                    "AND active AND table != 'batches_local'") == [7]
+                                    "AND active AND table != 'batches_local'") == [8]
 
 
 def test_equal_rollup_output_not_dropped(cluster):

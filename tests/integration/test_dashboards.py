@@ -58,7 +58,8 @@ SQL_DIR = ROOT / "sql"
 CH_TYPE = "grafana-clickhouse-datasource"
 # the tables each node replicates: synced before the cluster is read
 LOCAL_TABLES = ("raw_local", "batches_local", "proto_1m_local", "proto_1d_local",
-                "port_1m_local", "port_1d_local", "region_1m_local", "region_1d_local")
+                "port_1m_local", "port_1d_local", "region_1m_local", "region_1d_local",
+                "interface_1m_local")
 # what a panel type needs of its query's columns (plugin format 0: a time column first)
 TIME_FIELD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 
@@ -476,6 +477,14 @@ def test_agent_variable_on_both_stores(stores):
     for where in ("embedded", "cluster"):
         header, rows = stores[where].query(agent["query"])
         assert rows == [["edge-a"], ["edge-b"]], (where, rows)
+    # the interfaces the records name (sampled_records: 1 to 3), from the per-interface rollup
+    interface = names["interface"]
+    assert interface["type"] == "query" and interface["includeAll"] and interface["multi"]
+    want = sorted({r["ifindex"] for r in stores["records"]})
+    assert want == [1, 2, 3]
+    for where in ("embedded", "cluster"):
+        header, rows = stores[where].query(interface["query"])
+        assert rows == [[str(i)] for i in want], (where, rows)
 
 
 # --- the truth ------------------------------------------------------------------------------------
@@ -484,9 +493,10 @@ def first_s(r):
     return r["first_seen_ns"] // 10**9
 
 
-def selected(records, agent, direction):
+def selected(records, agent, direction, interface=None):
     return [r for r in records if (agent is None or r["agent"] in agent) and
-            (direction is None or r["direction"] in direction)]
+            (direction is None or r["direction"] in direction) and
+            (interface is None or str(r["ifindex"]) in interface)]
 
 
 def in_minutes(records, start, end):
@@ -503,9 +513,12 @@ class PanelTruth:
     """What each panel must show for the records, the range [start, end) (seconds; end is the
     plugin's $__toTime + 1), the interval and the filter."""
 
-    def __init__(self, records, start, end, interval, agent, direction, countries):
+    def __init__(self, records, start, end, interval, agent, direction, countries,
+                 interface=None):
         self.start, self.end, self.interval = start, end, interval
+        # the interface variable filters only the panels whose SQL names it
         self.records = selected(records, agent, direction)
+        self.records_on_interface = selected(records, agent, direction, interface)
         self.countries = countries
         region_of = region_of_plan(REGIONS)
         # the range views' truth (whole days: daily rollups, else per minute)
@@ -547,12 +560,26 @@ class PanelTruth:
 
     def raw(self, key):
         out = collections.defaultdict(lambda: [0, 0])
-        for r in self.records:
+        for r in self.records_on_interface:
             if self.start <= first_s(r) < self.end:
                 k = key(r)
                 out[k][0] += scaled(r, "bytes")
                 out[k][1] += scaled(r, "packets")
         return out
+
+    def interfaces(self):
+        """Per (agent, interface, direction): bytes, packets and the busiest minute's bits/s,
+        ranked by bytes, then agent, interface and direction (ingress first)."""
+        sums = collections.defaultdict(lambda: [0, 0])
+        minutes = collections.defaultdict(collections.Counter)
+        for r in in_minutes(self.records_on_interface, self.start, self.end):
+            point = (r["agent"], r["ifindex"], r["direction"])
+            sums[point][0] += scaled(r, "bytes")
+            sums[point][1] += scaled(r, "packets")
+            minutes[point][first_s(r) - first_s(r) % 60] += scaled(r, "bytes")
+        keys = sorted(sums, key=lambda k: (-sums[k][0], k[0], k[1], k[2] == "egress"))
+        return [[a, i, d, *sums[(a, i, d)], max(minutes[(a, i, d)].values()) * 8 / 60]
+                for a, i, d in keys[:10]]
 
 
 def number(text):
@@ -564,7 +591,8 @@ def check_panel(title, panel, header, rows, truth):
     kind = panel["type"]
     target = panel["targets"][0]
     assert target["format"] == (0 if kind == "timeseries" else 1), title
-    values = [[v if h in ("time", "protocol", "src", "dst", "day", "region", "country_code")
+    values = [[v if h in ("time", "protocol", "src", "dst", "day", "region", "country_code",
+                          "agent", "direction")
                else number(v) for h, v in zip(header, row)] for row in rows]
     if kind == "timeseries":
         measure, scale = (("bytes", 8) if "bits_per_second" in header else ("packets", 1))
@@ -642,6 +670,13 @@ def check_panel(title, panel, header, rows, truth):
                                     proto_name(r["proto"])))
         keys = sorted(want, key=lambda k: (-want[k][0], k))[:10]
         assert values == [[*k, *want[k]] for k in keys], title
+    elif title == "Interfaces":
+        assert header == ["agent", "interface", "direction", "bytes", "packets",
+                          "peak_bits_per_second"]
+        want = truth.interfaces()
+        assert [v[:5] for v in values] == [w[:5] for w in want], title
+        for v, w in zip(values, want):
+            assert abs(v[5] - w[5]) <= 1e-9 * w[5], (title, v, w)
     else:
         pytest.fail(f"no truth for panel {title!r}")
     return values
@@ -674,16 +709,18 @@ def test_panels_exact_on_both_stores(stores):
     assert all(places[c][1] != 0 and places[c][2] != 0 for c, _ in REGIONS), places
     assert len({places[c][1:] for c, _ in REGIONS}) == len(REGIONS), places
     # unfiltered, one agent, both agents named, one direction, one agent in one direction
-    filters = [(None, None), (["edge-b"], None), (["edge-a", "edge-b"], None),
-               (None, ["egress"]), (["edge-a"], ["ingress"])]
+    filters = [(None, None, None), (["edge-b"], None, None), (["edge-a", "edge-b"], None, None),
+               (None, ["egress"], None), (["edge-a"], ["ingress"], None),
+               (None, None, ["2"]), (["edge-b"], ["egress"], ["1", "3"])]
     checked = collections.Counter()
     for start_text, end_text, interval in RANGES:
         start_ms, end_ms = iso_ms(start_text), iso_ms(end_text)
         start, end = start_ms // 1000, end_ms // 1000 + 1
-        for agent, direction in filters:
-            truth = PanelTruth(records, start, end, interval, agent, direction, places)
+        for agent, direction, interface in filters:
+            truth = PanelTruth(records, start, end, interval, agent, direction, places,
+                               interface)
             assert truth.views.packets > 0
-            variables = {"agent": agent, "direction": direction}
+            variables = {"agent": agent, "direction": direction, "interface": interface}
             for title, panel in panels.items():
                 sql = expand(panel["targets"][0]["rawSql"], start_ms, end_ms, interval,
                              variables)
@@ -699,7 +736,7 @@ def test_panels_exact_on_both_stores(stores):
     start_ms, end_ms = iso_ms(RANGES[0][0]), iso_ms(RANGES[0][1])
     for title, panel in panels.items():
         sql = expand(panel["targets"][0]["rawSql"], start_ms, end_ms, 3600,
-                     {"agent": ["nobody"], "direction": None})
+                     {"agent": ["nobody"], "direction": None, "interface": None})
         for where in ("embedded", "cluster"):
             header, rows = stores[where].query(sql)
             assert rows == ([["0", "0"]] if panel["type"] == "stat" else []), (where, title)
@@ -732,8 +769,8 @@ def test_panels_through_clickhouse_go_on_the_endpoint(stores, tmp_path):
     start_ms, end_ms = iso_ms(RANGES[1][0]), iso_ms(RANGES[1][1])
     queries, expected = [], []
     for title, panel in panels.items():
-        for variables in ({"agent": None, "direction": None},
-                          {"agent": ["edge-a"], "direction": ["egress"]}):
+        for variables in ({"agent": None, "direction": None, "interface": None},
+                          {"agent": ["edge-a"], "direction": ["egress"], "interface": ["2"]}):
             sql = expand(panel["targets"][0]["rawSql"], start_ms, end_ms, 60, variables)
             queries.append(sql)
             expected.append((title, panel["type"], stores["embedded"].query(sql)))

@@ -11,6 +11,10 @@ Cases:
                                           and bytes x sampling of the records it covers
   test_sampled_replay_every_view_exact    flowagent --replay --sample 10 of a generated trace:
                                           the same, against the agent's own records
+  test_interfaces_view_exact              traffic per agent, interface and direction, with
+                                          mean and peak bits/s, filtered and not, --limit
+  test_interfaces_filled_on_upgrade       a store from before the per-interface rollup: migrate
+                                          fills it from flows.raw once, --reapply adds nothing
   test_bad_filter_refused                 --direction other than ingress/egress: exit 2
   test_router_counted_once_per_direction  a router namespace metered on both interfaces: a
                                           forwarded packet counts twice unfiltered, once with
@@ -42,7 +46,7 @@ DAY0 = 1767571200  # 2026-01-05 00:00 UTC
 VIEWS = ("daily_bandwidth_by_proto", "daily_packets", "bandwidth", "bandwidth_peak",
          "top_talkers", "top_conversations", "top_regions_bytes", "top_regions_packets",
          "top_ports_bytes", "top_ports_packets", "proto_share_bytes",
-         "proto_share_packets", "region_map")
+         "proto_share_packets", "interfaces", "region_map")
 
 
 def collector(store, *args, input=None, check=True):
@@ -209,7 +213,7 @@ def sampled_records():
                             "bytes": packets * size + g, "tcp_flags": 0x12 if proto == 6 else 0,
                             "first_seen_ns": start, "last_seen_ns": start + 2 * 10**9,
                             "sampling": 1 if n % 13 == 0 or n % 17 == 0 else 10,
-                            "ifindex": 1 + (direction == "egress"), "direction": direction})
+                            "ifindex": 1 + s % 3, "direction": direction})
     return records
 
 
@@ -576,3 +580,83 @@ def test_router_counted_once_per_direction(router, tmp_path):
     assert int(total["packets"]) == 2 * (icmp + datagrams) + sum(local_packets.values())
     assert int(ingress["packets"]) == icmp + datagrams + local_packets["ingress"]
     assert view(store, "daily_packets", *base, "--agent", "elsewhere") == []
+
+
+def interfaces_truth(records, start, end, agent=None, direction=None):
+    """The interfaces view's rows: per (agent, ifindex, direction), bytes, packets and records,
+    the mean bits/s over the point's minutes from its first to its last with traffic, and the
+    peak minute's; bytes descending, then agent, interface and direction (ingress first)."""
+    minutes = collections.defaultdict(collections.Counter)
+    sums = collections.defaultdict(lambda: [0, 0, 0])
+    for r in records:
+        minute = r["first_seen_ns"] // 10**9 // 60 * 60
+        if not start <= minute < end or (agent and r["agent"] != agent) or \
+                (direction and r["direction"] != direction):
+            continue
+        point = (r["agent"], r["ifindex"], r["direction"])
+        minutes[point][minute] += scaled(r, "bytes")
+        s = sums[point]
+        s[0] += scaled(r, "bytes")
+        s[1] += scaled(r, "packets")
+        s[2] += 1
+    rows = []
+    for point, (b, p, n) in sums.items():
+        m = minutes[point]
+        span = (max(m) - min(m)) // 60 + 1
+        rows.append((point[0], str(point[1]), point[2], b, p, n, round(b * 8 / (span * 60)),
+                     round(max(m.values()) * 8 / 60)))
+    return sorted(rows, key=lambda row: (-row[3], row[0], int(row[1]), row[2] == "egress"))
+
+
+def interface_rows(got):
+    return [(r["agent"], r["interface"], r["direction"], int(r["bytes"]), int(r["packets"]),
+             int(r["records"]), int(r["mean_bits_per_second"]), int(r["peak_bits_per_second"]))
+            for r in got]
+
+
+def test_interfaces_view_exact(sampled_store):
+    """Per agent, interface and direction: every point's sums, mean and peak, for a range of
+    hours and everything, filtered and not; the default limit (10) cuts the 12 points."""
+    store, records = sampled_store
+    points = {(r["agent"], r["ifindex"], r["direction"]) for r in records}
+    assert len(points) == 12
+    ranges = [(DAY0 + 3 * 3600 + 60, DAY0 + 86400 + 5 * 3600,
+               ["--from", "2026-01-05 03:01", "--to", "2026-01-06 05:00"]), (0, 4294944000, [])]
+    for start, end, range_args in ranges:
+        for agent, direction in filters(records):
+            args = [*range_args, *filter_args(agent, direction)]
+            want = interfaces_truth(records, start, end, agent, direction)
+            assert want and all(row[6] <= row[7] for row in want)
+            got = view(store, "interfaces", *args, "--limit", "100")
+            assert interface_rows(got) == want, args
+            assert interface_rows(view(store, "interfaces", *args)) == want[:10], args
+    assert len(interfaces_truth(records, 0, 4294944000)) == 12
+
+
+def test_interfaces_filled_on_upgrade(sampled_store, tmp_path):
+    """A store migrated before sql/006_interfaces.sql existed: without the table, its view and
+    its migration row, as such a store is. The next start fills the table from flows.raw,
+    exactly once: the view equals the records, and --reapply (every file again) and new
+    inserts add only what is new."""
+    store, records = sampled_store
+    old = tmp_path / "flowdb"
+    subprocess.run(["cp", "-a", str(store), str(old)], check=True)
+    collector(old, "sql", "DROP TABLE flows.interface_1m_mv")
+    collector(old, "sql", "DROP TABLE flows.interface_1m")
+    collector(old, "sql", "ALTER TABLE flows.schema_migrations DELETE WHERE "
+                          "version = 6 SETTINGS mutations_sync = 2")
+    want = interfaces_truth(records, 0, 4294944000)
+    proc = collector(old, "-v", "migrate")  # every command migrates first; -v says what
+    assert "schema: applied 006_interfaces.sql" in proc.stderr_text, proc.stderr_text
+    assert interface_rows(view(old, "interfaces", "--limit", "100")) == want
+    collector(old, "migrate", "--reapply")
+    assert interface_rows(view(old, "interfaces", "--limit", "100")) == want
+    # the view feeds it again: one more record of edge-a on interface 9
+    extra = dict(records[0], ifindex=9, packets=4, bytes=4000, sampling=1)
+    line = json.dumps({k: v for k, v in extra.items() if k != "agent"}) + "\n"
+    collector(old, "--input", "-", "--input-agent", "edge-a", input=line.encode())
+    got = interface_rows(view(old, "interfaces", "--limit", "100"))
+    assert len(got) == 13
+    assert ("edge-a", "9", extra["direction"], 4000, 4, 1, round(4000 * 8 / 60),
+            round(4000 * 8 / 60)) in got
+    assert [row for row in got if row[1] != "9"] == want

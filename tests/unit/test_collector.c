@@ -96,7 +96,7 @@ static void test_views_known(void **state)
 	int i;
 
 	(void)state;
-	assert_int_equal(view_count, 13);
+	assert_int_equal(view_count, 14);
 	assert_non_null(view_find("top_ports_bytes"));
 	assert_null(view_find("top_ports"));
 	/* every view in both dialects (run from the source tree, as make test does) */
