@@ -13,7 +13,10 @@
 #include "http_views.h"
 #include "report.h"
 
-#define LIVE_REFRESH_S 60
+/* how often the page reloads itself, unless ?refresh=N (0: never) says otherwise */
+#define LIVE_REFRESH_S	   60
+#define LIVE_REFRESH_MIN_S 10
+#define LIVE_REFRESH_MAX_S 86400
 
 static const struct {
 	const char *name, *label;
@@ -105,8 +108,34 @@ static void api_page(const struct http_views *views, struct store *reader,
 	page->content_type = "application/json";
 }
 
-/* "&agent=A&direction=D" of the request, for the range links (URL-escaped) */
-static void filter_query(const struct api_view_request *request, char *out, size_t size)
+/*
+ * ?refresh=N: 0 (never) or LIVE_REFRESH_MIN_S to LIVE_REFRESH_MAX_S seconds; LIVE_REFRESH_S
+ * when absent. Fewer than 10 s would have the page reload before a large range's views answer.
+ */
+static int parse_refresh(const char *text, unsigned int *seconds)
+{
+	char *end;
+	unsigned long n;
+
+	*seconds = LIVE_REFRESH_S;
+	if (!text)
+		return 0;
+	if (text[0] < '0' || text[0] > '9' || strlen(text) > 6)
+		return -EINVAL;
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	if (errno || *end || (n && (n < LIVE_REFRESH_MIN_S || n > LIVE_REFRESH_MAX_S)))
+		return -EINVAL;
+	*seconds = (unsigned int)n;
+	return 0;
+}
+
+/*
+ * "&agent=A&direction=D&refresh=N" of the request, for the range links (URL-escaped); refresh
+ * only when not the default.
+ */
+static void filter_query(const struct api_view_request *request, unsigned int refresh, char *out,
+			 size_t size)
 {
 	size_t used = 0;
 	const char *p;
@@ -126,7 +155,10 @@ static void filter_query(const struct api_view_request *request, char *out, size
 		out[used] = '\0';
 	}
 	if (request->direction && used < size)
-		snprintf(out + used, size - used, "&direction=%s", request->direction);
+		used += (size_t)snprintf(out + used, size - used, "&direction=%s",
+					 request->direction);
+	if (refresh != LIVE_REFRESH_S && used < size)
+		snprintf(out + used, size - used, "&refresh=%u", refresh);
 }
 
 static void range_text(uint64_t from, uint64_t to, char *text, size_t size)
@@ -177,11 +209,17 @@ static void report_page(const struct http_views *views, struct store *reader,
 			status = 400;
 		}
 	}
+	if (!status && parse_refresh(req->param(req, "refresh"), &live.refresh_seconds)) {
+		snprintf(err, sizeof(err),
+			 "refresh '%.32s': expected 0 (never) or %u to %u seconds",
+			 req->param(req, "refresh"), LIVE_REFRESH_MIN_S, LIVE_REFRESH_MAX_S);
+		status = 400;
+	}
 	if (status) {
 		page_text(page, (unsigned int)status, "text/plain; charset=UTF-8", "%s\n", err);
 		return;
 	}
-	filter_query(&request, filters, sizeof(filters));
+	filter_query(&request, live.refresh_seconds, filters, sizeof(filters));
 	for (r = 0; r < LIVE_RANGES; r++) {
 		snprintf(hrefs[r], sizeof(hrefs[r]), "?range=%s%s", live_ranges[r].name, filters);
 		links[r].label = live_ranges[r].label;

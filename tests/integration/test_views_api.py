@@ -248,6 +248,20 @@ def test_live_report(served):
     assert (status, body) == (200, b"Ok.\n")
     status, _, body = get(url, "/report", {"range": "2h"})
     assert status == 400 and b"range '2h': expected 1h, 6h, 24h, 7d, 30d or all" in body
+    # ?refresh=N: the page's reload, kept in the range links; 0 never reloads
+    status, _, body = get(url, "/report", {"range": "6h", "refresh": "300"})
+    assert status == 200, body[:300]
+    live = Sections(body.decode())
+    assert {"http-equiv": "refresh", "content": "300"} in live.meta
+    assert [href for href, _ in live.links] == [
+        f"?range={r}&refresh=300" for r in ("1h", "6h", "24h", "7d", "30d", "all")]
+    status, _, body = get(url, "/report", {"range": "6h", "refresh": "0"})
+    assert status == 200 and b'http-equiv="refresh"' not in body, body[:600]
+    for bad in ("5", "86401", "-1", "soon", ""):
+        status, _, body = get(url, "/report", {"refresh": bad})
+        assert status == 400 and \
+            f"refresh '{bad}': expected 0 (never) or 10 to 86400 seconds".encode() in body, \
+            (bad, body)
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM} (make deps installs it)")
