@@ -480,15 +480,20 @@ static void on_stop_signal(int sig)
 	collector_stop_signal(sig);
 }
 
-/* The schema directory: the option, else sql/ next to build/, else ./sql. */
+/*
+ * The schema directory: the option, else sql/ next to build/ (the source tree), else
+ * ../share/flowagent/sql (installed: bin/flowcollector), else ./sql.
+ */
 static void default_sql_dir(void)
 {
 	static char path[PATH_MAX];
 
 	if (env.command.migrate.sql_dir)
 		return;
-	env.command.migrate.sql_dir = path_beside_executable(path, sizeof(path), "../sql") ? "sql" :
-											     path;
+	if (path_beside_executable(path, sizeof(path), "../sql") &&
+	    path_beside_executable(path, sizeof(path), "../share/flowagent/sql"))
+		snprintf(path, sizeof(path), "sql");
+	env.command.migrate.sql_dir = path;
 }
 
 /*

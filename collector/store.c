@@ -108,8 +108,8 @@ static void remember(struct store *store, int add)
 }
 
 /*
- * The library: the option, $FLOWCOLLECTOR_LIBCHDB, chdb/ beside the executable, or the
- * loader's path.
+ * The library: the option, $FLOWCOLLECTOR_LIBCHDB, chdb/ beside the executable (build/),
+ * ../lib/flowagent/chdb/ (installed: bin/flowcollector), or the loader's path.
  */
 static void find_libchdb(const char *option, char *path, size_t size)
 {
@@ -117,7 +117,8 @@ static void find_libchdb(const char *option, char *path, size_t size)
 
 	if (option || env)
 		snprintf(path, size, "%s", option ? option : env);
-	else if (path_beside_executable(path, size, "chdb/" LIBCHDB_NAME))
+	else if (path_beside_executable(path, size, "chdb/" LIBCHDB_NAME) &&
+		 path_beside_executable(path, size, "../lib/flowagent/chdb/" LIBCHDB_NAME))
 		snprintf(path, size, "%s", LIBCHDB_NAME);
 }
 
