@@ -482,3 +482,4 @@ help:
 	@echo 'V=1 shows full commands; CFLAGS sets optimisation and debug flags (warnings stay).'
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+include mk/install.mk
