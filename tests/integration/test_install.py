@@ -15,22 +15,34 @@ Cases:
   does print for a copy with a misspelled key, so the check can fail).
 - test_units_security: `systemd-analyze security --offline=yes` exposure at most
   SECURITY_MAX for each unit.
-- test_agent_syscalls_fit_the_unit / test_collector_syscalls_fit_the_unit: the live agent
-  (with exactly its three capabilities, as nobody) and the collector (ingest, views, report)
-  under strace make only system calls the unit's SystemCallFilter allows, open sockets only
-  of its RestrictAddressFamilies, never map memory writable and executable
-  (MemoryDenyWriteExecute) (the agent; libchdb's JIT needs such mappings), and the agent
-  reads /proc/meminfo (hence no ProcSubset=pid).
+- test_agent_and_collector_through_kafka_in_their_sandbox: the units' shape without systemd:
+  the installed agent live on a veth in a test namespace as nobody with exactly its three
+  capabilities, with a relative --spool-dir in its state directory (the namespace cannot
+  reach Kafka: it spools, and its next start sends the spool to a real broker); the
+  collector from Kafka into the default store of its working directory; the pings
+  stored exactly. Both under strace: only system calls the unit's SystemCallFilter allows,
+  sockets only of its RestrictAddressFamilies, no writable and executable mapping
+  (MemoryDenyWriteExecute, the agent's unit), and the agent reads /proc/meminfo (hence no
+  ProcSubset=pid).
+- test_collector_syscalls_fit_the_unit: the same for the collector's file ingest, a view,
+  the report and the HTTP endpoint answering a query.
 """
 import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import time
+import urllib.parse
+import urllib.request
 
 import pytest
 
 from conftest import BUILD, FLOWAGENT, PCAPS, ROOT, TRACEGEN, is_root, needs_shared
+from conftest import summary_counters
+from kafka_fixtures import kafka_broker  # noqa: F401  (a fixture)
 
 FLOWCOLLECTOR = os.environ.get("FLOWCOLLECTOR", str(BUILD / "flowcollector"))
 UNITS = ("flowagent@.service", "flowcollector.service")
@@ -320,36 +332,90 @@ needs_root = pytest.mark.skipif(not is_root(), reason="a live capture needs root
 needs_strace = pytest.mark.skipif(shutil.which("strace") is None, reason="no strace")
 
 
+def check_sandbox(installed, unit, log, binary):
+    """What the program did under strace, against what its unit allows."""
+    calls, families, wx, procfs = strace_findings(log, binary)
+    allowed, allowed_families, mdwe = unit_sandbox(installed, unit)
+    assert calls - allowed == set(), f"{log}: {unit} forbids them"
+    assert families - allowed_families == set(), f"{log}: {unit} forbids them"
+    if mdwe:
+        assert wx == [], log
+    return calls, procfs
+
+
+def strace(log):
+    return ("strace", "-f", "-qq", "-o", str(log))
+
+
+def stop_traced(proc, sig=signal.SIGTERM):
+    """Signals strace's child (the program: setpriv execs it), not strace."""
+    children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+    os.kill(int(children[0]), sig)
+
+
 @needs_root
 @needs_strace
-def test_agent_syscalls_fit_the_unit(installed, tmp_path):
+def test_agent_and_collector_through_kafka_in_their_sandbox(installed, tmp_path, kafka_broker,
+                                                            monkeypatch):
+    """The units' shape: the agent live as a user of its own with the three capabilities,
+    its working directory its state directory and the spool relative to it; the collector
+    from Kafka into its working directory's default store. The test namespace cannot reach
+    the broker, so the live agent spools; its next start sends the spool."""
     from test_least_privilege import AS_NOBODY, ping
     from test_live import Agent, Pair
     agent_binary = str(installed / "usr/bin/flowagent")
-    log = tmp_path / "strace.log"
+    topic = f"install-{os.getpid()}"
+    kafka_broker.create_topic(topic)
+    state = tmp_path / "flowagent-vb"
+    state.mkdir(mode=0o700)
+    os.chown(state, 65534, 65534)
+    monkeypatch.chdir(state)
     pair = Pair()
     try:
-        agent = Agent(pair, "vb", binary=agent_binary,
-                      prefix=("strace", "-f", "-qq", "-o", str(log), *AS_NOBODY))
+        agent = Agent(pair, "--kafka", kafka_broker.bootstrap, "--topic", topic,
+                      "--spool-dir", "spool", "--batch-ms", "100", "--flush-timeout", "1", "vb",
+                      binary=agent_binary,
+                      prefix=(*strace(tmp_path / "agent.strace"), *AS_NOBODY))
         ping(pair)
-        # the agent is strace's child (setpriv execs it): stop it, not strace
-        children = open(f"/proc/{agent.proc.pid}/task/{agent.proc.pid}/children").read()
-        os.kill(int(children.split()[0]), 15)
-        rc, records, _ = agent.stop(sig=0)
+        stop_traced(agent.proc)
+        rc, _, counters = agent.stop(sig=0)
     finally:
         pair.close()
-    assert rc == 0
-    assert sum(r["packets"] for r in records if r["proto"] == 1) == 6
-    calls, families, wx, procfs = strace_findings(log, agent_binary)
-    allowed, allowed_families, mdwe = unit_sandbox(installed, "flowagent@.service")
-    assert "bpf" in calls
-    assert calls - allowed == set()
-    assert families - allowed_families == set()
-    assert mdwe and wx == []
+    assert rc == 0, agent
+    assert (state / "spool").is_dir() and (state / "spool").stat().st_uid == 65534
+    calls, procfs = check_sandbox(installed, "flowagent@.service", tmp_path / "agent.strace",
+                                  agent_binary)
+    assert {"bpf", "capset", "connect"} <= calls
     # the map budget reads MemAvailable, which is why the unit has no ProcSubset=pid
     assert "/proc/meminfo" in procfs
-    assert "ProcSubset=" not in (installed / "usr/lib/systemd/system/flowagent@.service") \
-        .read_text().replace("No ProcSubset=", "")
+    unit = (installed / "usr/lib/systemd/system/flowagent@.service").read_text()
+    assert "\nProcSubset=" not in unit
+
+    # the collector, in a working directory of its own, its store the default one
+    work = tmp_path / "flowcollector"
+    work.mkdir()
+    binary = str(installed / "usr/bin/flowcollector")
+    # The broker is on the host's loopback, out of the test namespace's reach: the batch
+    # waits in the spool, and the next start (a replay of nothing, in the host's namespace)
+    # sends it, as a restarted unit would.
+    assert counters["kafka_records_spooled"] == 2 and counters["records_lost"] == 0, counters
+    (state / "empty.pcap").write_bytes(
+        bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    resend = run([*strace(tmp_path / "resend.strace"), *AS_NOBODY, agent_binary, "--replay",
+                  "--no-progress", "--kafka", kafka_broker.bootstrap, "--topic", topic,
+                  "--spool-dir", "spool", "empty.pcap"], cwd=state, text=True)
+    sent = summary_counters(resend.stderr)
+    assert sent["kafka_records_resent"] == 2 and sent["kafka_spool_records"] == 0, sent
+    # librdkafka's delivery, too, within the agent's unit
+    check_sandbox(installed, "flowagent@.service", tmp_path / "resend.strace", agent_binary)
+    run([*strace(tmp_path / "collector.strace"), binary, "--kafka", kafka_broker.bootstrap,
+         "--topic", topic, "--exit-idle", "3000"], cwd=work)
+    check_sandbox(installed, "flowcollector.service", tmp_path / "collector.strace", binary)
+    rows = run([binary, "sql", "SELECT proto, sum(packets) FROM flows.raw GROUP BY proto"],
+               cwd=work, text=True).stdout.split()
+    # 3 pings: 3 echo requests in, 3 replies out (ARP is not a flow)
+    assert rows == ["1", "6"], rows
+    assert (work / "flowdb").is_dir()
 
 
 @needs_shared
@@ -358,17 +424,36 @@ def test_collector_syscalls_fit_the_unit(installed, tmp_path):
     binary = str(installed / "usr/bin/flowcollector")
     records = run([FLOWAGENT, "--replay", "--no-progress", CAPTURE]).stdout
     (tmp_path / "flows.json").write_bytes(records)
-    log = tmp_path / "strace.log"
     store = tmp_path / "flowdb"
     for i, args in enumerate((["--input", "flows.json", "--input-agent", "t"],
                               ["query", "top_ports_bytes"],
                               ["report", "--html", "report.html"])):
-        run(["strace", "-f", "-qq", "-o", f"{log}.{i}", binary, "--store", f"embedded:{store}",
-             *args], cwd=tmp_path)
-    allowed, allowed_families, mdwe = unit_sandbox(installed, "flowcollector.service")
-    for i in range(3):
-        calls, families, wx, _ = strace_findings(f"{log}.{i}", binary)
-        assert calls - allowed == set(), i
-        assert families - allowed_families == set(), i
-        if mdwe:
-            assert wx == [], i
+        run([*strace(tmp_path / f"{i}.strace"), binary, "--store", f"embedded:{store}", *args],
+            cwd=tmp_path)
+        check_sandbox(installed, "flowcollector.service", tmp_path / f"{i}.strace", binary)
+    # the HTTP endpoint, answering one query
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([*strace(tmp_path / "serve.strace"), binary, "--store",
+                             f"embedded:{store}", "serve", "--http", f"127.0.0.1:{port}"],
+                            cwd=tmp_path, stderr=subprocess.PIPE)
+    try:
+        answer = None
+        for _ in range(600):
+            try:
+                query = urllib.parse.quote("SELECT count() FROM flows.raw")
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/?query={query}",
+                                            timeout=30) as r:
+                    answer = r.read().decode().strip()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        assert answer == str(len(records.splitlines())), proc.stderr.read()[-2000:] \
+            if proc.poll() is not None else answer
+    finally:
+        stop_traced(proc)
+        proc.wait(timeout=60)
+    check_sandbox(installed, "flowcollector.service", tmp_path / "serve.strace", binary)
