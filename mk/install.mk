@@ -37,8 +37,8 @@ $(BUILD)/man/%.8: $(BUILD)/% | $(BUILD)/man/.
 	$(Q)command -v $(HELP2MAN) >/dev/null || \
 		{ echo "make: $(HELP2MAN) is needed for the man pages (make deps installs it)" >&2; \
 		  exit 1; }
-	$(Q)ARGP_HELP_FMT=rmargin=250 $(HELP2MAN) --no-info --no-discard-stderr --section=8 --name='$(MAN_NAME_$*)' \
-		--output=$@ $(abspath $<)
+	$(Q)ARGP_HELP_FMT=rmargin=250 $(HELP2MAN) --no-info --no-discard-stderr --section=8 \
+		--name='$(MAN_NAME_$*)' --output=$@ $(abspath $<)
 
 .PHONY: man
 man: $(MAN_PAGES)
