@@ -10,7 +10,10 @@ Cases:
   as the source tree's programs do; the stored totals are the agent's.
 - test_lookup_is_what_finds_them: without the installed sql/ (or libchdb) the same
   installed collector fails, so the executable-relative lookup is what found them.
-- test_uninstall: `make uninstall` leaves nothing but a changed configuration file.
+- test_default_prefix_and_overrides: PREFIX /usr/local, SYSTEMDUNITDIR and SYSCONFDIR set:
+  the units name those paths, and the collector finds its files there too.
+- test_uninstall: a second install keeps a changed configuration file; `make uninstall`
+  leaves nothing but that file.
 - test_units_verify: `systemd-analyze verify --man=no` prints nothing for either unit (and
   does print for a copy with a misspelled key, so the check can fail).
 - test_units_security: `systemd-analyze security --offline=yes` exposure at most
@@ -188,11 +191,29 @@ def test_lookup_is_what_finds_them(installed, tmp_path):
     assert b"libchdb.so" in proc.stderr, proc.stderr
 
 
+def test_default_prefix_and_overrides(tmp_path):
+    dest = tmp_path / "root"
+    run(["make", "-s", "-C", ROOT, "install", f"DESTDIR={dest}",
+         "SYSTEMDUNITDIR=/etc/systemd/system", "SYSCONFDIR=/etc/flows"])
+    agent = (dest / "etc/systemd/system/flowagent@.service").read_text()
+    assert "ExecStart=/usr/local/bin/flowagent $AGENT_OPTIONS %i\n" in agent
+    assert "EnvironmentFile=-/etc/flows/flowagent/flowagent-%i.env\n" in agent
+    assert (dest / "etc/flows/flowagent/flowcollector.env").is_file()
+    assert not (dest / "usr/local/lib/systemd").exists()
+    # /usr/local works as /usr does: the schema and libchdb beside bin/
+    proc = run([dest / "usr/local/bin/flowcollector", "--store", f"embedded:{tmp_path / 'db'}",
+                "sql", "SELECT count() FROM flows.raw"], cwd=tmp_path, text=True)
+    assert proc.stdout == "0\n"
+
+
 def test_uninstall(tmp_path):
     dest = tmp_path / "root"
     make_install(dest, "install")
     changed = dest / "etc/flowagent/flowcollector.env"
     changed.write_text(changed.read_text() + "COLLECTOR_OPTIONS=--kafka 10.0.0.1:9092\n")
+    # a second install keeps the admin's configuration
+    make_install(dest, "install")
+    assert changed.read_text().endswith("COLLECTOR_OPTIONS=--kafka 10.0.0.1:9092\n")
     make_install(dest, "uninstall")
     left = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if not p.is_dir())
     assert left == ["etc/flowagent/flowcollector.env"]
