@@ -24,7 +24,8 @@ Cases:
   reach Kafka: it spools, and its next start sends the spool to a real broker); the
   collector from Kafka into the default store of its working directory; the pings
   stored exactly. Both under strace: only system calls the unit's SystemCallFilter allows,
-  sockets only of its RestrictAddressFamilies, no writable and executable mapping
+  sockets only of its RestrictAddressFamilies, no write outside its state directory and
+  /tmp (ProtectSystem=strict), no device PrivateDevices hides, no writable and executable mapping
   (MemoryDenyWriteExecute, the agent's unit), and the agent reads /proc/meminfo (hence no
   ProcSubset=pid).
 - test_collector_syscalls_fit_the_unit: the same for the collector's file ingest, a view,
@@ -320,10 +321,19 @@ def unit_sandbox(installed, unit):
     return allowed, families, mdwe
 
 
+WRITING_CALLS = ("mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink", "unlinkat",
+                 "rmdir", "link", "linkat", "symlink", "symlinkat", "truncate", "chmod",
+                 "fchmodat", "mknod", "mknodat")
+# what PrivateDevices=yes leaves in /dev
+PRIVATE_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+                   "/dev/tty", "/dev/ptmx")
+
+
 def strace_findings(log, program):
-    """(system calls, socket families, W+X mappings, /proc paths) in an strace -f log, from
-    the exec of program on (setpriv's own calls before it are not the program's)."""
-    calls, families, wx, procfs = set(), set(), [], set()
+    """(system calls, socket families, W+X mappings, /proc paths, absolute paths written,
+    devices opened) in an strace -f log, from the exec of program on (setpriv's own calls
+    before it are not the program's)."""
+    calls, families, wx, procfs, writes, devices = set(), set(), [], set(), set(), set()
     started = False
     for line in open(log):
         m = re.match(r"(?:\d+\s+)?(\w+)\((.*)", line)
@@ -345,17 +355,32 @@ def strace_findings(log, program):
             for path in re.findall(r'"(/proc/[^"]*)"', args):
                 if not re.match(r"/proc/(self|thread-self|\d+)(/|$)", path):
                     procfs.add(path)
+        paths = re.findall(r'"(/[^"]*)"', args)
+        if name in ("open", "openat") and paths:
+            if re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC", args):
+                writes.add(paths[0])
+            if paths[0].startswith("/dev/"):
+                devices.add(paths[0])
+        elif name in WRITING_CALLS:
+            writes.update(paths)
     assert started, f"no execve of {program} in {log}"
-    return calls, families, wx, procfs
+    return calls, families, wx, procfs, writes, devices
 
 
 needs_root = pytest.mark.skipif(not is_root(), reason="a live capture needs root")
 needs_strace = pytest.mark.skipif(shutil.which("strace") is None, reason="no strace")
 
 
-def check_sandbox(installed, unit, log, binary):
-    """What the program did under strace, against what its unit allows."""
-    calls, families, wx, procfs = strace_findings(log, binary)
+def check_sandbox(installed, unit, log, binary, writable):
+    """What the program did under strace, against what its unit allows; writable: the
+    directories it may write in (ProtectSystem=strict: its state directory, and /tmp)."""
+    calls, families, wx, procfs, writes, devices = strace_findings(log, binary)
+    allowed_writes = (*[f"{w}/" for w in writable], "/tmp/", "/var/tmp/", "/dev/shm/")
+    outside = {w for w in writes if not w.startswith(allowed_writes)
+               and w not in (*writable, "/tmp", "/var/tmp", "/dev/null")}
+    assert outside == set(), f"{log}: ProtectSystem=strict forbids writing there"
+    assert {d for d in devices if not d.startswith(PRIVATE_DEVICES + ("/dev/shm/",))} \
+        == set(), f"{log}: PrivateDevices"
     allowed, allowed_families, mdwe = unit_sandbox(installed, unit)
     assert calls - allowed == set(), f"{log}: {unit} forbids them"
     assert families - allowed_families == set(), f"{log}: {unit} forbids them"
@@ -405,7 +430,7 @@ def test_agent_and_collector_through_kafka_in_their_sandbox(installed, tmp_path,
     assert rc == 0, agent
     assert (state / "spool").is_dir() and (state / "spool").stat().st_uid == 65534
     calls, procfs = check_sandbox(installed, "flowagent@.service", tmp_path / "agent.strace",
-                                  agent_binary)
+                                  agent_binary, [str(state)])
     assert {"bpf", "capset", "connect"} <= calls
     # the map budget reads MemAvailable, which is why the unit has no ProcSubset=pid
     assert "/proc/meminfo" in procfs
@@ -428,10 +453,12 @@ def test_agent_and_collector_through_kafka_in_their_sandbox(installed, tmp_path,
     sent = summary_counters(resend.stderr)
     assert sent["kafka_records_resent"] == 2 and sent["kafka_spool_records"] == 0, sent
     # librdkafka's delivery, too, within the agent's unit
-    check_sandbox(installed, "flowagent@.service", tmp_path / "resend.strace", agent_binary)
+    check_sandbox(installed, "flowagent@.service", tmp_path / "resend.strace", agent_binary,
+                  [str(state)])
     run([*strace(tmp_path / "collector.strace"), binary, "--kafka", kafka_broker.bootstrap,
          "--topic", topic, "--exit-idle", "3000"], cwd=work)
-    check_sandbox(installed, "flowcollector.service", tmp_path / "collector.strace", binary)
+    check_sandbox(installed, "flowcollector.service", tmp_path / "collector.strace", binary,
+                  [str(work)])
     rows = run([binary, "sql", "SELECT proto, sum(packets) FROM flows.raw GROUP BY proto"],
                cwd=work, text=True).stdout.split()
     # 3 pings: 3 echo requests in, 3 replies out (ARP is not a flow)
@@ -451,7 +478,8 @@ def test_collector_syscalls_fit_the_unit(installed, tmp_path):
                               ["report", "--html", "report.html"])):
         run([*strace(tmp_path / f"{i}.strace"), binary, "--store", f"embedded:{store}", *args],
             cwd=tmp_path)
-        check_sandbox(installed, "flowcollector.service", tmp_path / f"{i}.strace", binary)
+        check_sandbox(installed, "flowcollector.service", tmp_path / f"{i}.strace", binary,
+                      [str(tmp_path)])
     # the HTTP endpoint, answering one query
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -477,4 +505,5 @@ def test_collector_syscalls_fit_the_unit(installed, tmp_path):
     finally:
         stop_traced(proc)
         proc.wait(timeout=60)
-    check_sandbox(installed, "flowcollector.service", tmp_path / "serve.strace", binary)
+    check_sandbox(installed, "flowcollector.service", tmp_path / "serve.strace", binary,
+                  [str(tmp_path)])
