@@ -26,7 +26,9 @@ SYSTEMD_ENVS	 := flowagent.env flowcollector.env
 SQL_FILES	 := $(shell git ls-files sql 2>/dev/null || find sql -type f)
 MAN_PAGES	 := $(patsubst %,$(BUILD)/man/%.8,$(INSTALL_PROGRAMS))
 
-DEB_PACKAGES += help2man
+# help2man for the man pages; for tests/integration/test_install.py: man (the pages render
+# without a warning), systemd-analyze (verify, security), strace (the units' sandbox)
+DEB_PACKAGES += help2man man-db systemd strace
 
 # Man pages from --help and --version, which are the programs' documentation. argp wraps
 # --help at 79 columns; help2man reads whole lines better, and man wraps them again.

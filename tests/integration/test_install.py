@@ -106,7 +106,11 @@ def test_layout(installed):
     for prog in ("flowagent", "flowcollector"):
         page = (installed / f"usr/share/man/man8/{prog}.8").read_text()
         assert f'.TH {prog.upper()} "8"' in page, page[:300]
-        assert "\\-\\-help" in page or "EXAMPLES" in page
+        assert "EXAMPLES" in page and "\\-\\-verbose" in page
+        # man renders it without a warning
+        shown = run(["man", "--warnings", "-l", installed / f"usr/share/man/man8/{prog}.8"],
+                    text=True, env={**os.environ, "MANWIDTH": "100", "MANPAGER": "cat"})
+        assert shown.stderr == "" and "EXIT STATUS" in shown.stdout, shown.stderr
 
 
 def collector(binary, store, *args, cwd, input=None, env=None):
