@@ -144,6 +144,12 @@ buildah commit --quiet --format oci --rm --iidfile "$out.iid.tmp" "$ctr" \
 	"localhost/$name:$version" >/dev/null
 trap - EXIT
 buildah tag "localhost/$name:$version" "localhost/$name:latest"
+# The image this script built before, unless something else still uses it (a container, a tag
+# of its own): the storage keeps one image per program, not one per build.
+old=$(cat "$build/image/$name.iid" 2>/dev/null || true)
 mv "$out.iid.tmp" "$build/image/$name.iid"
+if [ -n "$old" ] && [ "$old" != "$(cat "$build/image/$name.iid")" ]; then
+	podman rmi "$old" >/dev/null 2>&1 || true
+fi
 size=$(podman image inspect --format '{{.Size}}' "localhost/$name:$version" 2>/dev/null || echo '?')
 echo "  IMAGE    localhost/$name:$version ($(cut -c1-19 "$build/image/$name.iid"), $size bytes)"

@@ -20,6 +20,8 @@ Cases:
   test_agent_image_contents                exactly the libraries ldd names, labels, user, size
   test_collector_image_view_exact          non-root, read-only root, input and store bind-mounted:
                                            the views equal tracegen's truth, the store is uid 65532's
+  test_collector_image_serves_http_in_namespace  serve --http in the test's namespace: the views'
+                                           JSON from the other namespace equals the truth
   test_collector_image_contents            libraries of the collector and of libchdb, the schema,
                                            labels, user 65532, names resolved through /etc/hosts
 """
@@ -356,36 +358,78 @@ def collector(*args, mounts=(), check=True):
     return proc
 
 
-def test_collector_image_view_exact(trace, tmp_path):
+@pytest.fixture(scope="module")
+def store(trace, tmp_path_factory):
+    """The trace's records ingested by the collector's image into a bind-mounted store."""
     flows, truth, records = trace
-    store = tmp_path / "store"
-    store.mkdir()
+    store = tmp_path_factory.mktemp("image-store")
     os.chown(store, 65532, 65532)
     mounts = (f"--mount=type=bind,src={store},dst=/var/lib/flowcollector",
               f"--mount=type=bind,src={flows},dst=/input/flows.json,ro")
     proc = collector("--input", "/input/flows.json", "--input-agent", "trace", mounts=mounts)
     assert f"rows_inserted          {records}\n" in proc.stderr
     assert "records_rejected       0\n" in proc.stderr
+    return store, truth, records
+
+
+def tsv_rows(text):
+    lines = text.splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+
+
+def test_collector_image_view_exact(store):
+    store, truth, records = store
     # the default store, embedded:flowdb in the working directory, written as uid 65532
     db = store / "flowdb"
     assert db.is_dir()
     assert {p.lstat().st_uid for p in db.rglob("*")} == {65532}
-    out = collector("query", "daily_packets", "--tsv", mounts=mounts[:1]).stdout.splitlines()
-    header = out[0].split("\t")
-    rows = {r["day"]: r for r in (dict(zip(header, line.split("\t"))) for line in out[1:])}
+    mount = f"--mount=type=bind,src={store},dst=/var/lib/flowcollector"
+    rows = {r["day"]: r for r in tsv_rows(collector("query", "daily_packets", "--tsv",
+                                                    mounts=(mount,)).stdout)}
     assert set(rows) == {d["date"] for d in truth["per_day"]}
     for day in truth["per_day"]:
         assert int(rows[day["date"]]["packets"]) == day["packets"]
         assert int(rows[day["date"]]["bytes"]) == day["bytes"]
     assert sum(int(r["records"]) for r in rows.values()) == records
-    out = collector("query", "daily_bandwidth_by_proto", "--tsv", mounts=mounts[:1])
-    lines = out.stdout.splitlines()
-    header = lines[0].split("\t")
     by_proto = {(r["day"], r["proto"]): int(r["bytes"])
-                for r in (dict(zip(header, line.split("\t"))) for line in lines[1:])}
+                for r in tsv_rows(collector("query", "daily_bandwidth_by_proto", "--tsv",
+                                            mounts=(mount,)).stdout)}
     for day in truth["per_day"]:
         assert by_proto[(day["date"], "TCP")] == day["tcp_bytes"]
         assert by_proto[(day["date"], "UDP")] == day["udp_bytes"]
+
+
+def test_collector_image_serves_http_in_namespace(store, pair):
+    """`serve --http ADDR:PORT` from the image, in the test's namespace: the views' JSON API
+    answers from the other namespace with the truth's numbers; podman stop ends it with 0."""
+    store, truth, _ = store
+    name = f"flowcollector-test-{os.getpid()}"
+    serve = subprocess.Popen(
+        ["podman", "run", "--rm", "--name", name, "--read-only", "--read-only-tmpfs=false",
+         "--cap-drop=ALL", "--security-opt=no-new-privileges",
+         f"--mount=type=bind,src={store},dst=/var/lib/flowcollector",
+         f"--network=ns:/var/run/netns/{pair.fb}", image("flowcollector"),
+         "serve", "--http", "10.77.0.2:8123"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        url = "http://10.77.0.2:8123/api/v1/views/daily_packets"
+        for _ in range(600):
+            answer = pair.run(pair.fa, "curl", "-sf", url, check=False)
+            if answer.returncode == 0 or serve.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert answer.returncode == 0, answer.stderr
+        rows = {r["day"]: r for r in json.loads(answer.stdout)["rows"]}
+        assert {d: (r["packets"], r["bytes"]) for d, r in rows.items()} == \
+            {d["date"]: (d["packets"], d["bytes"]) for d in truth["per_day"]}
+        podman("stop", "--time", "60", name)
+        _, err = serve.communicate(timeout=90)
+        assert serve.returncode == 0, err[-2000:]
+    finally:
+        if serve.poll() is None:
+            podman("rm", "--force", name, check=False)
+            serve.communicate(timeout=90)
 
 
 def test_collector_image_contents():
