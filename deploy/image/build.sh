@@ -14,7 +14,8 @@
 # Layout (merged /usr, as Debian 12):
 #   /usr/bin/flowagent, /usr/bin/flowcollector       stripped of debug information
 #   /usr/share/flowagent/sql/                         the collector's schema and views
-#   /usr/lib/flowagent/chdb/libchdb.so                the embedded ClickHouse
+#   /usr/lib/flowagent/chdb/libchdb.so                the embedded ClickHouse, in a layer of
+#                                                     its own
 #   /usr/lib/x86_64-linux-gnu/, /usr/lib64/           the libraries and the loader; /lib and
 #                                                     /lib64 link to them
 #   /etc/ssl/certs/ca-certificates.crt                Debian's CA bundle, where OpenSSL
@@ -107,16 +108,35 @@ else
 		mkdir -p "$root/usr/share/flowagent/$(dirname "$f")"
 		cp "$src/$f" "$root/usr/share/flowagent/$f"
 	done
-	cp "$chdb" "$root"/usr/lib/flowagent/chdb/libchdb.so
+	# libchdb in a layer of its own, below the rest: it changes only with CHDB_VERSION, so
+	# the layer is the same from build to build and a registry stores and sends it once
+	mkdir -p "$out"/base/usr/lib/flowagent/chdb
+	cp "$chdb" "$out"/base/usr/lib/flowagent/chdb/libchdb.so
 	copy_libraries "$chdb"
 	mkdir -m 0750 -p "$root"/var/lib/flowcollector
 	chown 65532:65532 "$root"/var/lib/flowcollector
 fi
 sort -u -o "$out/libraries.txt" "$out/libraries.txt"
 
-ctr=$(buildah from --quiet scratch)
-cleanup() { buildah rm "$ctr" >/dev/null 2>&1 || true; }
+# Every file, and the image's creation time, dated by the commit (SOURCE_DATE_EPOCH if set):
+# the same inputs give the same layers and the same image id.
+epoch=${SOURCE_DATE_EPOCH:-$(git -C "$src" log -1 --format=%ct 2>/dev/null || date +%s)}
+base= ctr=
+cleanup() {
+	[ -z "$base" ] || buildah rm "$base" >/dev/null 2>&1 || true
+	[ -z "$ctr" ] || buildah rm "$ctr" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
+from=scratch
+if [ -d "$out"/base ]; then
+	base=$(buildah from --quiet scratch)
+	mnt=$(buildah mount "$base")
+	cp -a "$out"/base/. "$mnt"/
+	buildah umount "$base" >/dev/null
+	from=$(buildah commit --quiet --format oci --rm --timestamp "$epoch" "$base")
+	base=
+fi
+ctr=$(buildah from --quiet "$from")
 mnt=$(buildah mount "$ctr")
 cp -a "$root"/. "$mnt"/
 buildah umount "$ctr" >/dev/null
@@ -140,9 +160,9 @@ else
 		--label "org.opencontainers.image.description=flowagent's collector: Kafka to ClickHouse, with the embedded ClickHouse (libchdb)" \
 		"$ctr"
 fi
-buildah commit --quiet --format oci --rm --iidfile "$out.iid.tmp" "$ctr" \
+buildah commit --quiet --format oci --rm --timestamp "$epoch" --iidfile "$out.iid.tmp" "$ctr" \
 	"localhost/$name:$version" >/dev/null
-trap - EXIT
+ctr=
 buildah tag "localhost/$name:$version" "localhost/$name:latest"
 # The image this script built before, unless something else still uses it (a container, a tag
 # of its own): the storage keeps one image per program, not one per build.

@@ -18,6 +18,7 @@ Cases:
                                            attaches and records exactly
   test_agent_image_default_profile_refused Debian's default profile: bpf refused (EPERM), exit 1
   test_agent_image_contents                exactly the libraries ldd names, labels, user, size
+  test_agent_image_reproducible            built again from the same inputs: the same image id
   test_collector_image_view_exact          non-root, read-only root, input and store bind-mounted:
                                            the views equal tracegen's truth, the store is uid 65532's
   test_collector_image_serves_http_in_namespace  serve --http in the test's namespace: the views'
@@ -333,6 +334,21 @@ def test_agent_image_contents():
     assert info["Size"] < 25_000_000, info["Size"]
 
 
+def test_agent_image_reproducible(tmp_path):
+    """The same binary, version and commit make the same image, to the byte: every file and
+    the creation time are dated by the commit."""
+    built = image("flowagent")
+    version, revision = (IMAGE_DIR / "version").read_text().split()
+    (tmp_path / "flowagent").symlink_to(BUILD / "flowagent")
+    subprocess.run([str(ROOT / "deploy" / "image" / "build.sh"), "agent", str(tmp_path), version,
+                    revision], check=True, capture_output=True, env=ENV)
+    assert (tmp_path / "image" / "flowagent.iid").read_text() == built
+    created = inspect(built)["Created"]
+    commit_time = int(sh("git", "-C", str(ROOT), "log", "-1", "--format=%ct").stdout)
+    assert created.startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(commit_time))), \
+        created
+
+
 @pytest.fixture(scope="module")
 def trace(tmp_path_factory):
     d = tmp_path_factory.mktemp("image-trace")
@@ -446,6 +462,8 @@ def test_collector_image_contents():
             if p.startswith(("usr/lib/x86_64-linux-gnu/", "usr/lib64/"))}
     assert libs == ldd_libraries(BUILD / "flowcollector", BUILD / "chdb" / "libchdb.so")
     assert "usr/lib/flowagent/chdb/libchdb.so" in files
+    # libchdb alone in the first layer, so that it is stored and sent once across builds
+    assert len(info["RootFS"]["Layers"]) == 2
     schema = {p for p in files if p.startswith("usr/share/flowagent/sql/") and
               p.endswith((".sql", ".xml"))}
     expected = {f"usr/share/flowagent/{p.relative_to(ROOT)}" for p in (ROOT / "sql").rglob("*")
