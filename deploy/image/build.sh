@@ -8,8 +8,8 @@
 #   deploy/image/build.sh agent|collector BUILD_DIR VERSION REVISION
 #
 # Lays the image's files out in BUILD_DIR/image/NAME/rootfs, commits them as
-# localhost/NAME:VERSION (and :latest) into the local container storage, and writes the image
-# id to BUILD_DIR/image/NAME.iid.
+# localhost/NAME:VERSION (and :latest; IMAGE_REPOSITORY replaces localhost/NAME) into the local
+# container storage, and writes the image id to BUILD_DIR/image/NAME.iid.
 #
 # Layout (merged /usr, as Debian 12):
 #   /usr/bin/flowagent, /usr/bin/flowcollector       stripped of debug information
@@ -35,6 +35,7 @@ agent) name=flowagent ;;
 collector) name=flowcollector ;;
 *) usage ;;
 esac
+repository=${IMAGE_REPOSITORY:-localhost/$name}
 
 die() {
 	echo "image: $*" >&2
@@ -133,7 +134,8 @@ if [ -d "$out"/base ]; then
 	mnt=$(buildah mount "$base")
 	cp -a "$out"/base/. "$mnt"/
 	buildah umount "$base" >/dev/null
-	from=$(buildah commit --quiet --format oci --rm --timestamp "$epoch" "$base")
+	# dated 0, not by the commit, so that the layer stays the same across commits
+	from=$(buildah commit --quiet --format oci --rm --timestamp 0 "$base")
 	base=
 fi
 ctr=$(buildah from --quiet "$from")
@@ -161,9 +163,9 @@ else
 		"$ctr"
 fi
 buildah commit --quiet --format oci --rm --timestamp "$epoch" --iidfile "$out.iid.tmp" "$ctr" \
-	"localhost/$name:$version" >/dev/null
+	"$repository:$version" >/dev/null
 ctr=
-buildah tag "localhost/$name:$version" "localhost/$name:latest"
+buildah tag "$repository:$version" "$repository:latest"
 # The image this script built before, unless something else still uses it (a container, a tag
 # of its own): the storage keeps one image per program, not one per build.
 old=$(cat "$build/image/$name.iid" 2>/dev/null || true)
@@ -171,5 +173,5 @@ mv "$out.iid.tmp" "$build/image/$name.iid"
 if [ -n "$old" ] && [ "$old" != "$(cat "$build/image/$name.iid")" ]; then
 	podman rmi "$old" >/dev/null 2>&1 || true
 fi
-size=$(podman image inspect --format '{{.Size}}' "localhost/$name:$version" 2>/dev/null || echo '?')
-echo "  IMAGE    localhost/$name:$version ($(cut -c1-19 "$build/image/$name.iid"), $size bytes)"
+size=$(podman image inspect --format '{{.Size}}' "$repository:$version" 2>/dev/null || echo '?')
+echo "  IMAGE    $repository:$version ($(cut -c1-19 "$build/image/$name.iid"), $size bytes)"

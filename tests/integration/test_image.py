@@ -352,10 +352,16 @@ def test_agent_image_reproducible(tmp_path):
     version, revision = (IMAGE_DIR / "version").read_text().split()
     commit_time = int(sh("git", "-C", str(ROOT), "log", "-1", "--format=%ct", revision).stdout)
     (tmp_path / "flowagent").symlink_to(BUILD / "flowagent")
-    subprocess.run([str(ROOT / "deploy" / "image" / "build.sh"), "agent", str(tmp_path), version,
-                    revision], check=True, capture_output=True,
-                   env={**ENV, "SOURCE_DATE_EPOCH": str(commit_time)})
-    assert (tmp_path / "image" / "flowagent.iid").read_text() == built
+    # under a name of its own, so that the images `make image` tagged keep their tags
+    again = "localhost/flowagent-rebuilt"
+    try:
+        subprocess.run([str(ROOT / "deploy" / "image" / "build.sh"), "agent", str(tmp_path),
+                        version, revision], check=True, capture_output=True,
+                       env={**ENV, "SOURCE_DATE_EPOCH": str(commit_time),
+                            "IMAGE_REPOSITORY": again})
+        assert (tmp_path / "image" / "flowagent.iid").read_text() == built
+    finally:
+        podman("rmi", f"{again}:{version}", f"{again}:latest", check=False)
     created = inspect(built)["Created"]
     assert created.startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(commit_time))), \
         created
