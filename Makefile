@@ -484,3 +484,4 @@ help:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 include mk/install.mk
 include mk/image.mk
+include mk/helm.mk
