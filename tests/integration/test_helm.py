@@ -183,7 +183,8 @@ def test_default_collector(tmp_path):
     assert pod["volumes"] == [{"name": "data", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]
     svc = docs[("Service", "t-flowagent-collector")]
     assert svc["spec"]["ports"] == [{"name": "metrics", "port": 9466, "targetPort": "metrics"}]
-    assert "clusterIP" not in svc["spec"]
+    # headless in every mode: a Service's clusterIP cannot change when the store does
+    assert svc["spec"]["clusterIP"] == "None"
 
 
 def test_statefulset_collector(tmp_path):
