@@ -22,12 +22,16 @@ kubeconform checks every rendered manifest against the strict JSON schemas of Ku
   test_seccomp_profile             Debian's default profile plus bpf with CAP_BPF and
                                    perf_event_open with CAP_PERFMON, nothing else
   test_notes                       NOTES say what was installed
+  test_programs_accept_the_args    flowagent and flowcollector parse every argument the chart
+                                   gives them, in every value set (and refuse a bad one)
+  test_package_carries_the_dashboards  helm package: the dashboards and the profile inside
 """
 import json
 import os
 import pathlib
-import shutil
+import re
 import subprocess
+import tarfile
 
 import pytest
 import yaml
@@ -39,6 +43,11 @@ HELM = os.environ.get("HELM", str(BUILD / "go" / "bin" / "helm"))
 KUBECONFORM = os.environ.get("KUBECONFORM", str(BUILD / "go" / "bin" / "kubeconform"))
 SCHEMAS = BUILD / "kube-schemas" / "v1.34.0"
 DEBIAN_SECCOMP = pathlib.Path("/usr/share/containers/seccomp.json")
+FLOWCOLLECTOR = os.environ.get("FLOWCOLLECTOR", str(BUILD / "flowcollector"))
+FLOWAGENT = os.environ.get("FLOWAGENT", str(BUILD / "flowagent"))
+# What the kubelet puts in the environment variables the chart's arguments refer to.
+FIELD_VALUES = {"spec.nodeName": "node-1", "status.hostIP": "127.0.0.1",
+                "status.podIP": "127.0.0.1"}
 
 # The value sets the chart is rendered with; each must lint, render and validate.
 VALUE_SETS = {
@@ -403,3 +412,56 @@ def test_notes(tmp_path):
     assert "the embedded ClickHouse on a 20Gi volume per pod" in notes
     assert "kubectl label namespace flows pod-security.kubernetes.io/enforce=privileged" in notes
     assert "grafana_dashboard=1" in notes
+
+
+def expanded_args(c):
+    """The container's arguments with $(VAR) expanded as the kubelet does."""
+    env = {e["name"]: FIELD_VALUES[e["valueFrom"]["fieldRef"]["fieldPath"]] for e in c["env"]}
+    return [re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env[m.group(1)], a)
+            for a in c["args"]]
+
+
+def parses(binary, args):
+    """Runs BINARY ARGS --help: argp parses every option before --help (a bad name or value
+    exits 2) and then prints the help and exits 0, before anything is opened or reached."""
+    return subprocess.run([binary, *args, "--help"], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_programs_accept_the_args(tmp_path, name):
+    for b in (FLOWAGENT, FLOWCOLLECTOR):
+        if not os.access(b, os.X_OK):
+            pytest.skip(f"{b} not built")
+    docs = render(tmp_path, VALUE_SETS[name])
+    checked = 0
+    for d in docs:
+        if d["kind"] in ("DaemonSet", "Deployment", "StatefulSet"):
+            c = container(d)
+            binary = FLOWAGENT if d["kind"] == "DaemonSet" else FLOWCOLLECTOR
+            args = expanded_args(c)
+            assert not [a for a in args if "$(" in a], args
+            proc = parses(binary, args)
+            assert proc.returncode == 0, f"{binary} {args}: {proc.stderr}"
+            assert proc.stdout.startswith("Usage: "), proc.stdout[:200]
+            checked += 1
+            # the check can fail: one value the program refuses
+            bad = parses(binary, ["--batch-ms=0", *args])
+            assert bad.returncode == 2, bad.stderr
+            assert "--batch-ms: '0' is not milliseconds in [1, 3600000]" in bad.stderr
+    assert checked == 2
+
+
+def test_package_carries_the_dashboards(tmp_path):
+    """The packaged chart (what a repository serves) holds the dashboards and the profile."""
+    helm("package", str(CHART), "-d", str(tmp_path))
+    (tgz,) = tmp_path.glob("flowagent-*.tgz")
+    assert tgz.name == "flowagent-0.1.0.tgz"
+    with tarfile.open(tgz) as t:
+        names = set(t.getnames())
+    for f in ("dashboards/fleet.json", "dashboards/network.json",
+              "files/seccomp-flowagent.json", "values.schema.json", "README.md"):
+        assert f"flowagent/{f}" in names, sorted(names)
+    out = helm("template", "t", str(tgz)).stdout
+    docs = by_kind([d for d in yaml.safe_load_all(out) if d])
+    cm = docs[("ConfigMap", "t-flowagent-dashboard-network")]
+    assert cm["data"]["network.json"] == (ROOT / "dashboards" / "network.json").read_text().rstrip("\n")
