@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <librdkafka/rdkafka.h>
 
 #include "kafka_conf.h"
@@ -107,6 +108,27 @@ char *kafka_conf_trim(char *text)
 	return text;
 }
 
+/*
+ * A group may read a secret when this process runs in it and it cannot write it: root:GROUP
+ * 0640 is how a root-owned secret is given to a service's group, and how Kubernetes mounts a
+ * Secret for a pod with an fsGroup (root:fsGroup, group read added to the mode).
+ */
+static int secret_group_is_ours(const struct stat *st)
+{
+	gid_t groups[256];
+	int i, n;
+
+	if (st->st_mode & 0030)
+		return 0;
+	if (st->st_gid == getegid())
+		return 1;
+	n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (i = 0; i < n; i++)
+		if (groups[i] == st->st_gid)
+			return 1;
+	return 0;
+}
+
 int secret_file_check(int fd, const char *path, char *err, size_t err_len)
 {
 	struct stat st;
@@ -117,10 +139,11 @@ int secret_file_check(int fd, const char *path, char *err, size_t err_len)
 		snprintf(err, err_len, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	if (st.st_mode & 0077) {
+	if ((st.st_mode & 0007) || ((st.st_mode & 0070) && !secret_group_is_ours(&st))) {
 		snprintf(
 			err, err_len,
-			"%s has mode %04o: users other than its owner have access to it; chmod 600 it",
+			"%s has mode %04o: users other than its owner have access to it; chmod 600 "
+			"it (or 640, in a group this program runs as)",
 			path, (unsigned int)(st.st_mode & 07777));
 		return -EPERM;
 	}

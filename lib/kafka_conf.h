@@ -42,9 +42,11 @@ int kafka_conf_apply(struct rd_kafka_conf_s *conf, const struct kafka_properties
 char *kafka_conf_trim(char *text);
 
 /*
- * Whether a file of secrets, open as fd, is its owner's alone: 0 when no group or other
- * permission bit is set, else -EPERM with err naming the file and its mode (or the fstat
- * error). Shared by the Kafka properties file and the collector's ClickHouse password file.
+ * Whether a file of secrets, open as fd, is its owner's alone: 0 when no other permission bit
+ * is set and the group has none either, or only read and is a group this process runs in
+ * (root:GROUP 0640; a Kubernetes Secret mounted with an fsGroup), else -EPERM with err naming
+ * the file and its mode (or the fstat error). Shared by the Kafka properties file and the
+ * collector's ClickHouse and HTTP password files.
  */
 /*
  * librdkafka's own log lines ("%3|...|FAIL|...") through our logger: its errors and warnings

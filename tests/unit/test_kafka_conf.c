@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,12 +127,58 @@ static void test_properties_file(void **state)
 	rd_kafka_conf_destroy(conf);
 }
 
+/* Mode bits of a secret file: its owner's, or read by a group this process runs in. */
+static void test_secret_file_modes(void **state)
+{
+	static const struct {
+		mode_t mode;
+		int ret;
+	} cases[] = {
+		/* 0640 and 0440: our own group (the file's creator's), read only */
+		{ 0600, 0 },
+		{ 0400, 0 },
+		{ 0640, 0 },
+		{ 0440, 0 },
+		/* the group could change it, others can read it, the group has exec */
+		{ 0660, -EPERM },
+		{ 0604, -EPERM },
+		{ 0644, -EPERM },
+		{ 0610, -EPERM },
+	};
+	char err[512];
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(write_file("x\n", cases[i].mode), 0);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		assert_int_equal(secret_file_check(fd, path, err, sizeof(err)), cases[i].ret);
+		if (cases[i].ret)
+			assert_non_null(
+				strstr(err, "users other than its owner have access to it"));
+		close(fd);
+	}
+	/* read by a group this process is not in: refused (root can hand the file to one) */
+	if (geteuid() == 0) {
+		assert_int_equal(write_file("x\n", 0640), 0);
+		assert_int_equal(chown(path, 0, 54321), 0);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		assert_int_equal(secret_file_check(fd, path, err, sizeof(err)),
+				 getegid() == 54321 ? 0 : -EPERM);
+		close(fd);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_secret_names),
 		cmocka_unit_test(test_command_line_properties),
 		cmocka_unit_test_teardown(test_properties_file, remove_file),
+		cmocka_unit_test_teardown(test_secret_file_modes, remove_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
