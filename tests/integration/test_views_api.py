@@ -192,8 +192,8 @@ def test_api_against_openapi(served, tmp_path):
          "--url", served["url"], "--auth", f"reader:{PASSWORD}", "--checks", "all",
          "--exclude-checks", "positive_data_acceptance", "--max-examples", "25",
          "--seed", "1", "--no-color", f"--report-dir={tmp_path}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600, cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": ""})  # its cache (.schemathesis) in tmp_path
     out = proc.stdout.decode(errors="replace")
     assert proc.returncode == 0, out[-6000:]
     assert re.search(r"\b[1-9]\d* passed\b|operations? .*passed", out, re.I) or \
