@@ -13,7 +13,7 @@ IMAGE_VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || ec
 IMAGE_REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 IMAGE_DIR      := $(BUILD)/image
 IMAGE_SCRIPT   := deploy/image/build.sh
-SECCOMP_PROFILE := deploy/seccomp/flowagent.json
+SECCOMP_PROFILE := helm/flowagent/files/seccomp-flowagent.json
 
 # The image id files stand for the images in the local storage; a new binary, libchdb, schema
 # file or version rebuilds them.

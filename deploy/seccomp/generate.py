@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""The agent's seccomp profile (deploy/seccomp/flowagent.json), derived from Debian's default
+"""The agent's seccomp profile (helm/flowagent/files/seccomp-flowagent.json), derived from Debian's default
 container profile (/usr/share/containers/seccomp.json, package golang-github-containers-common).
 
 The default allows bpf(2) and perf_event_open(2) only to a container holding CAP_SYS_ADMIN,
@@ -12,7 +12,7 @@ default's, unchanged and in its order. Exactly one of the three rules of a syste
 to any set of capabilities (includes: all of them held; excludes: none of them held), so the
 runtime never meets two rules with different actions for one call.
 
-  deploy/seccomp/generate.py [SOURCE] > deploy/seccomp/flowagent.json
+  deploy/seccomp/generate.py [SOURCE] > helm/flowagent/files/seccomp-flowagent.json
 
 tests/integration/test_image.py regenerates it from the machine's default and requires the
 same bytes, so a changed default shows up as a failing test, not as a drifted copy.

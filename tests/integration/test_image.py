@@ -6,7 +6,7 @@ network unless a test gives one; the agent's container joins the test's network 
 (--network=ns:...), so nothing touches the host's interfaces or creates a bridge.
 
 The agent runs with exactly what the chart grants: --cap-drop=ALL
---cap-add=BPF,NET_ADMIN,PERFMON, deploy/seccomp/flowagent.json, a read-only root and the host's
+--cap-add=BPF,NET_ADMIN,PERFMON, helm/flowagent/files/seccomp-flowagent.json, a read-only root and the host's
 /sys/fs/bpf. --read-only-tmpfs=false: not even a writable /tmp, as with Kubernetes'
 readOnlyRootFilesystem.
 
@@ -37,7 +37,7 @@ import pytest
 from conftest import BUILD, FLOWAGENT, ROOT, TRACEGEN
 
 CONTAINERS_CONF = ROOT / "tests" / "integration" / "containers.conf"
-PROFILE = ROOT / "deploy" / "seccomp" / "flowagent.json"
+PROFILE = ROOT / "helm" / "flowagent" / "files" / "seccomp-flowagent.json"
 DEBIAN_PROFILE = pathlib.Path("/usr/share/containers/seccomp.json")
 IMAGE_DIR = BUILD / "image"
 ENV = {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
@@ -225,7 +225,7 @@ def test_seccomp_profile_regenerates_equal():
     fresh = subprocess.run(["python3", str(ROOT / "deploy" / "seccomp" / "generate.py"),
                             str(DEBIAN_PROFILE)], capture_output=True, text=True, check=True)
     assert fresh.stdout == PROFILE.read_text(), \
-        "deploy/seccomp/flowagent.json differs from the one derived from Debian's default: " \
+        "helm/flowagent/files/seccomp-flowagent.json differs from the one derived from Debian's default: " \
         "run `make seccomp` and review the difference"
     rules = json.loads(PROFILE.read_text())["syscalls"]
     mine = {(r["names"][0], r["action"], tuple(r["includes"].get("caps", [])),
