@@ -166,7 +166,7 @@ def test_pipeline_without_path_options(installed, tmp_path):
                     tmp_path / "installed", inputs, geo)
     records, views, totals, report_size = inst
     assert records == tree[0]
-    assert len(views) == 13 and views == tree[1]
+    assert len(views) == 14 and views == tree[1]
     lines = [json.loads(r) for r in records.splitlines()]
     assert totals == [len(lines), sum(r["packets"] for r in lines),
                       sum(r["bytes"] for r in lines)]
