@@ -485,3 +485,5 @@ help:
 include mk/install.mk
 include mk/image.mk
 include mk/helm.mk
+
+include mk/config.mk
