@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "agent_id.h"
 #include "bpf_log.h"
 #include "kafka_check.h"
 #include "kafka_export.h"
@@ -19,6 +20,7 @@
 #include "map_budget.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "options_env.h"
 #include "parse.h"
 #include "replay.h"
 #include "wire.h"
@@ -216,7 +218,8 @@ static const struct argp_option options[] = {
 	  1 },
 	{ "kafka-config", OPT_KAFKA_CONFIG, "FILE", 0,
 	  "librdkafka properties, key=value lines: TLS, SASL and every secret go here", 1 },
-	{ NULL, 'X', "KEY=VALUE", 0, "One librdkafka property (never a secret; repeatable)", 1 },
+	{ "kafka-property", 'X', "KEY=VALUE", 0,
+	  "One librdkafka property (never a secret; repeatable)", 1 },
 	{ "agent-id", OPT_AGENT_ID, "ID", 0,
 	  "This agent's name in every batch (default: host name)", 1 },
 	{ "batch-records", OPT_BATCH_RECORDS, "N", 0, "Records per Kafka message, at most (10000)",
@@ -361,6 +364,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		add_property(state, arg);
 		break;
 	case OPT_AGENT_ID:
+		/* checked here, so that an error names its origin (FLOWAGENT_AGENT_ID, a file) */
+		if (!agent_id_valid(arg, strlen(arg))) {
+			char escaped[AGENT_ID_ESCAPED_MAX];
+
+			agent_id_escape(arg, strlen(arg), escaped, sizeof(escaped));
+			argp_error(state, "--agent-id '%s': use " AGENT_ID_RULE, escaped);
+		}
 		kafka->agent_id = arg;
 		break;
 	case OPT_BATCH_RECORDS:
@@ -453,6 +463,14 @@ static const struct argp argp = {
 	.doc = doc,
 };
 
+/* FLOWAGENT_* variables and --config FILE (docs/configuration.md) */
+static const int repeatable_options[] = { 'X', 'v', 0 };
+static const struct options_env options_env = {
+	.prefix = "FLOWAGENT_",
+	.positional = "interfaces",
+	.repeatable = repeatable_options,
+};
+
 /*
  * The default --max-flows fits the maps' memory budget on this node; any size is checked
  * against the memory the machine has before the kernel is asked (map_budget.h).
@@ -491,7 +509,7 @@ int main(int argc, char **argv)
 	int err;
 
 	argp_err_exit_status = EXIT_USAGE;
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	err = options_env_parse(&argp, &options_env, argc, argv, 0, NULL);
 	if (err)
 		return EXIT_USAGE;
 

@@ -19,6 +19,7 @@
 #include "kafka_conf.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "options_env.h"
 #include "parse.h"
 #include "paths.h"
 #include "store.h"
@@ -171,7 +172,7 @@ static const struct argp_option options[] = {
 	{ "group", OPT_GROUP, "GROUP", 0, "Kafka consumer group (default flowcollector)", 2 },
 	{ "kafka-config", OPT_KAFKA_CONFIG, "FILE", 0, "librdkafka properties (TLS, SASL, secrets)",
 	  2 },
-	{ NULL, 'X', "KEY=VALUE", 0, "One librdkafka property (repeatable)", 2 },
+	{ "kafka-property", 'X', "KEY=VALUE", 0, "One librdkafka property (repeatable)", 2 },
 	{ "input", 'f', "FILE", 0, "Read wire-format batches or JSON lines from FILE ('-' = stdin)",
 	  2 },
 	{ "input-agent", OPT_INPUT_AGENT, "ID", 0, "Agent id for JSON records without one (input)",
@@ -475,6 +476,13 @@ static const struct argp argp = {
 	.doc = doc,
 };
 
+/* FLOWCOLLECTOR_* variables and --config FILE (docs/configuration.md); the command stays */
+static const int repeatable_options[] = { 'X', 'v', 0 };
+static const struct options_env options_env = {
+	.prefix = "FLOWCOLLECTOR_",
+	.repeatable = repeatable_options,
+};
+
 static void on_stop_signal(int sig)
 {
 	collector_stop_signal(sig);
@@ -532,7 +540,7 @@ int main(int argc, char **argv)
 
 	log_set_program("flowcollector");
 	argp_err_exit_status = EXIT_USAGE;
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	if (options_env_parse(&argp, &options_env, argc, argv, 0, NULL))
 		return EXIT_USAGE;
 	log_set_verbosity(env.verbosity);
 	default_sql_dir();

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export SHARED_DIR=${SHARED_DIR:-$(cd .. && pwd)/shared}
 export FLOWAGENT=${FLOWAGENT:-$PWD/$BUILD/flowagent}
-export FLOWAGENT_ASAN=${FLOWAGENT_ASAN:-$PWD/$BUILD/asan/flowagent}
+export FLOWAGENT_TEST_ASAN=${FLOWAGENT_TEST_ASAN:-$PWD/$BUILD/asan/flowagent}
 export TRACEGEN=${TRACEGEN:-$PWD/$BUILD/tracegen}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

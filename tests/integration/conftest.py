@@ -10,7 +10,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 FLOWAGENT = os.environ.get("FLOWAGENT", str(BUILD / "flowagent"))
-FLOWAGENT_ASAN = os.environ.get("FLOWAGENT_ASAN", str(BUILD / "asan" / "flowagent"))
+FLOWAGENT_ASAN = os.environ.get("FLOWAGENT_TEST_ASAN", str(BUILD / "asan" / "flowagent"))
 TRACEGEN = os.environ.get("TRACEGEN", str(BUILD / "tracegen"))
 SHARED = pathlib.Path(os.environ.get("SHARED_DIR", str(ROOT.parent / "shared")))
 PCAPS = SHARED / "pcaps"

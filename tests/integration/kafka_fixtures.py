@@ -9,7 +9,7 @@ conftest.py imports the fixtures:
   kafka_cluster function scope: a 3-node cluster of its own (KafkaCluster: kill(i), start_node(i))
 
 Without the jars (or java) the fixtures fail with the reason, so CI cannot pass by skipping;
-FLOWAGENT_ALLOW_SKIP_KAFKA=1 turns that into a skip. There is no Python Kafka client here: the
+FLOWAGENT_TEST_ALLOW_SKIP_KAFKA=1 turns that into a skip. There is no Python Kafka client here: the
 helpers run the tools in the jars (TopicCommand, ConsoleProducer, GetOffsetShell) and
 tests/kafka/TopicDump.java, one short JVM each (about a second).
 """
@@ -30,7 +30,7 @@ TOPIC_DUMP = ROOT / "tests" / "kafka" / "TopicDump.java"
 KAFKA_LIBS = pathlib.Path(os.environ.get("KAFKA_LIBS", str(ROOT / "build" / "kafka" / "libs")))
 JAVA = os.environ.get("JAVA") or (os.path.join(os.environ["JAVA_HOME"], "bin", "java")
                                   if os.environ.get("JAVA_HOME") else "java")
-ALLOW_SKIP = os.environ.get("FLOWAGENT_ALLOW_SKIP_KAFKA") == "1"
+ALLOW_SKIP = os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_KAFKA") == "1"
 # short-lived tool JVMs: C1 only, serial GC, class data sharing
 TOOL_JVM_OPTS = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-Xmx512m"]
 TOOL_LOG4J = """\
@@ -65,8 +65,8 @@ def require_kafka():
     if why is None:
         return
     if ALLOW_SKIP:
-        pytest.skip(f"{why} (skipped: FLOWAGENT_ALLOW_SKIP_KAFKA=1)")
-    pytest.fail(f"{why}; set FLOWAGENT_ALLOW_SKIP_KAFKA=1 to skip the Kafka tests instead",
+        pytest.skip(f"{why} (skipped: FLOWAGENT_TEST_ALLOW_SKIP_KAFKA=1)")
+    pytest.fail(f"{why}; set FLOWAGENT_TEST_ALLOW_SKIP_KAFKA=1 to skip the Kafka tests instead",
                 pytrace=False)
 
 

@@ -23,7 +23,7 @@ LIBCHDB = BUILD / "chdb" / "libchdb.so"
 PROTO_NAMES = {6: "TCP", 17: "UDP", 1: "ICMP", 58: "ICMPv6"}
 
 pytestmark = pytest.mark.skipif(not LIBCHDB.exists() and
-                                os.environ.get("FLOWAGENT_ALLOW_SKIP_CHDB") == "1",
+                                os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_CHDB") == "1",
                                 reason="no libchdb (make deps fetches it)")
 
 

@@ -49,7 +49,7 @@ GEOIP = BUILD / "geo" / "geoip"
 FIRST_SEEN = 1767589200000000000  # 2026-01-05 05:00 UTC
 
 pytestmark = pytest.mark.skipif(not LIBCHDB.exists() and
-                                os.environ.get("FLOWAGENT_ALLOW_SKIP_CHDB") == "1",
+                                os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_CHDB") == "1",
                                 reason="no libchdb (make deps fetches it)")
 needs_root = pytest.mark.skipif(not is_root(), reason="needs root (setpriv, mount namespaces)")
 

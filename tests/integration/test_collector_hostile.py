@@ -36,7 +36,7 @@ LIBCHDB = BUILD / "chdb" / "libchdb.so"
 BINARIES = [os.environ.get("FLOWCOLLECTOR", str(BUILD / "flowcollector"))]
 
 pytestmark = pytest.mark.skipif(not LIBCHDB.exists() and
-                                os.environ.get("FLOWAGENT_ALLOW_SKIP_CHDB") == "1",
+                                os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_CHDB") == "1",
                                 reason="no libchdb (make deps fetches it)")
 
 FIRST_SEEN = 1767589200000000000  # 2026-01-05 05:00 UTC

@@ -32,7 +32,7 @@ GROUP_TIMEOUTS = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=
                   "-X", "max.poll.interval.ms=8000"]
 
 pytestmark = pytest.mark.skipif(not LIBCHDB.exists() and
-                                os.environ.get("FLOWAGENT_ALLOW_SKIP_CHDB") == "1",
+                                os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_CHDB") == "1",
                                 reason="no libchdb (make deps fetches it)")
 
 

@@ -29,7 +29,7 @@ LIBCHDB = BUILD / "chdb" / "libchdb.so"
 ROLLUPS = ("proto_1m", "proto_1d", "port_1m", "port_1d")
 
 pytestmark = pytest.mark.skipif(not LIBCHDB.exists() and
-                                os.environ.get("FLOWAGENT_ALLOW_SKIP_CHDB") == "1",
+                                os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_CHDB") == "1",
                                 reason="no libchdb (make deps fetches it)")
 
 # --- wire batches, written independently of lib/wire.c ---------------------------------------

@@ -15,7 +15,7 @@ FLOWPRODUCE = str(BUILD / "flowproduce")
 LIBCHDB = BUILD / "chdb" / "libchdb.so"
 
 pytestmark = pytest.mark.skipif(not LIBCHDB.exists() and
-                                os.environ.get("FLOWAGENT_ALLOW_SKIP_CHDB") == "1",
+                                os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_CHDB") == "1",
                                 reason="no libchdb (make deps fetches it)")
 
 

@@ -36,11 +36,11 @@ RESULTS = BUILD / "test-results"
 pytestmark = [
     pytest.mark.skipif(not os.access(FLOWCOLLECTOR, os.X_OK),
                        reason=f"{FLOWCOLLECTOR} not built (make builds it; or set FLOWCOLLECTOR)"),
-    pytest.mark.skipif(not LIBCHDB.exists() and os.environ.get("FLOWAGENT_ALLOW_SKIP_CHDB") == "1",
+    pytest.mark.skipif(not LIBCHDB.exists() and os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_CHDB") == "1",
                        reason="no libchdb (make deps fetches it)"),
 ]
 needs_chromium = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and os.environ.get("FLOWAGENT_ALLOW_SKIP_CHROMIUM") == "1",
+    not os.path.exists(CHROMIUM) and os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_CHROMIUM") == "1",
     reason=f"no {CHROMIUM} (make deps installs it)")
 
 # --- the flows: 3 days, TCP/UDP/ICMP, 6 source regions, 7 service ports ----------------------

@@ -37,7 +37,7 @@ FLOWCOLLECTOR = os.environ.get("FLOWCOLLECTOR", str(BUILD / "flowcollector"))
 LIBCHDB = BUILD / "chdb" / "libchdb.so"
 
 pytestmark = pytest.mark.skipif(not LIBCHDB.exists() and
-                                os.environ.get("FLOWAGENT_ALLOW_SKIP_CHDB") == "1",
+                                os.environ.get("FLOWAGENT_TEST_ALLOW_SKIP_CHDB") == "1",
                                 reason="no libchdb (make deps fetches it)")
 
 PROTO_NAMES = {6: "TCP", 17: "UDP", 1: "ICMP", 58: "ICMPv6", 132: "SCTP", 136: "UDP-Lite"}
