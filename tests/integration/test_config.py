@@ -136,6 +136,8 @@ def test_agent_refuses_bad_configuration(tmp_path):
     bogus = agent_error(tmp_path, "--bogus", FLOWAGENT_KAFAK="1")
     assert "unrecognized option '--bogus'" in bogus and "KAFAK" not in bogus
     assert run(FLOWAGENT, "--help", env=clean_env(FLOWAGENT_KAFAK="1")).returncode == 0
+    assert run(FLOWAGENT, "--version", env=clean_env(FLOWAGENT_SAMPLE="x")).stdout == \
+        b"flowagent 0.1\n"
 
 
 @pytest.fixture(scope="module")
@@ -192,10 +194,11 @@ def test_collector_configured_by_env_and_file(trace, tmp_path):
     ingest = run(FLOWCOLLECTOR, env=clean_env(FLOWCOLLECTOR_STORE=f"embedded:{store}",
                                               FLOWCOLLECTOR_INPUT=records,
                                               FLOWCOLLECTOR_INPUT_AGENT="trace",
-                                              FLOWCOLLECTOR_BATCH_ROWS="1000"))
+                                              FLOWCOLLECTOR_BATCH_ROWS="1000",
+                                              FLOWCOLLECTOR_LIBCHDB=LIBCHDB))
     assert ingest.returncode == 0, ingest.stderr_text[-3000:]
     conf = tmp_path / "collector.conf"
-    conf.write_text(f"store = embedded:{store}\ntsv = true\nagent = trace\n")
+    conf.write_text(f"store = embedded:{store}\ntsv = true\nagent = trace\nlibchdb = {LIBCHDB}\n")
     out = run(FLOWCOLLECTOR, "query", "proto_share_packets",
               env=clean_env(FLOWCOLLECTOR_CONFIG=conf))
     assert out.returncode == 0, out.stderr_text[-3000:]
@@ -209,7 +212,7 @@ def test_collector_configured_by_env_and_file(trace, tmp_path):
     assert rows == dict(truth)
     # the same view from the command line alone, byte for byte
     direct = run(FLOWCOLLECTOR, "--store", f"embedded:{store}", "query", "proto_share_packets",
-                 "--tsv", "--agent", "trace")
+                 "--tsv", "--agent", "trace", "--libchdb", LIBCHDB)
     assert direct.returncode == 0 and direct.stdout == out.stdout
     # a file's --agent is overridden by the environment's: no rows for another agent
     other = run(FLOWCOLLECTOR, "query", "proto_share_packets",
