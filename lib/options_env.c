@@ -17,7 +17,7 @@
 
 #include "options_env.h"
 
-#define KEY_CONFIG     0x10c0f1	 /* --config: above every program's keys, below argp's own */
+#define KEY_CONFIG     0x10c0f1	 /* --config: no program's key; argp's keys are below 1 << 24 */
 #define KEY_SPECIAL    0x1000000 /* argp's ARGP_KEY_* start here */
 #define POSITIONAL     (-1)	 /* an item that is a positional argument, not an option */
 #define LINE_MAX_BYTES 4096
@@ -144,10 +144,12 @@ static int catalog_find_env(const struct catalog *cat, const char *name)
 	return -1;
 }
 
-static int items_add(struct items *items, int opt, const char *arg_fmt_name, const char *value,
+/* Adds the argument "--NAME=VALUE", "--NAME" (value NULL), or VALUE itself (name NULL). */
+static int items_add(struct items *items, int opt, const char *name, const char *value,
 		     const char *source)
 {
 	struct item *item;
+	int n = 0;
 
 	if (items->count == items->cap) {
 		int cap = items->cap ? 2 * items->cap : 16;
@@ -160,14 +162,16 @@ static int items_add(struct items *items, int opt, const char *arg_fmt_name, con
 	}
 	item = &items->v[items->count];
 	item->opt = opt;
-	item->source = strdup(source);
-	if (!arg_fmt_name)
+	item->arg = NULL;
+	if (!name)
 		item->arg = strdup(value);
 	else if (value)
-		item->arg = asprintf(&item->arg, "--%s=%s", arg_fmt_name, value) < 0 ? NULL :
-										       item->arg;
+		n = asprintf(&item->arg, "--%s=%s", name, value);
 	else
-		item->arg = asprintf(&item->arg, "--%s", arg_fmt_name) < 0 ? NULL : item->arg;
+		n = asprintf(&item->arg, "--%s", name);
+	if (n < 0)
+		item->arg = NULL;
+	item->source = strdup(source);
 	if (!item->source || !item->arg) {
 		free(item->source);
 		free(item->arg);
