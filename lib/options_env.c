@@ -390,6 +390,65 @@ static int config_read(const struct catalog *cat, const char *path, const char *
 	return ret;
 }
 
+static int all_digits(const char *text)
+{
+	return *text && !text[strspn(text, "0123456789")];
+}
+
+static int is_protocol(const char *text, size_t len)
+{
+	return (len == 3 && (!strncmp(text, "TCP", 3) || !strncmp(text, "UDP", 3))) ||
+	       (len == 4 && !strncmp(text, "SCTP", 4));
+}
+
+static int is_protocol_url(const char *value)
+{
+	return !strncmp(value, "tcp://", 6) || !strncmp(value, "udp://", 6) ||
+	       !strncmp(value, "sctp://", 7);
+}
+
+/*
+ * Whether NAME=VALUE is one of the variables Kubernetes gives every pod for each Service of
+ * its namespace (enableServiceLinks): a Service "flowcollector" gives FLOWCOLLECTOR_SERVICE_HOST,
+ * FLOWCOLLECTOR_PORT=tcp://..., FLOWCOLLECTOR_PORT_8123_TCP_ADDR and so on. Their names and
+ * values are both checked, so that a mistyped option is still an error.
+ */
+static int is_service_link(const char *name, const char *value)
+{
+	size_t len = strlen(name);
+	const char *p;
+
+	if (len >= 13 && !strcmp(name + len - 13, "_SERVICE_HOST"))
+		return *value && !value[strcspn(value, " \t\n")];
+	if ((len >= 13 && !strcmp(name + len - 13, "_SERVICE_PORT")) ||
+	    strstr(name, "_SERVICE_PORT_"))
+		return all_digits(value);
+	if (len >= 5 && !strcmp(name + len - 5, "_PORT") && is_protocol_url(value))
+		return 1;
+	/* ..._PORT_<number>_<TCP|UDP|SCTP>[_PROTO|_PORT|_ADDR] */
+	for (p = name; (p = strstr(p, "_PORT_")); p++) {
+		const char *number = p + 6, *proto, *rest;
+		size_t digits = strspn(number, "0123456789");
+
+		if (!digits || number[digits] != '_')
+			continue;
+		proto = number + digits + 1;
+		rest = proto + strcspn(proto, "_");
+		if (!is_protocol(proto, (size_t)(rest - proto)))
+			continue;
+		if (!*rest)
+			return is_protocol_url(value);
+		if (!strcmp(rest, "_PROTO"))
+			return !strcmp(value, "tcp") || !strcmp(value, "udp") ||
+			       !strcmp(value, "sctp");
+		if (!strcmp(rest, "_PORT"))
+			return all_digits(value);
+		if (!strcmp(rest, "_ADDR"))
+			return *value && !value[strcspn(value, " \t\n")];
+	}
+	return 0;
+}
+
 /*
  * The environment's PREFIX_* variables as items; in_env[opt] marks the options it sets (a
  * flag set to false included, so that it hides the file's value). Every variable that names
@@ -414,12 +473,14 @@ static int env_read(const struct catalog *cat, const char *prefix, char *const *
 		/* PREFIX_TEST_*: the test suite's hooks and settings, never options */
 		if (!strcmp(name, cat->config_env) || !strncmp(name + prefix_len, "TEST_", 5))
 			continue;
+		opt = catalog_find_env(cat, name);
+		if (opt < 0 && is_service_link(name, value))
+			continue;
 		if (cat->positional && !strcmp(name, cat->positional_env)) {
 			in_env[cat->count] = 1;
 			ret = positional_items(value, name, items, err, err_len);
 			continue;
 		}
-		opt = catalog_find_env(cat, name);
 		if (opt < 0) {
 			if (used < err_len)
 				used += (size_t)snprintf(err + used, err_len - used, "%s%s",

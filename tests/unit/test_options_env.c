@@ -337,6 +337,46 @@ static void test_unknown_variables(void **state)
 	assert_args(expected);
 }
 
+/* What Kubernetes gives a pod for a Service "flowagent" and one "flowagent-collector". */
+static void test_service_links_are_not_options(void **state)
+{
+	char *argv[] = { "t", "eth0", NULL };
+	char *links[] = { "FLOWAGENT_SERVICE_HOST=10.96.0.7",
+			  "FLOWAGENT_SERVICE_PORT=9465",
+			  "FLOWAGENT_SERVICE_PORT_METRICS=9465",
+			  "FLOWAGENT_PORT=tcp://10.96.0.7:9465",
+			  "FLOWAGENT_PORT_9465_TCP=tcp://10.96.0.7:9465",
+			  "FLOWAGENT_PORT_9465_TCP_PROTO=tcp",
+			  "FLOWAGENT_PORT_9465_TCP_PORT=9465",
+			  "FLOWAGENT_PORT_9465_TCP_ADDR=10.96.0.7",
+			  "FLOWAGENT_COLLECTOR_SERVICE_HOST=10.96.0.8",
+			  "FLOWAGENT_COLLECTOR_PORT_8123_SCTP=sctp://10.96.0.8:8123",
+			  NULL };
+	/* names or values Kubernetes never gives: mistakes, still refused */
+	char *port[] = { "FLOWAGENT_PORT=9465", NULL };
+	char *metrics_port[] = { "FLOWAGENT_METRICS_PORT=9465", NULL };
+	char *service_port[] = { "FLOWAGENT_SERVICE_PORT=metrics", NULL };
+	char *proto[] = { "FLOWAGENT_PORT_9465_TCP_PROTO=http", NULL };
+	char *no_number[] = { "FLOWAGENT_PORT_X_TCP=tcp://10.96.0.7:9465", NULL };
+	char *const *mistakes[] = { port, metrics_port, service_port, proto, no_number };
+	const char *expected[] = { "t", "eth0", NULL };
+	size_t i;
+
+	(void)state;
+	assert_int_equal(build(argv, links), 0);
+	assert_args(expected);
+	for (i = 0; i < sizeof(mistakes) / sizeof(mistakes[0]); i++) {
+		size_t len = strcspn(mistakes[i][0], "=");
+
+		assert_int_equal(build(argv, (char **)mistakes[i]), -EINVAL);
+		assert_memory_equal(err, mistakes[i][0], len);
+		assert_string_equal(err + len,
+				    ": names no option (every FLOWAGENT_* variable is one, "
+				    "named after the option as --help shows; "
+				    "FLOWAGENT_CONFIG is the config file)");
+	}
+}
+
 static void test_bad_env_values(void **state)
 {
 	char *argv[] = { "t", "eth0", NULL };
@@ -610,6 +650,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeatable_values_add_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_variables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_service_links_are_not_options, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_env_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_file_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_positional_arguments, setup, teardown),
