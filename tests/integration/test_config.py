@@ -11,6 +11,9 @@ Cases:
 - test_agent_replay_configured_by_env_and_file: a replay configured only by the environment
   equals the same replay from the command line, record for record; the precedence command
   line > environment > file seen on the records' idle timeout.
+- test_agent_to_kafka_configured_by_env_and_file: the agent as a DaemonSet runs it, Kafka and
+  the node name as agent id from the environment, the rest from a file: every record arrives in
+  batches under that id, batch sizes and topic as configured.
 - test_collector_configured_by_env_and_file: the collector ingests a file configured only by
   variables and answers a view, configured only by a file, exactly as the records sum up.
 - test_collector_refuses_bad_configuration: its bad values and unknown variables exit 2.
@@ -25,6 +28,8 @@ import subprocess
 import pytest
 
 from conftest import BUILD, FLOWAGENT, ROOT, TRACEGEN, replay
+from kafka_fixtures import kafka_broker  # noqa: F401  (a fixture)
+from test_kafka import consume
 
 FLOWCOLLECTOR = os.environ.get("FLOWCOLLECTOR", str(BUILD / "flowcollector"))
 LIBCHDB = BUILD / "chdb" / "libchdb.so"
@@ -177,6 +182,26 @@ def test_agent_replay_configured_by_env_and_file(trace, tmp_path):
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(pathlib.Path(trace).read_bytes()[:24])
     assert agent_records("--config", conf, empty) == []
+
+
+def test_agent_to_kafka_configured_by_env_and_file(kafka_broker, trace, tmp_path):
+    kafka_broker.create_topic("configured")
+    conf = tmp_path / "agent.conf"
+    conf.write_text(f"kafka = {kafka_broker.bootstrap}\ntopic = not-this-one\n"
+                    "batch-records = 100\nkafka-property = linger.ms=5\nreplay = true\n")
+    node = "ip-10-0-1-7.eu-west-1.compute.internal"  # what spec.nodeName gives
+    proc = run(FLOWAGENT, env=clean_env(FLOWAGENT_CONFIG=conf, FLOWAGENT_TOPIC="configured",
+                                        FLOWAGENT_AGENT_ID=node, FLOWAGENT_NO_PROGRESS="1",
+                                        FLOWAGENT_KAFKA_PROPERTY="statistics.interval.ms=0",
+                                        FLOWAGENT_INTERFACES=trace))
+    assert proc.returncode == 0, proc.stderr_text
+    expected = replay([trace])
+    got = consume(kafka_broker, "configured", tmp_path)
+    assert got.rc == 0, got.stderr
+    assert {agent for agent, _ in got.batches} == {node}
+    assert got.sorted_records() == expected.sorted_records()
+    # the file's --batch-records (a batch may close earlier on --batch-ms, a wall-clock limit)
+    assert max(len(records) for records in got.batches.values()) == 100
 
 
 needs_chdb = pytest.mark.skipif(
