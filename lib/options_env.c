@@ -670,7 +670,7 @@ int options_env_build(const struct argp *argp, const struct options_env *spec, i
 		if (ret)
 			goto cleanup;
 	}
-	/* the scan failed: the command line alone, for argp to answer */
+	/* (when the scan failed, the command line alone, for argp to answer) */
 
 	total = argc + file_items.count + env_items.count + 2;
 	args->argv = calloc((size_t)total + 1, sizeof(*args->argv));

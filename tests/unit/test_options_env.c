@@ -242,9 +242,12 @@ static void test_env_wins_over_file(void **state)
 static void test_config_from_env(void **state)
 {
 	char *argv[] = { "t", "eth0", NULL };
+	char *argv_config[] = { "t", "--config", config_path, "eth0", NULL };
 	char config_env[128], topic[128];
 	char *envp[] = { config_env, NULL };
+	char *elsewhere[] = { "FLOWAGENT_CONFIG=/nonexistent/flowagent.conf", NULL };
 	const char *expected[] = { "t", topic, "eth0", NULL };
+	const char *expected_config[] = { "t", topic, "--config", config_path, "eth0", NULL };
 
 	(void)state;
 	write_config("topic = f\n");
@@ -252,6 +255,9 @@ static void test_config_from_env(void **state)
 	snprintf(topic, sizeof(topic), "--topic=f@%s:1", config_path);
 	assert_int_equal(build(argv, envp), 0);
 	assert_args(expected);
+	/* the command line's --config wins over the environment's */
+	assert_int_equal(build(argv_config, elsewhere), 0);
+	assert_args(expected_config);
 }
 
 static void test_flags(void **state)
