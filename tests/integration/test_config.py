@@ -111,8 +111,9 @@ def test_agent_refuses_bad_configuration(tmp_path):
         "flowagent: FLOWAGENT_SAMPLE: --sample: 'abc' is not an integer in [1, 16777216]\n" \
         + USAGE + "\n"
     # the node name a DaemonSet passes, when it is not one
-    assert agent_error(tmp_path, "eth0", FLOWAGENT_KAFKA="127.0.0.1:9", FLOWAGENT_AGENT_ID="node 1") \
-        == "flowagent: FLOWAGENT_AGENT_ID: --agent-id 'node 1': use 1 to 255 letters, digits, " \
+    assert agent_error(tmp_path, "eth0", FLOWAGENT_KAFKA="127.0.0.1:9",
+                       FLOWAGENT_AGENT_ID="node 1") == \
+        "flowagent: FLOWAGENT_AGENT_ID: --agent-id 'node 1': use 1 to 255 letters, digits, " \
         "'.', '_', ':' or '-'\n" + USAGE + "\n"
     assert agent_error(tmp_path, "eth0", FLOWAGENT_KAFAK="127.0.0.1:9") == \
         "flowagent: FLOWAGENT_KAFAK: names no option (every FLOWAGENT_* variable is one, named " \
