@@ -137,6 +137,7 @@ def test_default_agent(tmp_path):
     assert pod["hostNetwork"] is True
     assert pod["dnsPolicy"] == "ClusterFirstWithHostNet"
     assert pod["automountServiceAccountToken"] is False
+    assert pod["enableServiceLinks"] is False  # Service variables would read as options
     assert pod["tolerations"] == [{"operator": "Exists"}]
     assert pod["terminationGracePeriodSeconds"] == 60
     assert ds["spec"]["updateStrategy"] == {
