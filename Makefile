@@ -492,3 +492,4 @@ include mk/image.mk
 include mk/helm.mk
 
 include mk/config.mk
+include mk/compose.mk

@@ -1,0 +1,347 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""compose/compose.yaml (docs/deployment-compose.md). Its third-party images (Kafka, ClickHouse,
+Keeper, Grafana) cannot be pulled on this machine, so the whole stack never runs here; what
+can be checked is:
+
+- the file, by Docker Compose v5's `config -q` (built by make deps from the Go module proxy;
+  it needs no engine for that), which applies the compose-spec schema: unknown keys and
+  wrong types are refused, naming the key (podman-compose's `config` validates nothing);
+- what it promises, read from `config --format json`: the agent's grant and every published
+  port on 127.0.0.1;
+- the agent and collector services themselves, run by podman-compose from our locally built
+  images with the file's own settings (capabilities, seccomp profile, read-only root, bpffs),
+  in the test's network namespace instead of the host's network: the agent meters vb and
+  produces to a Kafka broker the test starts inside that namespace, the collector consumes
+  into its embedded store and serves it, and a ping is recorded exactly.
+
+Cases:
+  test_compose_config_valid               config -q: exit 0, nothing printed
+  test_compose_config_requires_interfaces without FLOWAGENT_INTERFACES: refused, naming it
+  test_compose_config_broken[...]         a copy with an unknown key / a wrong type: exit 1,
+                                          the service and key named
+  test_compose_promises                   the agent: host network, exactly BPF NET_ADMIN
+                                          PERFMON, the chart's seccomp profile, read-only,
+                                          /sys/fs/bpf; every port on 127.0.0.1; images pinned;
+                                          the ClickHouse password only as a secret file
+  test_compose_grafana_datasource         compose's datasource file == dashboards/'s but for
+                                          the password read from the secret
+  test_compose_agent_to_collector         podman-compose up of agent and collector in the
+                                          namespace: 3 pings each way recorded exactly in the
+                                          store, read through the collector's HTTP interface;
+                                          no pod, network or container left behind
+"""
+import copy
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import BUILD, ROOT
+
+COMPOSE_DIR = ROOT / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
+DOCKER_COMPOSE = BUILD / "go" / "bin" / "docker-compose"
+PODMAN_COMPOSE_DIR = BUILD / "podman-compose"
+BROKER_SH = ROOT / "tests" / "kafka" / "broker.sh"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def need(path, what):
+    if path.exists():
+        return
+    msg = f"{path} missing: make deps builds {what}"
+    if IN_CI:
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def compose_config(*args, env_extra=None, compose_file=COMPOSE_FILE, interfaces="eth0"):
+    need(DOCKER_COMPOSE, "docker compose v5")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWAGENT_", "COMPOSE_"))}
+    # no engine is needed (or contacted) for `config`; a DOCKER_HOST nobody serves proves it
+    env["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"
+    if interfaces is not None:
+        env["FLOWAGENT_INTERFACES"] = interfaces
+    env.update(env_extra or {})
+    return subprocess.run([str(DOCKER_COMPOSE), "-f", str(compose_file), "config", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_compose_config_valid():
+    proc = compose_config("-q")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_compose_config_requires_interfaces():
+    proc = compose_config("-q", interfaces=None)
+    assert proc.returncode == 1
+    assert "required variable FLOWAGENT_INTERFACES is missing a value" in proc.stderr
+
+
+def broken_copy(tmp_path, change):
+    """compose/ copied beside copies of what it refers to (../helm, ../dashboards), with
+    change(doc) applied to the parsed file."""
+    shutil.copytree(COMPOSE_DIR, tmp_path / "compose")
+    doc = yaml.safe_load(COMPOSE_FILE.read_text())
+    change(doc)
+    path = tmp_path / "compose" / "compose.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+BROKEN = {
+    # a key compose does not know (capabilities are cap_add)
+    "unknown-key": (lambda d: d["services"]["agent"].update(capabilities=["BPF"]),
+                    "services.agent.capabilities false schema"),
+    # a mapping where a list of strings is expected
+    "wrong-type": (lambda d: d["services"]["agent"].update(cap_add={"BPF": True}),
+                   "services.agent.cap_add must be a array"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_compose_config_broken(tmp_path, case):
+    change, message = BROKEN[case]
+    proc = compose_config("-q", compose_file=broken_copy(tmp_path, change))
+    assert proc.returncode == 1, proc.stderr
+    assert message in proc.stderr, proc.stderr
+    # the unchanged copy passes, so the change alone is what was refused
+    proc = compose_config("-q", compose_file=broken_copy(tmp_path / "ok", lambda d: None))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_compose_promises():
+    proc = compose_config("--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)
+    services = cfg["services"]
+    assert set(services) == {"kafka", "keeper", "clickhouse1", "clickhouse2",
+                             "collector-migrate", "collector", "agent", "grafana"}
+    agent = services["agent"]
+    assert agent["network_mode"] == "host"
+    assert agent["cap_drop"] == ["ALL"]
+    assert sorted(agent["cap_add"]) == ["BPF", "NET_ADMIN", "PERFMON"]
+    assert agent["read_only"] is True
+    assert agent.get("privileged", False) is False
+    # compose hands seccomp=FILE to the engine as it is, read relative to the working
+    # directory: compose/, where the documentation runs compose
+    profile = "../helm/flowagent/files/seccomp-flowagent.json"
+    assert (COMPOSE_DIR / profile).resolve() == \
+        ROOT / "helm" / "flowagent" / "files" / "seccomp-flowagent.json"
+    assert (COMPOSE_DIR / profile).is_file()
+    assert sorted(agent["security_opt"]) == ["no-new-privileges:true", f"seccomp={profile}"]
+    assert [(v["type"], v["source"], v["target"]) for v in agent["volumes"]] == \
+        [("bind", "/sys/fs/bpf", "/sys/fs/bpf")]
+    assert agent["environment"]["FLOWAGENT_INTERFACES"] == "eth0"
+    # every published port on loopback only
+    published = {(name, p["host_ip"], p["published"], p["target"])
+                 for name, s in services.items() for p in s.get("ports", [])}
+    assert published == {("kafka", "127.0.0.1", "9094", 9094),
+                         ("clickhouse1", "127.0.0.1", "8123", 8123),
+                         ("collector", "127.0.0.1", "9466", 9466),
+                         ("grafana", "127.0.0.1", "3000", 3000)}
+    # third-party images pinned to a release, ours the local build
+    for name, s in services.items():
+        repo, _, tag = s["image"].rpartition(":")
+        if repo.startswith("localhost/"):
+            assert repo in ("localhost/flowagent", "localhost/flowcollector")
+        else:
+            assert tag.replace(".", "").isdigit() and tag.count(".") >= 2, (name, s["image"])
+    # the password never in an environment: a secret file wherever it is needed
+    for name, s in services.items():
+        for key, value in (s.get("environment") or {}).items():
+            assert "PASSWORD" not in key or key.endswith("_FILE"), (name, key)
+    users = {name for name, s in services.items()
+             if "clickhouse_password" in [x["source"] for x in s.get("secrets", [])]}
+    assert users == {"clickhouse1", "clickhouse2", "collector-migrate", "collector", "grafana"}
+    assert cfg["secrets"]["clickhouse_password"]["file"] == \
+        str(COMPOSE_DIR / "secrets" / "clickhouse_password")
+    # the collector's cluster file names the secret and both ClickHouse services
+    cluster = (COMPOSE_DIR / "collector" / "cluster.conf").read_text()
+    assert "password-file /run/secrets/clickhouse_password\n" in cluster
+    assert "replica http://clickhouse1:8123/ tcp 9000\n" in cluster
+    assert "replica http://clickhouse2:8123/ tcp 9000\n" in cluster
+
+
+def test_compose_grafana_datasource():
+    def body(path):
+        text = path.read_text()
+        return text[text.index("apiVersion: 1"):].splitlines()
+
+    ours = body(COMPOSE_DIR / "grafana" / "datasources.yaml")
+    theirs = body(ROOT / "dashboards" / "provisioning" / "datasources" / "flowagent.yaml")
+    diff = [(a, b) for a, b in zip(ours, theirs) if a != b]
+    assert len(ours) == len(theirs)
+    assert diff == [("      password: $__file{/run/secrets/clickhouse_password}",
+                     "      password: ${CLICKHOUSE_PASSWORD}")]
+
+
+# --- the agent and the collector services, run -----------------------------------------------
+
+@pytest.fixture
+def runnable():
+    """podman (as test_image.py decides), podman-compose, the Kafka jars, root."""
+    need(PODMAN_COMPOSE_DIR / "podman_compose.py", "podman-compose")
+    if os.geteuid() != 0:
+        pytest.skip("running the agent needs root")
+    import test_image
+    if test_image._why_not is not None:
+        if IN_CI:
+            pytest.fail(test_image._why_not)
+        pytest.skip(test_image._why_not)
+    from kafka_fixtures import require_kafka
+    require_kafka()
+    return test_image
+
+
+def service_file(tmp_path, ns, kafka_port, store, images):
+    """compose.yaml's agent and collector services, changed only where a test must differ:
+    the test's namespace for the host's network (and so no published ports), the broker the
+    test runs there, the interface vb, an embedded store in a bind-mounted directory served
+    read-only on the namespace's loopback instead of the cluster, our images by id; no restart
+    policy or dependencies on services that do not run here."""
+    doc = yaml.safe_load(COMPOSE_FILE.read_text())
+    agent = copy.deepcopy(doc["services"]["agent"])
+    collector = copy.deepcopy(doc["services"]["collector"])
+    for s in (agent, collector):
+        for key in ("restart", "depends_on", "ports"):
+            s.pop(key, None)
+        s["network_mode"] = f"ns:/var/run/netns/{ns}"
+    agent["security_opt"] = [o.replace("seccomp=../", f"seccomp={ROOT}/")
+                             for o in agent["security_opt"]]
+    agent["environment"].update(FLOWAGENT_INTERFACES="vb",
+                                FLOWAGENT_KAFKA=f"127.0.0.1:{kafka_port}",
+                                FLOWAGENT_AGENT_ID="compose-test")
+    env = collector["environment"]
+    del env["FLOWCOLLECTOR_CLUSTER"], env["FLOWCOLLECTOR_WAL_DIR"]
+    env.update(FLOWCOLLECTOR_KAFKA=f"127.0.0.1:{kafka_port}",
+               FLOWCOLLECTOR_HTTP="127.0.0.1:8123")
+    del collector["configs"], collector["secrets"]
+    collector["volumes"] = [f"{store}:/var/lib/flowcollector"]
+    agent["image"], collector["image"] = images
+    tag = os.getpid()
+    agent["container_name"] = f"flowagent-compose-{tag}-agent"
+    collector["container_name"] = f"flowagent-compose-{tag}-collector"
+    test_doc = {"name": f"flowagent-compose-{tag}",
+                "services": {"agent": agent, "collector": collector},
+                "x-podman": {"in_pod": False}}
+    path = tmp_path / "compose.yaml"
+    path.write_text(yaml.safe_dump(test_doc, sort_keys=False))
+    return path, test_doc
+
+
+def podman_compose(runnable, path, *args, timeout=300, check=True):
+    env = {**runnable.ENV, "PYTHONPATH": str(PODMAN_COMPOSE_DIR)}
+    proc = subprocess.run([sys.executable, "-m", "podman_compose", "-f", str(path), *args],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, f"podman-compose {' '.join(args)}:\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def view(pair, name, **params):
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    proc = pair.run(pair.fb, "curl", "-sf", f"http://127.0.0.1:8123/api/v1/views/{name}?{query}",
+                    check=False)
+    return json.loads(proc.stdout)["rows"] if proc.returncode == 0 else None
+
+
+def sql(pair, query):
+    proc = pair.run(pair.fb, "curl", "-sf", "--data-binary", query, "http://127.0.0.1:8123/",
+                    check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def test_compose_agent_to_collector(runnable, tmp_path):
+    from test_live import Pair
+    pair = Pair()
+    kafka_dir = tmp_path / "kafka"
+    kafka_dir.mkdir()
+    path = None
+    names = ()
+    try:
+        # the broker on the namespace's loopback, where the agent and collector find it
+        pair.run(pair.fb, "ip", "link", "set", "lo", "up")
+        started = pair.run(pair.fb, str(BROKER_SH), "start", str(kafka_dir),
+                           env={**os.environ, "KAFKA_WATCH_PID": str(os.getpid())},
+                           check=False)
+        assert started.returncode == 0, started.stderr[-3000:]
+        port = int(started.stdout.strip().rpartition(":")[2])
+        store = tmp_path / "store"
+        store.mkdir()
+        os.chown(store, 65532, 65532)
+        images = (runnable.image("flowagent"), runnable.image("flowcollector"))
+        path, doc = service_file(tmp_path, pair.fb, port, store, images)
+        names = [s["container_name"] for s in doc["services"].values()]
+        podman_compose(runnable, path, "up", "-d", "agent")
+        for _ in range(600):
+            logs = runnable.podman("logs", names[0], check=False).stderr
+            if "capturing on" in logs:
+                break
+            time.sleep(0.05)
+        assert "capturing on vb" in logs, logs
+        runnable.ping(pair)
+        # a graceful stop flushes what the agent holds to Kafka (it exits 0 only then)
+        podman_compose(runnable, path, "stop", "-t", "60", "agent")
+        state = runnable.podman("inspect", "--format", "{{.State.ExitCode}}", names[0]).stdout
+        logs = runnable.podman("logs", names[0]).stderr
+        assert state.strip() == "0", logs[-3000:]
+        podman_compose(runnable, path, "up", "-d", "collector")
+        # the collector has inserted every record the agent sent once the store holds as many
+        # records as the agent reported delivered; then the numbers must be exact
+        sent = agent_delivered(logs)
+        rows = None
+        for _ in range(1200):
+            rows = view(pair, "daily_packets", agent="compose-test")
+            if rows and sum(r["records"] for r in rows) >= sent:
+                break
+            assert runnable.podman("inspect", "--format", "{{.State.Running}}",
+                                   names[1]).stdout.strip() == "true", \
+                runnable.podman("logs", names[1]).stderr[-3000:]
+            time.sleep(0.1)
+        assert rows and sum(r["records"] for r in rows) == sent, rows
+        assert [(r["packets"], r["bytes"]) for r in rows] == [(6, 6 * 84)]
+        for direction in ("ingress", "egress"):
+            [row] = view(pair, "daily_packets", agent="compose-test", direction=direction)
+            assert (row["packets"], row["bytes"]) == (3, 3 * 84), direction
+        flows = sql(pair, "SELECT direction, IPv6NumToString(src_addr), "
+                    "IPv6NumToString(dst_addr), proto, sum(packets), sum(bytes) "
+                    "FROM flows.raw WHERE agent_id = 'compose-test' GROUP BY 1, 2, 3, 4 "
+                    "ORDER BY 1, 2 FORMAT TSV")
+        assert flows is not None
+        assert sorted(flows.splitlines()) == sorted([
+            "ingress\t::ffff:10.77.0.1\t::ffff:10.77.0.2\t1\t3\t252",
+            "egress\t::ffff:10.77.0.2\t::ffff:10.77.0.1\t1\t3\t252"])
+        podman_compose(runnable, path, "stop", "-t", "60", "collector")
+        state = runnable.podman("inspect", "--format", "{{.State.ExitCode}}", names[1]).stdout
+        assert state.strip() == "0", runnable.podman("logs", names[1]).stderr[-3000:]
+        podman_compose(runnable, path, "down", "-t", "30")
+        # nothing left: no container, and podman-compose made no pod or network
+        for name in names:
+            assert runnable.podman("container", "exists", name, check=False).returncode == 1
+        project = doc["name"]
+        assert project not in runnable.podman("pod", "ls", "--format", "{{.Name}}").stdout
+        assert project not in runnable.podman("network", "ls", "--format", "{{.Name}}").stdout
+    finally:
+        if path is not None:
+            podman_compose(runnable, path, "down", "-t", "10", check=False)
+        for name in names:
+            runnable.podman("rm", "--force", "--time", "10", name, check=False)
+        subprocess.run([str(BROKER_SH), "stop", str(kafka_dir)], capture_output=True,
+                       timeout=120)
+        pair.close()
+
+
+def agent_delivered(logs):
+    """The number of records the agent's exit statistics say Kafka acknowledged."""
+    for line in logs.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "records_delivered":
+            return int(words[1])
+    raise AssertionError(f"no records_delivered in the agent's statistics:\n{logs[-3000:]}")
