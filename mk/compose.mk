@@ -8,6 +8,9 @@
 #                                services with podman in tests/integration/test_compose.py
 #                                (its own `config` validates nothing)
 
+# test_compose.py reads and writes compose files with PyYAML.
+DEB_PACKAGES += python3-yaml
+
 COMPOSE_VERSION		:= v5.6.0
 PODMAN_COMPOSE_VERSION	:= 1.6.0
 DOCKER_COMPOSE		:= $(GO_BIN)/docker-compose

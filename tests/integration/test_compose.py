@@ -217,7 +217,9 @@ def service_file(tmp_path, ns, kafka_port, store, images):
                              for o in agent["security_opt"]]
     agent["environment"].update(FLOWAGENT_INTERFACES="vb",
                                 FLOWAGENT_KAFKA=f"127.0.0.1:{kafka_port}",
-                                FLOWAGENT_AGENT_ID="compose-test")
+                                FLOWAGENT_AGENT_ID="compose-test",
+                                # says "capturing on" once attached, and its statistics at exit
+                                FLOWAGENT_VERBOSE="1")
     env = collector["environment"]
     del env["FLOWCOLLECTOR_CLUSTER"], env["FLOWCOLLECTOR_WAL_DIR"]
     env.update(FLOWCOLLECTOR_KAFKA=f"127.0.0.1:{kafka_port}",
@@ -253,9 +255,11 @@ def view(pair, name, **params):
 
 
 def sql(pair, query):
-    proc = pair.run(pair.fb, "curl", "-sf", "--data-binary", query, "http://127.0.0.1:8123/",
-                    check=False)
-    return proc.stdout if proc.returncode == 0 else None
+    proc = pair.run(pair.fb, "curl", "-s", "-w", "\n%{http_code}", "--data-binary", query,
+                    "http://127.0.0.1:8123/", check=False)
+    body, _, code = proc.stdout.rpartition("\n")
+    assert (proc.returncode, code) == (0, "200"), proc.stdout + proc.stderr
+    return body
 
 
 def test_compose_agent_to_collector(runnable, tmp_path):
@@ -285,17 +289,23 @@ def test_compose_agent_to_collector(runnable, tmp_path):
             if "capturing on" in logs:
                 break
             time.sleep(0.05)
-        assert "capturing on vb" in logs, logs
+        assert "vb: XDP attached" in logs and "capturing on 1 interface(s)" in logs, logs
         runnable.ping(pair)
         # a graceful stop flushes what the agent holds to Kafka (it exits 0 only then)
         podman_compose(runnable, path, "stop", "-t", "60", "agent")
         state = runnable.podman("inspect", "--format", "{{.State.ExitCode}}", names[0]).stdout
         logs = runnable.podman("logs", names[0]).stderr
         assert state.strip() == "0", logs[-3000:]
+        stats = agent_stats(logs)
+        assert {k: stats[k] for k in ("kafka_delivery_failures", "kafka_records_dropped",
+                                      "kafka_records_spooled", "records_lost")} == \
+            dict.fromkeys(("kafka_delivery_failures", "kafka_records_dropped",
+                           "kafka_records_spooled", "records_lost"), 0), logs[-3000:]
         podman_compose(runnable, path, "up", "-d", "collector")
         # the collector has inserted every record the agent sent once the store holds as many
         # records as the agent reported delivered; then the numbers must be exact
-        sent = agent_delivered(logs)
+        sent = stats["kafka_records_delivered"]
+        assert sent > 0
         rows = None
         for _ in range(1200):
             rows = view(pair, "daily_packets", agent="compose-test")
@@ -312,9 +322,8 @@ def test_compose_agent_to_collector(runnable, tmp_path):
             assert (row["packets"], row["bytes"]) == (3, 3 * 84), direction
         flows = sql(pair, "SELECT direction, IPv6NumToString(src_addr), "
                     "IPv6NumToString(dst_addr), proto, sum(packets), sum(bytes) "
-                    "FROM flows.raw WHERE agent_id = 'compose-test' GROUP BY 1, 2, 3, 4 "
+                    "FROM flows.raw WHERE agent = 'compose-test' GROUP BY 1, 2, 3, 4 "
                     "ORDER BY 1, 2 FORMAT TSV")
-        assert flows is not None
         assert sorted(flows.splitlines()) == sorted([
             "ingress\t::ffff:10.77.0.1\t::ffff:10.77.0.2\t1\t3\t252",
             "egress\t::ffff:10.77.0.2\t::ffff:10.77.0.1\t1\t3\t252"])
@@ -338,10 +347,13 @@ def test_compose_agent_to_collector(runnable, tmp_path):
         pair.close()
 
 
-def agent_delivered(logs):
-    """The number of records the agent's exit statistics say Kafka acknowledged."""
+
+def agent_stats(logs):
+    """The agent's exit statistics ("  name  number" lines) from its standard error."""
+    stats = {}
     for line in logs.splitlines():
         words = line.split()
-        if len(words) == 2 and words[0] == "records_delivered":
-            return int(words[1])
-    raise AssertionError(f"no records_delivered in the agent's statistics:\n{logs[-3000:]}")
+        if line.startswith("  ") and len(words) == 2 and words[1].isdigit():
+            stats[words[0]] = int(words[1])
+    assert "kafka_records_delivered" in stats, logs[-3000:]
+    return stats
