@@ -26,14 +26,16 @@ Cases:
   test_compose_grafana_datasource         compose's datasource file == dashboards/'s but for
                                           the password read from the secret
   test_compose_agent_to_collector         podman-compose up of agent and collector in the
-                                          namespace: 3 pings each way recorded exactly in the
-                                          store, read through the collector's HTTP interface;
+                                          namespace: the agent holds only CAP_NET_ADMIN once
+                                          attached (of BPF NET_ADMIN PERFMON), no new privileges,
+                                          seccomp, read-only; 3 pings each way recorded exactly
+                                          in the store, read through the collector's HTTP
+                                          interface;
                                           no pod, network or container left behind
 """
 import copy
 import json
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
@@ -290,6 +292,14 @@ def test_compose_agent_to_collector(runnable, tmp_path):
                 break
             time.sleep(0.05)
         assert "vb: XDP attached" in logs and "capturing on 1 interface(s)" in logs, logs
+        # the file's grant reached the process: of the three, only CAP_NET_ADMIN kept once
+        # attached, no new privileges, the chart's seccomp filter (mode 2), a read-only root
+        status = proc_status(runnable, names[0])
+        assert (status["CapEff"], status["CapPrm"], status["CapBnd"]) == \
+            (runnable.CAP_NET_ADMIN, runnable.CAP_NET_ADMIN, CAP_THREE), status
+        assert (status["NoNewPrivs"], status["Seccomp"]) == ("1", "2"), status
+        assert runnable.podman("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}",
+                               names[0]).stdout.strip() == "true"
         runnable.ping(pair)
         # a graceful stop flushes what the agent holds to Kafka (it exits 0 only then)
         podman_compose(runnable, path, "stop", "-t", "60", "agent")
@@ -346,6 +356,23 @@ def test_compose_agent_to_collector(runnable, tmp_path):
                        timeout=120)
         pair.close()
 
+
+
+CAP_THREE = (1 << 39) | (1 << 12) | (1 << 38)  # CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON
+
+
+def proc_status(runnable, name):
+    """The Cap*, NoNewPrivs and Seccomp lines of a container's /proc/PID/status."""
+    pid = runnable.podman("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key.startswith("Cap"):
+                fields[key] = int(value, 16)
+            elif key in ("NoNewPrivs", "Seccomp"):
+                fields[key] = value.split()[0]
+    return fields
 
 
 def agent_stats(logs):
