@@ -25,6 +25,9 @@ Cases:
                                           the ClickHouse password only as a secret file
   test_compose_grafana_datasource         compose's datasource file == dashboards/'s but for
                                           the password read from the secret
+  test_podman_compose_agent_command       podman-compose --dry-run of the unchanged agent: the
+                                          podman create line has the three capabilities, the
+                                          profile, --read-only, the bpffs and --network=host
   test_compose_agent_to_collector         podman-compose up of agent and collector in the
                                           namespace: the agent holds only CAP_NET_ADMIN once
                                           attached (of BPF NET_ADMIN PERFMON), no new privileges,
@@ -182,6 +185,36 @@ def test_compose_grafana_datasource():
     assert len(ours) == len(theirs)
     assert diff == [("      password: $__file{/run/secrets/clickhouse_password}",
                      "      password: ${CLICKHOUSE_PASSWORD}")]
+
+
+def test_podman_compose_agent_command():
+    """What podman-compose would run for the file's agent, unchanged, on a real host
+    (--dry-run: printed, not run; --no-deps, so no other service's network is created)."""
+    need(PODMAN_COMPOSE_DIR / "podman_compose.py", "podman-compose")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWAGENT_")}
+    env.update(PYTHONPATH=str(PODMAN_COMPOSE_DIR), FLOWAGENT_INTERFACES="eth0",
+               CONTAINERS_CONF=str(ROOT / "tests" / "integration" / "containers.conf"))
+    proc = subprocess.run([sys.executable, "-m", "podman_compose", "--verbose", "--dry-run",
+                           "--in-pod", "false", "-f", "compose.yaml", "up", "--no-deps", "-d",
+                           "agent"], cwd=COMPOSE_DIR, capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [create] = [line.split(":__main__:", 1)[1] for line in proc.stderr.splitlines()
+                if ":__main__:podman create " in line]
+    args = create.split()
+    assert args[-1] == "localhost/flowagent:latest"
+    flags = [a for a in args if not a.startswith(("--label", "io.", "com.", "PODMAN_"))]
+    pairs = {(a, b) for a, b in zip(flags, flags[1:])}
+    assert {("--cap-drop", "ALL"), ("--cap-add", "BPF"), ("--cap-add", "NET_ADMIN"),
+            ("--cap-add", "PERFMON"),
+            ("--security-opt", "seccomp=../helm/flowagent/files/seccomp-flowagent.json"),
+            ("--security-opt", "no-new-privileges:true"),
+            ("-v", "/sys/fs/bpf:/sys/fs/bpf"), ("-e", "FLOWAGENT_INTERFACES=eth0"),
+            ("-e", "FLOWAGENT_KAFKA=127.0.0.1:9094")} <= pairs, create
+    assert [a for a in flags if a.startswith("--cap-")] == \
+        ["--cap-add"] * 3 + ["--cap-drop"], create
+    assert "--read-only" in flags and "--network=host" in flags, create
+    assert not [a for a in flags if a.startswith("--privileged")], create
 
 
 # --- the agent and the collector services, run -----------------------------------------------
