@@ -27,7 +27,8 @@ deps-compose: $(DOCKER_COMPOSE).$(COMPOSE_VERSION).stamp \
 # version compose reports linked in.
 $(DOCKER_COMPOSE).$(COMPOSE_VERSION).stamp:
 	$(call msg,DEPS,docker compose $(COMPOSE_VERSION) (Go module proxy) -> $(DOCKER_COMPOSE))
-	$(Q)command -v $(GO) >/dev/null || { echo "make deps: go is needed to build docker-compose" >&2; exit 1; }
+	$(Q)command -v $(GO) >/dev/null || \
+		{ echo "make deps: go is needed to build docker-compose" >&2; exit 1; }
 	$(Q)mkdir -p $(GO_BIN) && rm -f $(DOCKER_COMPOSE).*.stamp
 	$(Q)dir=$$($(GO) mod download -json github.com/docker/compose/v5@$(COMPOSE_VERSION) | \
 		$(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') && \
@@ -42,8 +43,8 @@ $(DOCKER_COMPOSE).$(COMPOSE_VERSION).stamp:
 $(PODMAN_COMPOSE_DIR)/$(PODMAN_COMPOSE_VERSION).stamp:
 	$(call msg,DEPS,podman-compose $(PODMAN_COMPOSE_VERSION) (PyPI) -> $(PODMAN_COMPOSE_DIR))
 	$(Q)rm -rf $(PODMAN_COMPOSE_DIR)
-	$(Q)$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore --target $(PODMAN_COMPOSE_DIR) \
-		podman-compose==$(PODMAN_COMPOSE_VERSION) || \
+	$(Q)$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+		--target $(PODMAN_COMPOSE_DIR) podman-compose==$(PODMAN_COMPOSE_VERSION) || \
 		{ echo "make deps: pip install podman-compose failed" >&2; exit 1; }
 	$(Q)touch $@
 

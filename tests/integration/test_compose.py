@@ -25,6 +25,9 @@ Cases:
                                           the ClickHouse password only as a secret file
   test_compose_grafana_datasource         compose's datasource file == dashboards/'s but for
                                           the password read from the secret
+  test_compose_collector_cluster_file[..] the collector's cluster file and its secret in the
+                                          collector's image: mode 600 taken (only the names
+                                          fail to resolve, no network), 644 refused
   test_podman_compose_agent_command       podman-compose --dry-run of the unchanged agent: the
                                           podman create line has the three capabilities, the
                                           profile, --read-only, the bpffs and --network=host
@@ -162,14 +165,21 @@ def test_compose_promises():
     for name, s in services.items():
         for key, value in (s.get("environment") or {}).items():
             assert "PASSWORD" not in key or key.endswith("_FILE"), (name, key)
-    users = {name for name, s in services.items()
-             if "clickhouse_password" in [x["source"] for x in s.get("secrets", [])]}
-    assert users == {"clickhouse1", "clickhouse2", "collector-migrate", "collector", "grafana"}
-    assert cfg["secrets"]["clickhouse_password"]["file"] == \
-        str(COMPOSE_DIR / "secrets" / "clickhouse_password")
+    secrets = {name: sorted(x["source"] for x in s.get("secrets", []))
+               for name, s in services.items()}
+    assert secrets == {"kafka": [], "keeper": [], "agent": [],
+                       "clickhouse1": ["clickhouse_password"],
+                       "clickhouse2": ["clickhouse_password"],
+                       "collector-migrate": ["collector_clickhouse_password"],
+                       "collector": ["collector_clickhouse_password"],
+                       "grafana": ["grafana_admin_password", "grafana_clickhouse_password"]}
+    assert {k: v["file"] for k, v in cfg["secrets"].items()} == \
+        {k: str(COMPOSE_DIR / "secrets" / k) for k in
+         ("clickhouse_password", "collector_clickhouse_password",
+          "grafana_clickhouse_password", "grafana_admin_password")}
     # the collector's cluster file names the secret and both ClickHouse services
     cluster = (COMPOSE_DIR / "collector" / "cluster.conf").read_text()
-    assert "password-file /run/secrets/clickhouse_password\n" in cluster
+    assert "password-file /run/secrets/collector_clickhouse_password\n" in cluster
     assert "replica http://clickhouse1:8123/ tcp 9000\n" in cluster
     assert "replica http://clickhouse2:8123/ tcp 9000\n" in cluster
 
@@ -183,7 +193,7 @@ def test_compose_grafana_datasource():
     theirs = body(ROOT / "dashboards" / "provisioning" / "datasources" / "flowagent.yaml")
     diff = [(a, b) for a, b in zip(ours, theirs) if a != b]
     assert len(ours) == len(theirs)
-    assert diff == [("      password: $__file{/run/secrets/clickhouse_password}",
+    assert diff == [("      password: $__file{/run/secrets/grafana_clickhouse_password}",
                      "      password: ${CLICKHOUSE_PASSWORD}")]
 
 
@@ -215,6 +225,48 @@ def test_podman_compose_agent_command():
         ["--cap-add"] * 3 + ["--cap-drop"], create
     assert "--read-only" in flags and "--network=host" in flags, create
     assert not [a for a in flags if a.startswith("--privileged")], create
+
+
+@pytest.fixture
+def podman_image():
+    """test_image's helpers, where podman runs (as test_image.py decides)."""
+    if os.geteuid() != 0:
+        pytest.skip("the images are in root's container storage")
+    import test_image
+    if test_image._why_not is not None:
+        if IN_CI:
+            pytest.fail(test_image._why_not)
+        pytest.skip(test_image._why_not)
+    return test_image
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o644])
+def test_compose_collector_cluster_file(podman_image, tmp_path, mode):
+    """compose/collector/cluster.conf and its secret, in the collector's image as compose.yaml
+    runs it (read-only, no capabilities), without a network: with the secret owned by the
+    image's user and mode 600 the file is taken and only the servers' names fail; 644 is
+    refused before anything is asked."""
+    secret = tmp_path / "collector_clickhouse_password"
+    secret.write_text("not-the-password\n")
+    os.chown(secret, 65532, 65532)
+    secret.chmod(mode)
+    conf = COMPOSE_DIR / "collector" / "cluster.conf"
+    proc = podman_image.collector(
+        "migrate", check=False,
+        mounts=("--env=FLOWCOLLECTOR_CLUSTER=/etc/flowcollector/cluster.conf",
+                f"--mount=type=bind,src={conf},dst=/etc/flowcollector/cluster.conf,ro",
+                f"--mount=type=bind,src={secret},"
+                "dst=/run/secrets/collector_clickhouse_password,ro"))
+    assert proc.returncode == 1, proc.stderr
+    if mode == 0o600:
+        assert "cluster /etc/flowcollector/cluster.conf: no server of the cluster answers " \
+               "(first: http://clickhouse1:8123/: ClickHouse at http://clickhouse1:8123/: " \
+               "Couldn't resolve host name)" in proc.stderr, proc.stderr
+    else:
+        assert "/run/secrets/collector_clickhouse_password has mode 0644: users other than " \
+               "its owner have access to it" in proc.stderr, proc.stderr
+        assert "clickhouse1" not in proc.stderr
+    assert "not-the-password" not in proc.stderr + proc.stdout
 
 
 # --- the agent and the collector services, run -----------------------------------------------
