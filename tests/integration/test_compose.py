@@ -23,6 +23,8 @@ Cases:
                                           PERFMON, the chart's seccomp profile, read-only,
                                           /sys/fs/bpf; every port on 127.0.0.1; images pinned;
                                           the ClickHouse password only as a secret file
+  test_compose_clickhouse_files           cluster.xml, the macros, keeper.xml and the collector's
+                                          cluster file name the same cluster, replicas, Keeper
   test_compose_grafana_datasource         compose's datasource file == dashboards/'s but for
                                           the password read from the secret
   test_compose_collector_cluster_file[..] the collector's cluster file and its secret in the
@@ -182,6 +184,42 @@ def test_compose_promises():
     assert "password-file /run/secrets/collector_clickhouse_password\n" in cluster
     assert "replica http://clickhouse1:8123/ tcp 9000\n" in cluster
     assert "replica http://clickhouse2:8123/ tcp 9000\n" in cluster
+
+
+def test_compose_clickhouse_files():
+    """The servers' files agree with each other and with the collector's cluster file: the
+    cluster flows of one shard, its replicas the two ClickHouse services, each a replica name
+    of its own, Keeper at the keeper service's port."""
+    import xml.etree.ElementTree as ET
+    cluster = ET.parse(COMPOSE_DIR / "clickhouse" / "cluster.xml").getroot()
+    [flows] = cluster.find("remote_servers")
+    assert flows.tag == "flows"
+    [shard] = flows
+    assert shard.findtext("internal_replication") == "true"
+    hosts = [(r.findtext("host"), r.findtext("port")) for r in shard.findall("replica")]
+    assert hosts == [("clickhouse1", "9000"), ("clickhouse2", "9000")]
+    assert [(n.findtext("host"), n.findtext("port"))
+            for n in cluster.find("zookeeper")] == [("keeper", "9181")]
+    keeper = ET.parse(COMPOSE_DIR / "keeper" / "keeper.xml").getroot().find("keeper_server")
+    assert keeper.findtext("tcp_port") == "9181"
+    macros = {}
+    for i in (1, 2):
+        root = ET.parse(COMPOSE_DIR / "clickhouse" / f"macros-{i}.xml").getroot()
+        assert root.findtext("interserver_http_host") == f"clickhouse{i}"
+        macros[i] = (root.findtext("macros/shard"), root.findtext("macros/replica"))
+    assert macros == {1: ("1", "clickhouse1"), 2: ("1", "clickhouse2")}
+    conf = [line.split("#")[0].split() for line in
+            (COMPOSE_DIR / "collector" / "cluster.conf").read_text().splitlines()]
+    conf = [words for words in conf if words]
+    assert ["cluster", "flows"] in conf and ["shard", "1"] in conf
+    assert [w for w in conf if w[0] == "replica"] == \
+        [["replica", f"http://{h}:8123/", "tcp", p] for h, p in hosts]
+    # every server mounts the cluster file and its own macros
+    doc = yaml.safe_load(COMPOSE_FILE.read_text())
+    for i in (1, 2):
+        assert doc["services"][f"clickhouse{i}"]["volumes"][:2] == [
+            "./clickhouse/cluster.xml:/etc/clickhouse-server/config.d/cluster.xml:ro",
+            f"./clickhouse/macros-{i}.xml:/etc/clickhouse-server/config.d/macros.xml:ro"]
 
 
 def test_compose_grafana_datasource():
