@@ -23,8 +23,10 @@ Cases:
   test_live_to_kafka_exact               ping through the agent into a real Kafka broker
   test_max_flows_beyond_memory_refused   maps that would not fit in memory: refused, sized
 """
+import glob
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -54,9 +56,12 @@ class Pair:
         self.link(addresses)
 
     def link(self, addresses=True):
-        """The veth pair, (again) after it was deleted."""
-        sh("ip", "link", "add", "va", "netns", self.fa, "type", "veth", "peer", "name", "vb",
-           "netns", self.fb)
+        """The veth pair, (again) after it was deleted. Its indexes are drawn at random from a
+        range nothing else uses, so that they are unique on the machine: the TCX links are
+        told apart by index (tcx_programs), whatever other tests run meanwhile."""
+        index = random.randrange(1 << 20, 1 << 30, 2)
+        sh("ip", "link", "add", "va", "netns", self.fa, "index", str(index + 1), "type", "veth",
+           "peer", "name", "vb", "netns", self.fb, "index", str(index))
         for ns, dev, addr in ((self.fa, "va", "10.77.0.1/24"), (self.fb, "vb", "10.77.0.2/24")):
             # no IPv6: its neighbour discovery would add flows of its own
             sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
@@ -117,15 +122,29 @@ class Agent:
         return rc, records, counters
 
 
-def tcx_programs():
-    """Names of the programs of every TCX link (link type 11) in the system."""
-    links = json.loads(sh("bpftool", "-j", "link", "show").stdout or "[]")
+def tcx_programs(ifindex):
+    """Names of the programs of the TCX links (link type 11) on the interface of that index,
+    found in the fdinfo of every process's BPF link files: a TCX link exists only while a
+    process holds it (we pin none), and this machine's bpftool (7.1) cannot say which
+    interface one is on. The test interfaces' indexes are unique on the machine (Pair), so
+    an agent of another test, on another namespace's vb, is not counted."""
+    prog_ids = set()
+    for info in glob.glob("/proc/[0-9]*/fdinfo/*"):
+        try:
+            with open(info) as f:
+                text = f.read()
+        except OSError:  # the process or the file went away meanwhile
+            continue
+        if "link_type:\ttcx\n" not in text:
+            continue
+        fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+        if fields.get("ifindex") == str(ifindex):
+            prog_ids.add(fields["prog_id"])
     names = []
-    for link in links:
-        if link.get("type") in (11, "tcx"):
-            prog = json.loads(sh("bpftool", "-j", "prog", "show", "id",
-                                 str(link["prog_id"])).stdout)
-            names.append(prog["name"])
+    for prog_id in sorted(prog_ids):
+        shown = sh("bpftool", "-j", "prog", "show", "id", prog_id, check=False)
+        if shown.returncode == 0:
+            names.append(json.loads(shown.stdout)["name"])
     return names
 
 
@@ -134,7 +153,8 @@ def attached(pair):
     filter on clsact)."""
     link = pair.run(pair.fb, "ip", "link", "show", "vb").stdout
     clsact = pair.run(pair.fb, "tc", "filter", "show", "dev", "vb", "egress").stdout
-    return "prog/xdp" in link, "tc_flow_egress" in clsact or "tc_flow_egress" in tcx_programs()
+    return "prog/xdp" in link, \
+        "tc_flow_egress" in clsact or "tc_flow_egress" in tcx_programs(pair.vb_ifindex)
 
 
 def by_key(records, direction):
@@ -489,7 +509,14 @@ def test_interface_gone_and_back(pair):
     pair.run(pair.fa, "ping", "-q", "-c", "3", "-i", "0.1", "10.77.0.2")
     sh("ip", "-n", pair.fa, "link", "del", "va")  # vb goes with its peer
     wait_for(agent, "vb: the interface is gone")
-    text = pair.run(pair.fb, "python3", "-c", SCRAPE % 9467).stdout
+    # the endpoint serves the snapshot of the last drain (every 100 ms here), which may be
+    # taken just before the loss was noticed: the next one shows it
+    deadline = time.time() + 30
+    while True:
+        text = pair.run(pair.fb, "python3", "-c", SCRAPE % 9467).stdout
+        if "flowagent_interfaces_missing 1" in text or time.time() > deadline:
+            break
+        time.sleep(0.1)
     assert "flowagent_interfaces_missing 1" in text and \
         "flowagent_interface_losses_total 1" in text, text
     pair.link()
