@@ -493,3 +493,4 @@ include mk/helm.mk
 
 include mk/config.mk
 include mk/compose.mk
+include mk/kubeplay.mk
