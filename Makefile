@@ -486,7 +486,7 @@ help:
 	@echo '  clean          remove build/'
 	@echo 'V=1 shows full commands; CFLAGS sets optimisation and debug flags (warnings stay).'
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
 include mk/install.mk
 include mk/image.mk
 include mk/helm.mk
