@@ -4,16 +4,17 @@ renders (capabilities, no privilege escalation, read-only root, seccomp Localhos
 runAsUser), its hostNetwork and its bpffs hostPath are what is tested, not flags written again
 by hand (test_image.py does that).
 
-helm template renders helm/flowagent with the image at localhost/flowagent:latest (make image)
-and the interface vb; the DaemonSet's pod template becomes a Pod. podman kube play runs under
-`nsenter --net=/var/run/netns/NAME`, so the pod's "host network" is the test's namespace
-(checked: the agent's network namespace is that one), with tests/integration/containers.conf.
+helm template renders helm/flowagent with the image at localhost/flowagent:latest (make image),
+the interface vb and kafka.brokers a real broker (tests/kafka/broker.sh) started in the test's
+namespace, on its 127.0.0.1; the DaemonSet's pod template becomes a Pod. podman kube play runs
+under `nsenter --net=/var/run/netns/NAME`, so that the pod's "host network" is the test's
+namespace (checked: the agent's network namespace is that one), with
+tests/integration/containers.conf. The records are read back from the topic with flowconsume,
+in the namespace too: all of them under the agent id node-1, the pod's spec.nodeName. Values
+chosen: spool none (the default hostPath would be a directory of this machine), metrics off.
 
 What the test changes in the rendered pod, and why (each is the kubelet's job or a podman
-4.3 limit, none touches the securityContext, volumes or hostNetwork):
-  - Kafka: the Kafka-only arguments (--kafka, --topic, --compression, --agent-id) and the
-    FLOWAGENT_AGENT_ID variable are dropped, so that the agent writes its JSON records to
-    standard output (the container's log), which the test reads;
+4.3 limit, none touches the arguments, the securityContext, the volumes or hostNetwork):
   - the fieldRef variables get the values the kubelet would give (podman 4.3 supports no
     spec.* or status.* fieldRef) and $(VAR) in the arguments is expanded as the kubelet does;
   - restartPolicy Never: podman's restart would not be in the test's namespace; the test
@@ -32,7 +33,7 @@ Cases:
                                   and nothing is attached
   test_kube_play_kill_then_restart  kill -9 of the agent's container: nothing attached; the
                                   container started again attaches and records exactly
-Run time: about 15 s.
+Run time: about 30 s (a broker's start, about 8 s, in each case).
 """
 import json
 import os
@@ -49,6 +50,7 @@ from test_image import CAP_NET_ADMIN, ENV, PINGS_IN, PINGS_OUT, Container, attac
     link_exists, nothing_attached, ping, podman, podman_runs  # noqa: F401
 
 from test_live import Pair, by_key  # noqa: E402 (after test_image's skip decision)
+from kafka_fixtures import BROKER_SH, JAVA, KAFKA_LIBS, require_kafka  # noqa: E402
 
 CHART = ROOT / "helm" / "flowagent"
 HELM = os.environ.get("HELM", str(BUILD / "go" / "bin" / "helm"))
@@ -65,7 +67,8 @@ VALUES = {
     "collector": {"enabled": False},
     "dashboards": {"enabled": False},
 }
-KAFKA_ONLY = ("--kafka=", "--topic=", "--compression=", "--agent-id=")
+FLOWCONSUME = str(BUILD / "flowconsume")
+TOPIC = "flows-kubeplay"
 
 
 @pytest.fixture
@@ -75,10 +78,51 @@ def pair():
     p.close()
 
 
-def rendered_pod(tmp_path, pair):
+class NamespaceKafka:
+    """A real broker (tests/kafka/broker.sh) in the namespace of pair.fb, on its 127.0.0.1:
+    what the pod, whose host network that namespace is, reaches as the chart's kafka.brokers."""
+
+    def __init__(self, pair, directory):
+        self.pair, self.dir = pair, directory
+        pair.run(pair.fb, "ip", "link", "set", "lo", "up")
+        env = {**os.environ, "KAFKA_LIBS": str(KAFKA_LIBS), "JAVA": JAVA,
+               "KAFKA_WATCH_PID": str(os.getpid())}
+        proc = subprocess.run(["ip", "netns", "exec", pair.fb, str(BROKER_SH), "start",
+                               str(directory)], capture_output=True, text=True, env=env,
+                              timeout=150)
+        if proc.returncode != 0:
+            self.stop()
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        self.bootstrap = proc.stdout.strip()
+
+    def records(self, tmp_path):
+        """Every record in the topic, read with flowconsume in the namespace."""
+        batches = tmp_path / "batches"
+        proc = subprocess.run(["ip", "netns", "exec", self.pair.fb, FLOWCONSUME, "-b",
+                               self.bootstrap, "-t", TOPIC, "-i", "3000", "-B", str(batches)],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return [json.loads(line) for line in proc.stdout.splitlines()]
+
+    def stop(self):
+        subprocess.run([str(BROKER_SH), "stop", str(self.dir)], capture_output=True,
+                       env={**os.environ, "KAFKA_LIBS": str(KAFKA_LIBS), "JAVA": JAVA},
+                       timeout=150)
+
+
+@pytest.fixture
+def kafka_ns(pair, tmp_path):
+    require_kafka()
+    k = NamespaceKafka(pair, tmp_path / "kafka")
+    yield k
+    k.stop()
+
+
+def rendered_pod(tmp_path, pair, bootstrap):
     """The chart's agent pod template as a Pod manifest for podman, and its seccomp root."""
     values = tmp_path / "values.json"
-    values.write_text(json.dumps(VALUES))
+    values.write_text(json.dumps({**VALUES, "kafka": {"brokers": bootstrap, "topic": TOPIC,
+                                                      "compression": "lz4"}}))
     out = subprocess.run([HELM, "template", "t", str(CHART), "-f", str(values)],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -97,9 +141,6 @@ def rendered_pod(tmp_path, pair):
         e["value"] = fields[e.pop("valueFrom")["fieldRef"]["fieldPath"]]
     env = {e["name"]: e["value"] for e in c["env"]}
     c["args"] = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in c["args"]]
-    # JSON on standard output instead of Kafka
-    c["args"] = [a for a in c["args"] if not a.startswith(KAFKA_ONLY)]
-    c["env"] = [e for e in c["env"] if e["name"] != "FLOWAGENT_AGENT_ID"]
     assert c["args"][-1] == "vb"
     # restarts are the kubelet's: podman's own restart (policy Always) would start the
     # container again in the network namespace of podman's cleanup process, the host's
@@ -124,9 +165,10 @@ def rendered_pod(tmp_path, pair):
 class KubePod:
     """The pod played in the namespace of pair.fb; removed (kube down) on every exit path."""
 
-    def __init__(self, tmp_path, pair):
+    def __init__(self, tmp_path, pair, bootstrap):
         self.pair = pair
-        self.manifest, root, self.podname, self.container = rendered_pod(tmp_path, pair)
+        self.manifest, root, self.podname, self.container = rendered_pod(tmp_path, pair,
+                                                                         bootstrap)
         try:
             self.play(root)
         except BaseException:
@@ -162,17 +204,14 @@ class KubePod:
     links = Container.links
     status = Container.status
 
-    def records(self):
-        return [json.loads(line) for line in self.logs()[0].splitlines() if line.strip()]
-
     def down(self):
         subprocess.run(["podman", "kube", "down", str(self.manifest)], capture_output=True,
                        env=ENV, timeout=180)
 
 
 @pytest.fixture
-def pod(tmp_path, pair):
-    p = KubePod(tmp_path, pair)
+def pod(tmp_path, pair, kafka_ns):
+    p = KubePod(tmp_path, pair, kafka_ns.bootstrap)
     yield p
     p.down()
 
@@ -182,7 +221,14 @@ def check_in_namespace(pod, pair):
     assert netns == os.stat(f"/var/run/netns/{pair.fb}").st_ino
 
 
-def test_kube_play_ping_exact(pod, pair):
+def delivered(kafka_ns, tmp_path):
+    """The topic's records, every one from agent node-1 (the node name, spec.nodeName)."""
+    records = kafka_ns.records(tmp_path)
+    assert {r.pop("agent_id") for r in records} == {"node-1"}
+    return records
+
+
+def test_kube_play_ping_exact(pod, pair, kafka_ns, tmp_path):
     check_in_namespace(pod, pair)
     status = pod.status()
     assert status["Uid"] == "0"
@@ -198,14 +244,15 @@ def test_kube_play_ping_exact(pod, pair):
     podman("pod", "stop", "--time", "60", pod.podname)
     assert podman("inspect", "--format", "{{.State.ExitCode}}", pod.container).stdout.strip() \
         == "0"
-    records = pod.records()
+    assert "kafka_records_dropped    0\n" in pod.logs()[1]
+    records = delivered(kafka_ns, tmp_path)
     assert by_key(records, "ingress") == {PINGS_IN: [3, 3 * 84]}
     assert by_key(records, "egress") == {PINGS_OUT: [3, 3 * 84]}
     assert {r["ifindex"] for r in records} == {pair.vb_ifindex}
     nothing_attached(pair, links)
 
 
-def test_kube_play_kill_then_restart(pod, pair):
+def test_kube_play_kill_then_restart(pod, pair, kafka_ns, tmp_path):
     links = attached_here(pair, pod)
     ping(pair, 2)
     podman("kill", "--signal", "KILL", pod.container)
@@ -216,13 +263,13 @@ def test_kube_play_kill_then_restart(pod, pair):
     pod.wait_capturing(2)
     assert [i for i in links.values() if link_exists(i)] == []
     check_in_namespace(pod, pair)
-    # the killed agent wrote nothing; all the records are the new one's
-    assert pod.records() == []
     assert "left attached" not in pod.logs()[1]
     links = attached_here(pair, pod)
     ping(pair)
     podman("pod", "stop", "--time", "60", pod.podname)
-    records = pod.records()
+    # the killed agent exported nothing (its flows were still in the kernel's maps): every
+    # record in the topic is the new one's
+    records = delivered(kafka_ns, tmp_path)
     assert by_key(records, "ingress") == {PINGS_IN: [3, 3 * 84]}
     assert by_key(records, "egress") == {PINGS_OUT: [3, 3 * 84]}
     nothing_attached(pair, links)
