@@ -258,8 +258,18 @@ def test_kube_play_kill_then_restart(pod, pair, kafka_ns, tmp_path):
     podman("kill", "--signal", "KILL", pod.container)
     assert podman("wait", pod.container).stdout.strip() == "137"
     # as the kubelet would: the same container started again, in the test's namespace
-    subprocess.run(["nsenter", f"--net=/var/run/netns/{pair.fb}", "podman", "start",
-                    pod.container], check=True, capture_output=True, env=ENV, timeout=180)
+    # (podman wait may return while podman's cleanup of the exited container still runs:
+    # start refuses it then, and is asked again)
+    errors = []
+    for _ in range(100):
+        proc = subprocess.run(["nsenter", f"--net=/var/run/netns/{pair.fb}", "podman", "start",
+                               pod.container], capture_output=True, text=True, env=ENV,
+                              timeout=180)
+        if proc.returncode == 0:
+            break
+        errors.append(proc.stderr.strip())
+        time.sleep(0.1)
+    assert proc.returncode == 0, errors[-3:]
     pod.wait_capturing(2)
     assert [i for i in links.values() if link_exists(i)] == []
     check_in_namespace(pod, pair)
