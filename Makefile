@@ -490,7 +490,6 @@ help:
 include mk/install.mk
 include mk/image.mk
 include mk/helm.mk
-
 include mk/config.mk
 include mk/compose.mk
 include mk/kubeplay.mk
