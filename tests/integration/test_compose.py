@@ -53,6 +53,7 @@ import pytest
 import yaml
 
 from conftest import BUILD, ROOT
+from procinfo import proc_status
 
 COMPOSE_DIR = ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
@@ -417,7 +418,7 @@ def test_compose_agent_to_collector(runnable, tmp_path):
         assert "vb: XDP attached" in logs and "capturing on 1 interface(s)" in logs, logs
         # the file's grant reached the process: of the three, only CAP_NET_ADMIN kept once
         # attached, no new privileges, the chart's seccomp filter (mode 2), a read-only root
-        status = proc_status(runnable, names[0])
+        status = container_status(runnable, names[0])
         assert (status["CapEff"], status["CapPrm"], status["CapBnd"]) == \
             (runnable.CAP_NET_ADMIN, runnable.CAP_NET_ADMIN, CAP_THREE), status
         assert (status["NoNewPrivs"], status["Seccomp"]) == ("1", "2"), status
@@ -484,18 +485,10 @@ def test_compose_agent_to_collector(runnable, tmp_path):
 CAP_THREE = (1 << 39) | (1 << 12) | (1 << 38)  # CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON
 
 
-def proc_status(runnable, name):
-    """The Cap*, NoNewPrivs and Seccomp lines of a container's /proc/PID/status."""
-    pid = runnable.podman("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
-    fields = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key.startswith("Cap"):
-                fields[key] = int(value, 16)
-            elif key in ("NoNewPrivs", "Seccomp"):
-                fields[key] = value.split()[0]
-    return fields
+def container_status(runnable, name):
+    """The capabilities and flags of a container's /proc/PID/status."""
+    return proc_status(runnable.podman("inspect", "--format", "{{.State.Pid}}",
+                                       name).stdout.strip())
 
 
 def agent_stats(logs):

@@ -35,6 +35,7 @@ import time
 import pytest
 
 from conftest import BUILD, FLOWAGENT, ROOT, TRACEGEN
+from procinfo import bpf_links, proc_status
 
 CONTAINERS_CONF = ROOT / "tests" / "integration" / "containers.conf"
 PROFILE = ROOT / "helm" / "flowagent" / "files" / "seccomp-flowagent.json"
@@ -137,32 +138,16 @@ class Container:
         self.err.seek(0)
         return self.err.read()
 
+    def pid(self):
+        return podman("inspect", "--format", "{{.State.Pid}}", self.name).stdout.strip()
+
     def status(self):
-        """The Cap* and NoNewPrivs lines of the agent's /proc/PID/status."""
-        pid = podman("inspect", "--format", "{{.State.Pid}}", self.name).stdout.strip()
-        fields = {}
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.startswith("Cap"):
-                    fields[key] = int(value, 16)
-                elif key in ("NoNewPrivs", "Uid"):
-                    fields[key] = value.split()[0]
-        return fields
+        """The capabilities and flags of the agent's /proc/PID/status."""
+        return proc_status(self.pid())
 
     def links(self):
         """The BPF links the agent holds, by type (xdp, tcx), from its file descriptors."""
-        pid = podman("inspect", "--format", "{{.State.Pid}}", self.name).stdout.strip()
-        links = {}
-        for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-            try:
-                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                    info = dict(line.split(":", 1) for line in f if ":" in line)
-            except FileNotFoundError:
-                continue
-            if "link_id" in info:
-                links[info["link_type"].strip()] = int(info["link_id"])
-        return links
+        return bpf_links(self.pid())
 
     def stop(self):
         podman("stop", "--time", "60", self.name)

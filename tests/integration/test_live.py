@@ -23,7 +23,6 @@ Cases:
   test_live_to_kafka_exact               ping through the agent into a real Kafka broker
   test_max_flows_beyond_memory_refused   maps that would not fit in memory: refused, sized
 """
-import glob
 import json
 import os
 import random
@@ -37,6 +36,7 @@ import struct
 
 from conftest import (FLOWAGENT, FLOWAGENT_ASAN, PCAPS, ROOT, TRACEGEN, needs_shared,
                       shared_captures)
+from procinfo import link_fdinfos
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root")
 
@@ -128,18 +128,8 @@ def tcx_programs(ifindex):
     process holds it (we pin none), and this machine's bpftool (7.1) cannot say which
     interface one is on. The test interfaces' indexes are unique on the machine (Pair), so
     an agent of another test, on another namespace's vb, is not counted."""
-    prog_ids = set()
-    for info in glob.glob("/proc/[0-9]*/fdinfo/*"):
-        try:
-            with open(info) as f:
-                text = f.read()
-        except OSError:  # the process or the file went away meanwhile
-            continue
-        if "link_type:\ttcx\n" not in text:
-            continue
-        fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
-        if fields.get("ifindex") == str(ifindex):
-            prog_ids.add(fields["prog_id"])
+    prog_ids = {info["prog_id"] for info in link_fdinfos()
+                if info["link_type"] == "tcx" and info.get("ifindex") == str(ifindex)}
     names = []
     for prog_id in sorted(prog_ids):
         shown = sh("bpftool", "-j", "prog", "show", "id", prog_id, check=False)

@@ -34,6 +34,7 @@ import time
 import pytest
 
 from conftest import BUILD, ROOT
+from procinfo import bpf_links, proc_status
 # podman_runs: test_image's autouse fixture, its skip (and CI failure) logic, here too
 from test_image import CAP_NET_ADMIN, ENV, PINGS_IN, PINGS_OUT, attached_here, \
     nothing_attached, ping, podman, podman_runs  # noqa: F401
@@ -127,27 +128,10 @@ class Agent:
         self.hpid = dict(zip(top[2::2], top[3::2]))[pid]
 
     def links(self):
-        links = {}
-        for fd in os.listdir(f"/proc/{self.hpid}/fdinfo"):
-            try:
-                with open(f"/proc/{self.hpid}/fdinfo/{fd}") as f:
-                    info = dict(line.split(":", 1) for line in f if ":" in line)
-            except FileNotFoundError:
-                continue
-            if "link_id" in info:
-                links[info["link_type"].strip()] = int(info["link_id"])
-        return links
+        return bpf_links(self.hpid)
 
     def status(self):
-        fields = {}
-        with open(f"/proc/{self.hpid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.startswith("Cap"):
-                    fields[key] = int(value, 16)
-                elif key in ("NoNewPrivs", "Uid", "Seccomp"):
-                    fields[key] = value.split()[0]
-        return fields
+        return proc_status(self.hpid)
 
 
 @pytest.fixture
